@@ -1,0 +1,10 @@
+/* The pitboss command's subcommands. Each returns the process exit code. */
+#ifndef PIT_CLI_H
+#define PIT_CLI_H
+
+#define PIT_DEFAULT_TARGET "127.0.0.1:50051"
+
+int pit_cli_call(int argc, char **argv);   /* pitboss call COMMAND [JSON] ... */
+int pit_cli_stream(int argc, char **argv); /* pitboss stream COMMAND [JSON] ... */
+
+#endif

@@ -1,0 +1,31 @@
+/* pitboss: the one user-facing command. Dispatches to its subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: pitboss <command> [options]\n\n"
+            "commands:\n"
+            "  call COMMAND [JSON]     run a command, print its result\n"
+            "  stream COMMAND [JSON]   run a streaming command, print one chunk a line as it arrives\n\n"
+            "Run 'pitboss <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "call") == 0) return pit_cli_call(argc - 1, argv + 1);
+    if (strcmp(cmd, "stream") == 0) return pit_cli_stream(argc - 1, argv + 1);
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "pitboss: unknown command \"%s\"\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,223 @@
+/*
+ * pitboss-worker: one worker process. Serves pitboss.v1.Pool on 127.0.0.1:PORT for its supervisor.
+ *
+ * Threads: main runs libev (signals, the parent-death check); completion-queue threads run the
+ * gRPC data path; command threads run commands that block or stream.
+ */
+#include <errno.h>
+#include <ev.h>
+#include <getopt.h>
+#include <grpc/grpc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "cq_loop.h"
+#include "log.h"
+#include "native_commands.h"
+#include "rpc_server.h"
+#include "worker.h"
+
+typedef struct {
+    int port;
+    int ready_fd;
+    int max_concurrency;
+    int cq_threads;
+    int64_t grace_ms;
+    size_t max_message_bytes;
+    const char *kind;
+    const char *log_level;
+    int slot;
+} worker_opts;
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: pitboss-worker --port N [options]\n"
+            "Serves pitboss.v1.Pool on 127.0.0.1:N. Normally started by the pitboss supervisor.\n\n"
+            "  --port N             port to listen on (127.0.0.1 only)\n"
+            "  --ready-fd FD        write \"READY <port>\" to FD once serving, then close it\n"
+            "  --max-concurrency K  commands running at once (default 16); more wait in order\n"
+            "  --threads T          completion-queue threads (default 2)\n"
+            "  --kind native        worker kind (default native)\n"
+            "  --slot S             slot number, for log lines\n"
+            "  --grace-ms MS        on SIGTERM, how long running calls may finish (default 10000)\n"
+            "  --max-message-mb M   largest request or response (default 64)\n"
+            "  --log-level L        debug, info, warn, error (default info)\n\n"
+            "Environment: PITBOSS_WORKER_TOKEN, when set, is required as x-pitboss-token metadata on every\n"
+            "call (PERMISSION_DENIED otherwise). PITBOSS_SUPERVISOR_PID, when set, makes the worker exit\n"
+            "as soon as that process is no longer its parent.\n");
+}
+
+static int parse_int(const char *name, const char *s, long min, long max, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < min || v > max) {
+        fprintf(stderr, "pitboss-worker: --%s must be a whole number from %ld to %ld, got \"%s\"\n", name, min, max, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, worker_opts *o) {
+    static const struct option longopts[] = {
+        {"port", required_argument, NULL, 'p'},        {"ready-fd", required_argument, NULL, 'r'},
+        {"max-concurrency", required_argument, NULL, 'c'}, {"threads", required_argument, NULL, 't'},
+        {"kind", required_argument, NULL, 'k'},        {"slot", required_argument, NULL, 's'},
+        {"grace-ms", required_argument, NULL, 'g'},    {"max-message-mb", required_argument, NULL, 'm'},
+        {"log-level", required_argument, NULL, 'l'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    *o = (worker_opts){0, -1, 16, 2, 10000, 64u << 20, "native", "info", -1};
+    int ch;
+    long v;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'p': if (parse_int("port", optarg, 1, 65535, &v)) return -1; o->port = (int)v; break;
+        case 'r': if (parse_int("ready-fd", optarg, 0, 1 << 20, &v)) return -1; o->ready_fd = (int)v; break;
+        case 'c': if (parse_int("max-concurrency", optarg, 1, 4096, &v)) return -1; o->max_concurrency = (int)v; break;
+        case 't': if (parse_int("threads", optarg, 1, 64, &v)) return -1; o->cq_threads = (int)v; break;
+        case 's': if (parse_int("slot", optarg, 0, 1 << 20, &v)) return -1; o->slot = (int)v; break;
+        case 'g': if (parse_int("grace-ms", optarg, 0, 86400000, &v)) return -1; o->grace_ms = v; break;
+        case 'm': if (parse_int("max-message-mb", optarg, 1, 2047, &v)) return -1; o->max_message_bytes = (size_t)v << 20; break;
+        case 'k': o->kind = optarg; break;
+        case 'l': o->log_level = optarg; break;
+        case 'h': usage(stdout); exit(0);
+        default: usage(stderr); return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "pitboss-worker: unexpected argument \"%s\"\n", argv[optind]);
+        return -1;
+    }
+    if (!o->port) {
+        fprintf(stderr, "pitboss-worker: --port is required\n");
+        usage(stderr);
+        return -1;
+    }
+    if (strcmp(o->kind, "native") != 0) {
+        fprintf(stderr, "pitboss-worker: --kind must be \"native\", got \"%s\"\n", o->kind);
+        return -1;
+    }
+    int level = pit_log_level_parse(o->log_level);
+    if (level < 0) {
+        fprintf(stderr, "pitboss-worker: --log-level must be debug, info, warn or error, got \"%s\"\n", o->log_level);
+        return -1;
+    }
+    pit_log_set_level((pit_log_level)level);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- libev side */
+
+static pid_t g_supervisor_pid;
+
+static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents) {
+    (void)revents;
+    pit_info("%s: shutting down", strsignal(w->signum));
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_parent_check(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)w;
+    (void)revents;
+    if (g_supervisor_pid && getppid() != g_supervisor_pid) {
+        pit_warn("supervisor %d is gone: exiting", (int)g_supervisor_pid);
+        ev_break(loop, EVBREAK_ALL);
+    }
+}
+
+int main(int argc, char **argv) {
+    worker_opts o;
+    if (parse_opts(argc, argv, &o) != 0) return 2;
+    char tag[32];
+    if (o.slot >= 0)
+        snprintf(tag, sizeof tag, "worker:%d", o.slot);
+    else
+        snprintf(tag, sizeof tag, "worker");
+    pit_log_set_tag(tag);
+
+    /* The supervisor asks the kernel to kill us if it dies (PR_SET_PDEATHSIG); it may already have
+     * died before that took effect, so look once now, and then periodically. */
+    const char *sup = getenv("PITBOSS_SUPERVISOR_PID");
+    if (sup) {
+        g_supervisor_pid = (pid_t)atoi(sup);
+        if (getppid() != g_supervisor_pid) {
+            pit_error("supervisor %d is gone before start: exiting", (int)g_supervisor_pid);
+            return 1;
+        }
+    }
+    /* Keep the token out of reach of anything this process starts. */
+    char *token = NULL;
+    const char *env_token = getenv("PITBOSS_WORKER_TOKEN");
+    if (env_token) {
+        token = strdup(env_token);
+        unsetenv("PITBOSS_WORKER_TOKEN");
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    grpc_init();
+    pit_worker w;
+    memset(&w, 0, sizeof w);
+    w.port = o.port;
+    w.kind = o.kind;
+    w.max_concurrency = o.max_concurrency;
+    w.started_us = pit_mono_us();
+    w.commands = pit_native_commands(&w.n_commands);
+
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+    pit_server *server = pit_server_create(cq, o.max_message_bytes);
+    pit_server_require_token(server, token);
+    pit_worker_service_register(&w, server);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", o.port);
+    if (pit_server_listen(server, addr) == 0) {
+        pit_error("cannot listen on %s: the port is in use or not allowed", addr);
+        pit_server_destroy(server);
+        grpc_completion_queue_shutdown(cq);
+        while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN)
+            ;
+        grpc_completion_queue_destroy(cq);
+        grpc_shutdown();
+        free(token);
+        return 3;
+    }
+    w.threads = pit_work_pool_create(o.max_concurrency, "cmd");
+    pit_server_start(server, 32);
+    pit_cq_loop *loop = pit_cq_loop_start(cq, o.cq_threads, NULL);
+
+    pit_info("serving %s worker on %s (pid %d, %d command threads%s)", o.kind, addr, (int)getpid(),
+             o.max_concurrency, token ? ", token required" : "");
+    if (o.ready_fd >= 0) {
+        char line[32];
+        int n = snprintf(line, sizeof line, "READY %d\n", o.port);
+        if (write(o.ready_fd, line, (size_t)n) != n) pit_warn("could not report ready on fd %d", o.ready_fd);
+        close(o.ready_fd);
+    }
+
+    struct ev_loop *ev = ev_default_loop(EVFLAG_AUTO);
+    ev_signal sigterm, sigint;
+    ev_signal_init(&sigterm, on_stop_signal, SIGTERM);
+    ev_signal_init(&sigint, on_stop_signal, SIGINT);
+    ev_signal_start(ev, &sigterm);
+    ev_signal_start(ev, &sigint);
+    ev_timer parent_check;
+    ev_timer_init(&parent_check, on_parent_check, 0.5, 0.5);
+    if (g_supervisor_pid) ev_timer_start(ev, &parent_check);
+    ev_run(ev, 0);
+
+    pit_server_shutdown(server, o.grace_ms);
+    pit_work_pool_destroy(w.threads);
+    pit_server_destroy(server);
+    grpc_completion_queue_shutdown(cq);
+    pit_cq_loop_join(loop);
+    grpc_completion_queue_destroy(cq);
+    ev_loop_destroy(ev);
+    grpc_shutdown();
+    free(token);
+    pit_info("stopped");
+    return 0;
+}
