@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test: once on a normal build, once on an
+# AddressSanitizer + UBSan build. Exits non-zero if anything fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+echo "== build (build/)"
+scripts/build.sh build
+echo "== tests (build/)"
+(cd build && ctest --output-on-failure --timeout 900)
+
+echo "== build with AddressSanitizer + UBSan (build-asan/)"
+scripts/build.sh build-asan -DPITBOSS_SANITIZE=ON
+echo "== tests under the sanitizers (build-asan/)"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --output-on-failure --timeout 900)
+echo "== all tests passed (normal and sanitizer builds)"
