@@ -1,4 +1,3 @@
-#define _GNU_SOURCE
 #include "work_pool.h"
 
 #include <pthread.h>

@@ -168,7 +168,7 @@ static int report_error(const char *target, const pit_call_result *r) {
     fprintf(stderr, "pitboss: %s: %s\n", pit_status_name(r->code), r->details ? r->details : "");
     if (r->error_type) fprintf(stderr, "error type: %s\n", r->error_type);
     if (r->traceback) fprintf(stderr, "%s%s", r->traceback, r->traceback[strlen(r->traceback) - 1] == '\n' ? "" : "\n");
-    if (r->code == GRPC_STATUS_UNAVAILABLE)
+    if (r->code == GRPC_STATUS_UNAVAILABLE && r->details && strstr(r->details, "connect"))
         fprintf(stderr, "hint: is pitboss serving on %s? Start it with 'scripts/run.sh', or pass --target.\n", target);
     return 1;
 }

@@ -8,6 +8,8 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: pitboss <command> [options]\n\n"
             "commands:\n"
+            "  serve [-c FILE]         start the supervisor and its workers (default config/pitboss.json)\n"
+            "  status                  show the pools and their workers\n"
             "  call COMMAND [JSON]     run a command, print its result\n"
             "  stream COMMAND [JSON]   run a streaming command, print one chunk a line as it arrives\n\n"
             "Run 'pitboss <command> --help' for a command's options.\n");
@@ -19,6 +21,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0) return pit_cli_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "status") == 0) return pit_cli_status(argc - 1, argv + 1);
     if (strcmp(cmd, "call") == 0) return pit_cli_call(argc - 1, argv + 1);
     if (strcmp(cmd, "stream") == 0) return pit_cli_stream(argc - 1, argv + 1);
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {

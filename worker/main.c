@@ -31,6 +31,8 @@ typedef struct {
     const char *kind;
     const char *log_level;
     int slot;
+    const char *pool;
+    int64_t session_ttl_s;
 } worker_opts;
 
 static void usage(FILE *out) {
@@ -43,6 +45,8 @@ static void usage(FILE *out) {
             "  --threads T          completion-queue threads (default 2)\n"
             "  --kind native        worker kind (default native)\n"
             "  --slot S             slot number, for log lines\n"
+            "  --pool NAME          pool name, for log lines\n"
+            "  --session-ttl-s S    drop a session's state after S idle seconds (default 600)\n"
             "  --grace-ms MS        on SIGTERM, how long running calls may finish (default 10000)\n"
             "  --max-message-mb M   largest request or response (default 64)\n"
             "  --log-level L        debug, info, warn, error (default info)\n\n"
@@ -70,8 +74,9 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         {"kind", required_argument, NULL, 'k'},        {"slot", required_argument, NULL, 's'},
         {"grace-ms", required_argument, NULL, 'g'},    {"max-message-mb", required_argument, NULL, 'm'},
         {"log-level", required_argument, NULL, 'l'},   {"help", no_argument, NULL, 'h'},
+        {"pool", required_argument, NULL, 'P'},        {"session-ttl-s", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0}};
-    *o = (worker_opts){0, -1, 16, 2, 10000, 64u << 20, "native", "info", -1};
+    *o = (worker_opts){0, -1, 16, 2, 10000, 64u << 20, "native", "info", -1, NULL, 600};
     int ch;
     long v;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -83,6 +88,8 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         case 's': if (parse_int("slot", optarg, 0, 1 << 20, &v)) return -1; o->slot = (int)v; break;
         case 'g': if (parse_int("grace-ms", optarg, 0, 86400000, &v)) return -1; o->grace_ms = v; break;
         case 'm': if (parse_int("max-message-mb", optarg, 1, 2047, &v)) return -1; o->max_message_bytes = (size_t)v << 20; break;
+        case 'T': if (parse_int("session-ttl-s", optarg, 1, 30 * 86400, &v)) return -1; o->session_ttl_s = v; break;
+        case 'P': o->pool = optarg; break;
         case 'k': o->kind = optarg; break;
         case 'l': o->log_level = optarg; break;
         case 'h': usage(stdout); exit(0);
@@ -100,7 +107,7 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
     }
     if (strcmp(o->kind, "native") != 0) {
         fprintf(stderr, "pitboss-worker: --kind must be \"native\", got \"%s\"\n", o->kind);
-        return -1;
+        return -2;
     }
     int level = pit_log_level_parse(o->log_level);
     if (level < 0) {
@@ -132,9 +139,12 @@ static void on_parent_check(struct ev_loop *loop, ev_timer *w, int revents) {
 
 int main(int argc, char **argv) {
     worker_opts o;
-    if (parse_opts(argc, argv, &o) != 0) return 2;
+    int bad = parse_opts(argc, argv, &o);
+    if (bad) return bad == -2 ? 4 : 2; /* 4: a restart cannot fix this */
     char tag[32];
-    if (o.slot >= 0)
+    if (o.slot >= 0 && o.pool)
+        snprintf(tag, sizeof tag, "%.16s:%d", o.pool, o.slot);
+    else if (o.slot >= 0)
         snprintf(tag, sizeof tag, "worker:%d", o.slot);
     else
         snprintf(tag, sizeof tag, "worker");
@@ -149,6 +159,8 @@ int main(int argc, char **argv) {
             pit_error("supervisor %d is gone before start: exiting", (int)g_supervisor_pid);
             return 1;
         }
+        /* Ctrl-C reaches the whole process group: the supervisor decides when its workers stop. */
+        signal(SIGINT, SIG_IGN);
     }
     /* Keep the token out of reach of anything this process starts. */
     char *token = NULL;
@@ -203,7 +215,7 @@ int main(int argc, char **argv) {
     ev_signal_init(&sigterm, on_stop_signal, SIGTERM);
     ev_signal_init(&sigint, on_stop_signal, SIGINT);
     ev_signal_start(ev, &sigterm);
-    ev_signal_start(ev, &sigint);
+    if (!g_supervisor_pid) ev_signal_start(ev, &sigint);
     ev_timer parent_check;
     ev_timer_init(&parent_check, on_parent_check, 0.5, 0.5);
     if (g_supervisor_pid) ev_timer_start(ev, &parent_check);

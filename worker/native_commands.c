@@ -85,22 +85,28 @@ static void cmd_sleep(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out) {
     out->value = json_pack("{s:I}", "slept_ms", (json_int_t)((pit_mono_us() - start) / 1000));
 }
 
-static const pit_cmd_param ping_stream_params[] = {{"count", "int", 0, "5"}, {"interval_ms", "int", 0, "0"}};
+static const pit_cmd_param ping_stream_params[] = {
+    {"count", "int", 0, "5"}, {"interval_ms", "int", 0, "0"}, {"payload_bytes", "int", 0, "0"}};
 
 static void cmd_ping_stream(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out) {
-    json_int_t count, interval;
-    if (no_unknown_args(args, "ping_stream", ping_stream_params, N_PARAMS(ping_stream_params), out) || int_arg(args, "count", 5, 0, 100000000, &count, out) ||
-        int_arg(args, "interval_ms", 0, 0, 3600000, &interval, out))
+    json_int_t count, interval, payload_bytes;
+    if (no_unknown_args(args, "ping_stream", ping_stream_params, N_PARAMS(ping_stream_params), out) ||
+        int_arg(args, "count", 5, 0, 100000000, &count, out) || int_arg(args, "interval_ms", 0, 0, 3600000, &interval, out) ||
+        int_arg(args, "payload_bytes", 0, 0, 16 << 20, &payload_bytes, out))
         return;
+    /* Each chunk may carry payload_bytes of raw data (a stand-in for real results, for tests and benchmarks). */
+    uint8_t *payload = payload_bytes ? malloc((size_t)payload_bytes) : NULL;
+    for (json_int_t i = 0; i < payload_bytes; i++) payload[i] = (uint8_t)(i * 31 + 7);
     json_int_t sent = 0;
     for (json_int_t i = 0; i < count; i++) {
         if (i > 0 && interval > 0 && pit_cmd_sleep_ms(ctx, interval)) break;
         char msg[48];
         snprintf(msg, sizeof msg, "pong %lld of %lld", (long long)(i + 1), (long long)count);
         json_t *chunk = json_pack("{s:I, s:I, s:s}", "ping", i + 1, "count", count, "message", msg);
-        if (pit_cmd_emit(ctx, chunk, NULL, 0) != 0) break;
+        if (pit_cmd_emit(ctx, chunk, payload, (size_t)payload_bytes) != 0) break;
         sent++;
     }
+    free(payload);
     if (sent < count) {
         if (pit_cmd_cancelled(ctx) || pit_cmd_deadline_passed(ctx))
             pit_cmd_result_error(out, pit_cmd_cancelled(ctx) ? GRPC_STATUS_CANCELLED : GRPC_STATUS_DEADLINE_EXCEEDED,
@@ -130,7 +136,9 @@ static const pit_command echo_cmd = {"echo", "Returns its arguments and its payl
 static const pit_command sleep_cmd = {"sleep", "Waits {\"ms\": N} milliseconds; honours the deadline and cancel.", 0,
                                       0, sleep_params, 1, cmd_sleep};
 static const pit_command ping_stream_cmd = {
-    "ping_stream", "Streams {\"count\": N} chunks, {\"interval_ms\": M} apart, then a final chunk.", 1, 0,
+    "ping_stream",
+    "Streams {\"count\": N} chunks, {\"interval_ms\": M} apart (each with payload_bytes of raw data), then a final chunk.",
+    1, 0,
     ping_stream_params, 2, cmd_ping_stream};
 static const pit_command fail_cmd = {"fail", "Fails with {\"message\": ...}: a handler error.", 0, 1, fail_params, 1,
                                      cmd_fail};

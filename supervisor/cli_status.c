@@ -1,0 +1,83 @@
+/* pitboss status: the supervisor's GetInfo as a table. */
+#include <getopt.h>
+#include <grpc/grpc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buffers.h"
+#include "cli.h"
+#include "pitboss.pb-c.h"
+#include "rpc_client.h"
+#include "status.h"
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: pitboss status [--target HOST:PORT] [--pool NAME]\n\n"
+                 "Prints each pool and worker: pid, port, state, restarts, last exit, in flight, served, sessions.\n");
+}
+
+static void print_info(const Pitboss__V1__InfoResponse *info) {
+    printf("pitboss %s, pid %d, up %.1f s, serving on %s\n", info->version, info->pid, (double)info->uptime_ms / 1000.0,
+           info->listen);
+    for (size_t i = 0; i < info->n_pools; i++) {
+        const Pitboss__V1__PoolInfo *p = info->pools[i];
+        printf("\npool %s (%s): %s, %u worker%s x %u in flight, %u queued of %u, %u in flight, %u session%s\n", p->name,
+               p->kind, p->state, p->size, p->size == 1 ? "" : "s", p->max_concurrency, p->queued, p->queue_limit,
+               p->in_flight, p->sessions, p->sessions == 1 ? "" : "s");
+        if (p->failed_reason[0]) printf("  failed: %s\n", p->failed_reason);
+        printf("  %-5s %-8s %-6s %-9s %-8s %-9s %-10s %-8s %-8s %s\n", "SLOT", "PID", "PORT", "STATE", "RESTARTS",
+               "IN-FLIGHT", "SERVED", "SESSIONS", "RSS-MB", "LAST EXIT");
+        for (size_t k = 0; k < p->n_slots; k++) {
+            const Pitboss__V1__SlotInfo *s = p->slots[k];
+            printf("  %-5u %-8d %-6u %-9s %-8u %-9u %-10llu %-8u %-8.1f %s\n", s->slot, s->pid, s->port, s->state,
+                   s->restarts, s->in_flight, (unsigned long long)s->served, s->sessions, (double)s->rss_kb / 1024.0,
+                   s->last_exit[0] ? s->last_exit : "-");
+        }
+    }
+}
+
+int pit_cli_status(int argc, char **argv) {
+    static const struct option longopts[] = {{"target", required_argument, NULL, 't'},
+                                             {"pool", required_argument, NULL, 'p'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *target = PIT_DEFAULT_TARGET, *pool = "";
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 't': target = optarg; break;
+        case 'p': pool = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    grpc_init();
+    grpc_channel *chn = pit_channel_create(target, 64u << 20);
+    Pitboss__V1__GetInfoRequest req = PITBOSS__V1__GET_INFO_REQUEST__INIT;
+    req.pool = (char *)pool;
+    pit_call_result r;
+    grpc_byte_buffer *resp =
+        pit_unary_blocking(chn, "/pitboss.v1.Pool/GetInfo", 10000, NULL, 0, pit_bb_from_pb(&req.base), &r);
+    int rc = 0;
+    if (r.code != GRPC_STATUS_OK) {
+        fprintf(stderr, "pitboss: %s: %s\n", pit_status_name(r.code), r.details);
+        if (r.code == GRPC_STATUS_UNAVAILABLE)
+            fprintf(stderr, "hint: is pitboss serving on %s? Start it with 'scripts/run.sh', or pass --target.\n", target);
+        rc = 1;
+    } else {
+        Pitboss__V1__InfoResponse *info =
+            (Pitboss__V1__InfoResponse *)pit_pb_from_bb(&pitboss__v1__info_response__descriptor, resp);
+        if (!info || strcmp(info->role, "supervisor") != 0) {
+            fprintf(stderr, "pitboss: %s is not a pitboss supervisor\n", target);
+            rc = 1;
+        } else {
+            print_info(info);
+        }
+        if (info) pitboss__v1__info_response__free_unpacked(info, NULL);
+    }
+    if (resp) grpc_byte_buffer_destroy(resp);
+    pit_call_result_free(&r);
+    grpc_channel_destroy(chn);
+    grpc_shutdown();
+    return rc;
+}

@@ -1,0 +1,311 @@
+#include "metrics.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sessions.h"
+#include "status.h"
+#include "supervisor.h"
+
+#define MAX_SERIES 512 /* distinct (pool, command, code); beyond it commands count as "_other" */
+#define N_BUCKETS 14
+static const double bucket_le[N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                            0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+
+typedef struct {
+    char pool[64];
+    char command[64];
+    int code;
+    uint64_t count;
+} call_series;
+
+typedef struct {
+    char pool[64];
+    uint64_t buckets[N_BUCKETS];
+    uint64_t count;
+    double sum;
+} latency_hist;
+
+struct pit_metrics {
+    pthread_mutex_t mu;
+    call_series series[MAX_SERIES];
+    int n_series;
+    latency_hist hist[64];
+    int n_hist;
+    int listen_fd;
+    ev_io listen_w;
+    struct pit_sup *sup;
+};
+
+pit_metrics *pit_metrics_create(void) {
+    pit_metrics *m = calloc(1, sizeof *m);
+    pthread_mutex_init(&m->mu, NULL);
+    m->listen_fd = -1;
+    return m;
+}
+
+void pit_metrics_destroy(pit_metrics *m) {
+    if (!m) return;
+    if (m->listen_fd >= 0) close(m->listen_fd);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+void pit_metrics_call_done(pit_metrics *m, const char *pool, const char *command, grpc_status_code code, double seconds) {
+    if (!m) return;
+    pthread_mutex_lock(&m->mu);
+    call_series *s = NULL;
+    for (int i = 0; i < m->n_series && !s; i++)
+        if (m->series[i].code == (int)code && strcmp(m->series[i].pool, pool) == 0 &&
+            strncmp(m->series[i].command, command, sizeof m->series[i].command - 1) == 0)
+            s = &m->series[i];
+    if (!s) {
+        if (m->n_series < MAX_SERIES - 32) {
+            s = &m->series[m->n_series++];
+            snprintf(s->pool, sizeof s->pool, "%s", pool);
+            snprintf(s->command, sizeof s->command, "%s", command);
+            s->code = (int)code;
+        } else { /* too many distinct commands: keep the cardinality bounded */
+            for (int i = 0; i < m->n_series && !s; i++)
+                if (m->series[i].code == (int)code && strcmp(m->series[i].pool, pool) == 0 &&
+                    strcmp(m->series[i].command, "_other") == 0)
+                    s = &m->series[i];
+            if (!s && m->n_series < MAX_SERIES) {
+                s = &m->series[m->n_series++];
+                snprintf(s->pool, sizeof s->pool, "%s", pool);
+                snprintf(s->command, sizeof s->command, "_other");
+                s->code = (int)code;
+            }
+        }
+    }
+    if (s) s->count++;
+    latency_hist *h = NULL;
+    for (int i = 0; i < m->n_hist && !h; i++)
+        if (strcmp(m->hist[i].pool, pool) == 0) h = &m->hist[i];
+    if (!h && m->n_hist < 64) {
+        h = &m->hist[m->n_hist++];
+        snprintf(h->pool, sizeof h->pool, "%s", pool);
+    }
+    if (h) {
+        for (int b = 0; b < N_BUCKETS; b++)
+            if (seconds <= bucket_le[b]) h->buckets[b]++;
+        h->count++;
+        h->sum += seconds;
+    }
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* ---------------------------------------------------------------- text */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} text;
+
+static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(text *t, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+        if (n >= 0 && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        t->cap = t->cap * 2 + (size_t)(n > 0 ? n : 0) + 1024;
+        t->buf = realloc(t->buf, t->cap);
+    }
+}
+
+/* Prometheus label values escape \, " and newline. */
+static const char *esc(const char *s, char *out, size_t len) {
+    size_t k = 0;
+    for (; *s && k + 2 < len; s++) {
+        if (*s == '\\' || *s == '"') out[k++] = '\\';
+        if (*s == '\n') {
+            out[k++] = '\\';
+            out[k++] = 'n';
+            continue;
+        }
+        out[k++] = *s;
+    }
+    out[k] = 0;
+    return out;
+}
+
+char *pit_metrics_render(pit_metrics *m, pit_sup *sup) {
+    text t = {malloc(8192), 0, 8192};
+    char e1[160], e2[160];
+    pthread_mutex_lock(&m->mu);
+    put(&t, "# HELP pitboss_calls_total Calls answered, by pool, command and gRPC status code.\n"
+            "# TYPE pitboss_calls_total counter\n");
+    for (int i = 0; i < m->n_series; i++)
+        put(&t, "pitboss_calls_total{pool=\"%s\",command=\"%s\",code=\"%s\"} %llu\n", esc(m->series[i].pool, e1, sizeof e1),
+            esc(m->series[i].command, e2, sizeof e2), pit_status_name((grpc_status_code)m->series[i].code),
+            (unsigned long long)m->series[i].count);
+    put(&t, "# HELP pitboss_call_duration_seconds Time from a call's arrival to its answer, queueing included.\n"
+            "# TYPE pitboss_call_duration_seconds histogram\n");
+    for (int i = 0; i < m->n_hist; i++) {
+        latency_hist *h = &m->hist[i];
+        esc(h->pool, e1, sizeof e1);
+        for (int b = 0; b < N_BUCKETS; b++)
+            put(&t, "pitboss_call_duration_seconds_bucket{pool=\"%s\",le=\"%g\"} %llu\n", e1, bucket_le[b],
+                (unsigned long long)h->buckets[b]);
+        put(&t, "pitboss_call_duration_seconds_bucket{pool=\"%s\",le=\"+Inf\"} %llu\n", e1, (unsigned long long)h->count);
+        put(&t, "pitboss_call_duration_seconds_sum{pool=\"%s\"} %.6f\n", e1, h->sum);
+        put(&t, "pitboss_call_duration_seconds_count{pool=\"%s\"} %llu\n", e1, (unsigned long long)h->count);
+    }
+    pthread_mutex_unlock(&m->mu);
+
+    pthread_mutex_lock(&sup->mu);
+    put(&t, "# HELP pitboss_queue_depth Calls waiting for a worker.\n# TYPE pitboss_queue_depth gauge\n");
+    for (int i = 0; i < sup->n_pools; i++)
+        put(&t, "pitboss_queue_depth{pool=\"%s\"} %u\n", esc(sup->pools[i].cfg->name, e1, sizeof e1), sup->pools[i].queued);
+    put(&t, "# HELP pitboss_in_flight Calls running on workers.\n# TYPE pitboss_in_flight gauge\n");
+    for (int i = 0; i < sup->n_pools; i++)
+        put(&t, "pitboss_in_flight{pool=\"%s\"} %u\n", esc(sup->pools[i].cfg->name, e1, sizeof e1), sup->pools[i].in_flight);
+    put(&t, "# HELP pitboss_sessions Open sessions.\n# TYPE pitboss_sessions gauge\n");
+    for (int i = 0; i < sup->n_pools; i++)
+        put(&t, "pitboss_sessions{pool=\"%s\"} %zu\n", esc(sup->pools[i].cfg->name, e1, sizeof e1),
+            pit_sessions_count(sup->pools[i].sessions));
+    put(&t, "# HELP pitboss_worker_restarts_total Worker restarts after a crash or failed start.\n"
+            "# TYPE pitboss_worker_restarts_total counter\n");
+    for (int i = 0; i < sup->n_pools; i++) {
+        unsigned long long r = 0;
+        for (int k = 0; k < sup->pools[i].n_slots; k++) r += sup->pools[i].slots[k].restarts;
+        put(&t, "pitboss_worker_restarts_total{pool=\"%s\"} %llu\n", esc(sup->pools[i].cfg->name, e1, sizeof e1), r);
+    }
+    put(&t, "# HELP pitboss_workers Workers by state.\n# TYPE pitboss_workers gauge\n");
+    for (int i = 0; i < sup->n_pools; i++)
+        for (int st = SLOT_STOPPED; st <= SLOT_BACKOFF; st++) {
+            int n = 0;
+            for (int k = 0; k < sup->pools[i].n_slots; k++) n += sup->pools[i].slots[k].state == (pit_slot_state)st;
+            put(&t, "pitboss_workers{pool=\"%s\",state=\"%s\"} %d\n", esc(sup->pools[i].cfg->name, e1, sizeof e1),
+                pit_slot_state_name((pit_slot_state)st), n);
+        }
+    put(&t, "# HELP pitboss_pool_up 1 while the pool serves, 0 once it has failed.\n# TYPE pitboss_pool_up gauge\n");
+    for (int i = 0; i < sup->n_pools; i++)
+        put(&t, "pitboss_pool_up{pool=\"%s\"} %d\n", esc(sup->pools[i].cfg->name, e1, sizeof e1),
+            sup->pools[i].state != POOL_FAILED);
+    put(&t, "# HELP pitboss_worker_rss_bytes Resident memory of each worker.\n# TYPE pitboss_worker_rss_bytes gauge\n");
+    for (int i = 0; i < sup->n_pools; i++)
+        for (int k = 0; k < sup->pools[i].n_slots; k++)
+            put(&t, "pitboss_worker_rss_bytes{pool=\"%s\",slot=\"%d\"} %lld\n", esc(sup->pools[i].cfg->name, e1, sizeof e1),
+                k, (long long)sup->pools[i].slots[k].rss_kb * 1024);
+    pthread_mutex_unlock(&sup->mu);
+    return t.buf;
+}
+
+/* ---------------------------------------------------------------- HTTP */
+
+typedef struct {
+    ev_io w;
+    pit_metrics *m;
+    char req[4096];
+    size_t len;
+} http_conn;
+
+static void conn_close(struct ev_loop *loop, http_conn *c) {
+    ev_io_stop(loop, &c->w);
+    close(c->w.fd);
+    free(c);
+}
+
+static void write_all(int fd, const char *p, size_t n) {
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) return;
+        p += k;
+        n -= (size_t)k;
+    }
+}
+
+static void on_conn_readable(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)revents;
+    http_conn *c = (http_conn *)w;
+    ssize_t n = read(w->fd, c->req + c->len, sizeof c->req - 1 - c->len);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {
+        conn_close(loop, c);
+        return;
+    }
+    c->len += (size_t)n;
+    c->req[c->len] = 0;
+    if (!strstr(c->req, "\r\n\r\n") && !strstr(c->req, "\n\n") && c->len < sizeof c->req - 1) return;
+    char head[256];
+    if (strncmp(c->req, "GET /metrics ", 13) == 0 || strncmp(c->req, "GET /metrics?", 13) == 0) {
+        char *body = pit_metrics_render(c->m, c->m->sup);
+        size_t blen = strlen(body);
+        int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                         "Content-Length: %zu\r\nConnection: close\r\n\r\n", blen);
+        /* The socket is blocking for the reply: a scrape is small, and this is loopback. */
+        int flags = fcntl(w->fd, F_GETFL);
+        fcntl(w->fd, F_SETFL, flags & ~O_NONBLOCK);
+        struct timeval tv = {2, 0};
+        setsockopt(w->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        write_all(w->fd, head, (size_t)h);
+        write_all(w->fd, body, blen);
+        free(body);
+    } else {
+        static const char nf[] = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 28\r\n"
+                                 "Connection: close\r\n\r\nmetrics are at GET /metrics\n";
+        write_all(w->fd, nf, sizeof nf - 1);
+    }
+    conn_close(loop, c);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)revents;
+    pit_metrics *m = w->data;
+    int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;
+    http_conn *c = calloc(1, sizeof *c);
+    c->m = m;
+    ev_io_init(&c->w, on_conn_readable, fd, EV_READ);
+    ev_io_start(loop, &c->w);
+}
+
+int pit_metrics_listen(pit_metrics *m, struct ev_loop *loop, const char *addr, pit_sup *sup) {
+    char host[256];
+    const char *colon = strrchr(addr, ':');
+    snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
+    int port = atoi(colon + 1);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0) snprintf(host, sizeof host, "127.0.0.1");
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+        pit_error("metrics.listen: \"%s\" is not an IPv4 address", host);
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0) {
+        pit_error("cannot serve metrics on %s: %s (change metrics.listen, or set it to \"\" to turn metrics off)", addr,
+                  strerror(errno));
+        close(fd);
+        return -1;
+    }
+    socklen_t alen = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &alen);
+    m->listen_fd = fd;
+    m->sup = sup;
+    ev_io_init(&m->listen_w, on_accept, fd, EV_READ);
+    m->listen_w.data = m;
+    ev_io_start(loop, &m->listen_w);
+    return ntohs(a.sin_port);
+}

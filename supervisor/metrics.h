@@ -1,0 +1,21 @@
+/* Prometheus metrics: counters and histograms fed by the router, gauges read from the slot table,
+ * served as text at GET /metrics on their own loopback listener (libev thread). */
+#ifndef PIT_METRICS_H
+#define PIT_METRICS_H
+
+#include <ev.h>
+#include <grpc/status.h>
+
+typedef struct pit_metrics pit_metrics;
+struct pit_sup;
+
+pit_metrics *pit_metrics_create(void);
+void pit_metrics_destroy(pit_metrics *m);
+/* Thread-safe. pool may be "" (the call named an unknown pool). */
+void pit_metrics_call_done(pit_metrics *m, const char *pool, const char *command, grpc_status_code code, double seconds);
+/* The exposition text (malloc'd). Takes sup->mu for the gauges. */
+char *pit_metrics_render(pit_metrics *m, struct pit_sup *sup);
+/* Serves GET /metrics on addr ("127.0.0.1:9464") from the libev loop. Returns the port, or -1. */
+int pit_metrics_listen(pit_metrics *m, struct ev_loop *loop, const char *addr, struct pit_sup *sup);
+
+#endif

@@ -1,0 +1,456 @@
+/*
+ * Routing: which worker runs a call. Session affinity, least-loaded choice, per-worker
+ * concurrency limits, a bounded FIFO queue per pool with deadlines, and what happens when a
+ * worker dies under a call. Runs on completion-queue threads.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buffers.h"
+#include "clock.h"
+#include "log.h"
+#include "metrics.h"
+#include "pitboss.pb-c.h"
+#include "router.h"
+#include "sessions.h"
+
+#define EXIT_WAIT_MS 1000
+
+static const char *const slot_state_names[] = {"stopped", "starting", "ready", "draining", "stopping", "backoff"};
+const char *pit_slot_state_name(pit_slot_state s) { return slot_state_names[s]; }
+
+int pit_slot_global_index(const pit_slot *slot) {
+    int n = 0;
+    pit_sup *sup = slot->pool->sup;
+    for (int i = 0; i < slot->pool->index; i++) n += sup->pools[i].n_slots;
+    return n + slot->index;
+}
+
+pit_pool *pit_sup_find_pool(pit_sup *sup, const char *name) {
+    if (!name || !*name) name = sup->cfg.default_pool;
+    for (int i = 0; i < sup->n_pools; i++)
+        if (strcmp(sup->pools[i].cfg->name, name) == 0) return &sup->pools[i];
+    return NULL;
+}
+
+static void pool_names(pit_sup *sup, char *buf, size_t len) {
+    size_t used = 0;
+    buf[0] = 0;
+    for (int i = 0; i < sup->n_pools && used < len; i++)
+        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", sup->pools[i].cfg->name);
+}
+
+/* ---------------------------------------------------------------- choosing a slot (under sup->mu) */
+
+static int has_room(const pit_slot *s) {
+    return s->state == SLOT_READY && s->in_flight < (uint32_t)s->pool->cfg->max_concurrency;
+}
+
+/* The least-loaded ready slot with room. Ties go to the slot with fewer sessions when placing a
+ * new session (so sessions spread), else round-robin (so idle workers share the work). */
+static pit_slot *least_loaded(pit_pool *pool, int for_new_session) {
+    static unsigned rr;
+    pit_slot *best = NULL;
+    size_t best_sessions = 0;
+    int start = (int)(rr++ % (unsigned)pool->n_slots);
+    for (int k = 0; k < pool->n_slots; k++) {
+        pit_slot *s = &pool->slots[(start + k) % pool->n_slots];
+        if (!has_room(s)) continue;
+        size_t sess = for_new_session ? pit_sessions_count_slot(pool->sessions, s->index) : 0;
+        if (!best || s->in_flight < best->in_flight || (s->in_flight == best->in_flight && sess < best_sessions)) {
+            best = s;
+            best_sessions = sess;
+        }
+    }
+    return best;
+}
+
+typedef enum { PICK_SLOT, PICK_WAIT, PICK_NO_SESSIONS } pick_result;
+
+static pick_result pick(pit_proxy *px, pit_slot **out) {
+    pit_pool *pool = px->pool;
+    *out = NULL;
+    if (!px->session_id) {
+        *out = least_loaded(pool, 0);
+        return *out ? PICK_SLOT : PICK_WAIT;
+    }
+    pit_session *s = pit_sessions_get(pool->sessions, px->session_id);
+    if (!s) {
+        pit_slot *slot = least_loaded(pool, 1);
+        if (!slot) return PICK_WAIT;
+        s = pit_sessions_add(pool->sessions, px->session_id);
+        if (!s) return PICK_NO_SESSIONS;
+        s->slot = slot->index;
+        s->generation = slot->generation;
+        s->last_used_us = pit_mono_us();
+        *out = slot;
+        return PICK_SLOT;
+    }
+    pit_slot *slot = &pool->slots[s->slot];
+    if (!has_room(slot)) return PICK_WAIT; /* affinity: wait for this worker, even if others are free */
+    /* Same slot, new process: the session's state on the worker is gone; say so. */
+    px->session_reset = s->generation != slot->generation;
+    s->generation = slot->generation;
+    s->last_used_us = pit_mono_us();
+    *out = slot;
+    return PICK_SLOT;
+}
+
+static void reserve(pit_proxy *px, pit_slot *slot) {
+    px->slot = slot;
+    px->chan = slot->chan;
+    slot->chan->refs++;
+    px->exits_at_dispatch = slot->exits;
+    px->pid_at_dispatch = slot->pid;
+    px->dispatched_us = pit_mono_us();
+    px->refs++; /* the dispatcher's, until the worker call is stored */
+    slot->in_flight++;
+    px->pool->in_flight++;
+}
+
+/* ---------------------------------------------------------------- the queue (under sup->mu) */
+
+static void queue_push(pit_pool *pool, pit_proxy *px) {
+    px->queued = 1;
+    px->qnext = NULL;
+    px->qprev = pool->queue_tail;
+    if (pool->queue_tail)
+        pool->queue_tail->qnext = px;
+    else
+        pool->queue_head = px;
+    pool->queue_tail = px;
+    pool->queued++;
+}
+
+static void queue_remove(pit_pool *pool, pit_proxy *px) {
+    if (px->qprev)
+        px->qprev->qnext = px->qnext;
+    else
+        pool->queue_head = px->qnext;
+    if (px->qnext)
+        px->qnext->qprev = px->qprev;
+    else
+        pool->queue_tail = px->qprev;
+    px->queued = 0;
+    px->qnext = px->qprev = NULL;
+    pool->queued--;
+}
+
+void pit_router_update_wake_locked(pit_sup *sup) {
+    int64_t next = INT64_MAX;
+    for (int i = 0; i < sup->n_pools; i++)
+        for (pit_proxy *px = sup->pools[i].queue_head; px; px = px->qnext)
+            if (px->deadline_us < next) next = px->deadline_us;
+    for (pit_proxy *px = sup->exit_waiters; px; px = px->wait_next)
+        if (px->wait_until_us < next) next = px->wait_until_us;
+    __atomic_store_n(&sup->next_wake_us, next, __ATOMIC_RELAXED);
+}
+
+gpr_timespec pit_router_next_wake(void *arg) {
+    pit_sup *sup = arg;
+    int64_t us = __atomic_load_n(&sup->next_wake_us, __ATOMIC_RELAXED);
+    if (us == INT64_MAX) return gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    gpr_timespec t = {us / 1000000, (int32_t)((us % 1000000) * 1000), GPR_CLOCK_MONOTONIC};
+    return t;
+}
+
+/* Calls to act on once sup->mu is released. */
+typedef struct {
+    pit_proxy *dispatch[64];
+    int n_dispatch;
+    pit_proxy *fail[64];
+    grpc_status_code fail_code[64];
+    int n_fail;
+    int more; /* the arrays filled up: go round again */
+} actions;
+
+static void service_queue_locked(pit_pool *pool, actions *a) {
+    int64_t now = pit_mono_us();
+    pit_proxy *px = pool->queue_head;
+    while (px) {
+        pit_proxy *next = px->qnext;
+        if (a->n_dispatch == 64 || a->n_fail == 64) {
+            a->more = 1;
+            return;
+        }
+        if (px->cancelled || px->deadline_us <= now || pool->state == POOL_FAILED) {
+            queue_remove(pool, px);
+            a->fail_code[a->n_fail] = pool->state == POOL_FAILED ? GRPC_STATUS_UNAVAILABLE
+                                      : px->cancelled            ? GRPC_STATUS_CANCELLED
+                                                                 : GRPC_STATUS_DEADLINE_EXCEEDED;
+            a->fail[a->n_fail++] = px;
+        } else {
+            pit_slot *slot;
+            pick_result r = pick(px, &slot);
+            if (r == PICK_SLOT) {
+                queue_remove(pool, px);
+                reserve(px, slot);
+                a->dispatch[a->n_dispatch++] = px;
+            } else if (r == PICK_NO_SESSIONS) {
+                queue_remove(pool, px);
+                a->fail_code[a->n_fail] = GRPC_STATUS_RESOURCE_EXHAUSTED;
+                a->fail[a->n_fail++] = px;
+            }
+        }
+        px = next;
+    }
+}
+
+static void finish_queued_failure(pit_proxy *px, grpc_status_code code) {
+    pit_pool *pool = px->pool;
+    int64_t waited_ms = (pit_mono_us() - px->arrived_us) / 1000;
+    pit_call_on_cancel(px->front, NULL, NULL);
+    switch (code) {
+    case GRPC_STATUS_UNAVAILABLE:
+        pit_call_finish_error(px->front, code, "pool \"%s\" has failed: %s", pool->cfg->name, pool->failed_reason);
+        break;
+    case GRPC_STATUS_RESOURCE_EXHAUSTED:
+        pit_call_finish_error(px->front, code, "pool \"%s\" has %lld open sessions, its limit (sessions.max_sessions):"
+                              " close sessions or raise the limit", pool->cfg->name,
+                              (long long)pool->sup->cfg.sessions.max_sessions);
+        break;
+    case GRPC_STATUS_CANCELLED:
+        pit_call_finish_error(px->front, code, "cancelled while waiting for a worker");
+        break;
+    default:
+        pit_call_finish_error(px->front, code,
+                              "deadline passed after waiting %lld ms in the queue of pool \"%s\" for a free worker "
+                              "(%d workers x %lld calls each, all busy)",
+                              (long long)waited_ms, pool->cfg->name, pool->n_slots,
+                              (long long)pool->cfg->max_concurrency);
+    }
+    pit_metrics_call_done(pool->sup->metrics, pool->cfg->name, px->command, code, (double)waited_ms / 1000.0);
+    pit_proxy_release(px);
+}
+
+static void run_actions(actions *a) {
+    for (int i = 0; i < a->n_fail; i++) finish_queued_failure(a->fail[i], a->fail_code[i]);
+    for (int i = 0; i < a->n_dispatch; i++) pit_proxy_dispatch(a->dispatch[i]);
+}
+
+static void service_all_queues(pit_sup *sup) {
+    for (;;) {
+        actions a;
+        a.n_dispatch = a.n_fail = a.more = 0;
+        pthread_mutex_lock(&sup->mu);
+        for (int i = 0; i < sup->n_pools && !a.more; i++) service_queue_locked(&sup->pools[i], &a);
+        pit_router_update_wake_locked(sup);
+        pthread_mutex_unlock(&sup->mu);
+        run_actions(&a);
+        if (!a.more) return;
+    }
+}
+
+/* ---------------------------------------------------------------- worker deaths */
+
+static void finish_worker_failed(pit_proxy *px, int exited) {
+    pit_slot *slot = px->slot;
+    if (exited) {
+        char exit_desc[160];
+        pthread_mutex_lock(&px->sup->mu);
+        snprintf(exit_desc, sizeof exit_desc, "%s", slot->last_exit);
+        pthread_mutex_unlock(&px->sup->mu);
+        pit_call_finish_error(px->front, GRPC_STATUS_UNAVAILABLE,
+                              "worker %d of pool \"%s\" (pid %d) died during the call: %s; it is being restarted, "
+                              "retry the call", slot->index, px->pool->cfg->name, (int)px->pid_at_dispatch, exit_desc);
+    } else {
+        pit_call_finish_error(px->front, px->worker_code, "worker %d of pool \"%s\" (pid %d): %s", slot->index,
+                              px->pool->cfg->name, (int)px->pid_at_dispatch, px->worker_details);
+    }
+    pit_router_call_done(px, GRPC_STATUS_UNAVAILABLE);
+}
+
+void pit_router_worker_failed(pit_proxy *px, grpc_status_code code, const char *details) {
+    pit_sup *sup = px->sup;
+    pit_call_on_cancel(px->front, NULL, NULL);
+    pthread_mutex_lock(&sup->mu);
+    int exited = px->slot->exits != px->exits_at_dispatch;
+    if (!exited) {
+        /* The connection broke but the child's exit has not been reaped yet: wait for it. */
+        px->worker_code = code;
+        px->worker_details = strdup(details ? details : "");
+        px->wait_until_us = pit_mono_us() + EXIT_WAIT_MS * 1000;
+        px->wait_next = sup->exit_waiters;
+        sup->exit_waiters = px;
+        pit_router_update_wake_locked(sup);
+    }
+    pthread_mutex_unlock(&sup->mu);
+    if (exited) finish_worker_failed(px, 1);
+}
+
+static void service_exit_waiters(pit_sup *sup) {
+    pit_proxy *ready = NULL;
+    int64_t now = pit_mono_us();
+    pthread_mutex_lock(&sup->mu);
+    for (pit_proxy **p = &sup->exit_waiters; *p;) {
+        pit_proxy *px = *p;
+        if (px->slot->exits != px->exits_at_dispatch || px->wait_until_us <= now) {
+            *p = px->wait_next;
+            px->wait_next = ready;
+            ready = px;
+        } else {
+            p = &px->wait_next;
+        }
+    }
+    pit_router_update_wake_locked(sup);
+    pthread_mutex_unlock(&sup->mu);
+    while (ready) {
+        pit_proxy *px = ready;
+        ready = px->wait_next;
+        pthread_mutex_lock(&sup->mu);
+        int exited = px->slot->exits != px->exits_at_dispatch;
+        pthread_mutex_unlock(&sup->mu);
+        finish_worker_failed(px, exited);
+    }
+}
+
+void pit_router_on_wake(void *arg) {
+    pit_sup *sup = arg;
+    service_exit_waiters(sup);
+    service_all_queues(sup);
+}
+
+/* ---------------------------------------------------------------- a call ends */
+
+void pit_router_call_done(pit_proxy *px, grpc_status_code code) {
+    pit_sup *sup = px->sup;
+    pit_pool *pool = px->pool;
+    pit_slot *slot = px->slot;
+    double seconds = (double)(pit_mono_us() - px->arrived_us) / 1e6;
+    pit_metrics_call_done(sup->metrics, pool->cfg->name, px->command, code, seconds);
+
+    actions a;
+    a.n_dispatch = a.n_fail = a.more = 0;
+    pthread_mutex_lock(&sup->mu);
+    slot->in_flight--;
+    pool->in_flight--;
+    slot->served++;
+    slot->served_this_run++;
+    if (slot->state == SLOT_READY && slot->recycle_after && slot->served_this_run >= slot->recycle_after) {
+        pit_info("worker %d of pool \"%s\" (pid %d) served %llu calls (recycle.max_requests): replacing it",
+                 slot->index, pool->cfg->name, (int)slot->pid, (unsigned long long)slot->served_this_run);
+        slot->state = SLOT_DRAINING;
+    }
+    if (slot->state == SLOT_DRAINING && slot->in_flight == 0) pit_monitor_slot_idle(sup, slot);
+    pit_chan_unref(px->chan);
+    px->chan = NULL;
+    if (pool->queue_head) service_queue_locked(pool, &a);
+    pit_router_update_wake_locked(sup);
+    pthread_mutex_unlock(&sup->mu);
+    run_actions(&a);
+    if (a.more) service_all_queues(sup);
+    pit_proxy_release(px);
+}
+
+/* ---------------------------------------------------------------- a call arrives */
+
+static void on_front_cancel(void *arg) {
+    /* Runs under the front call's lock: only flags, the worker call's cancel, and a wake-up. */
+    pit_proxy *px = arg;
+    pthread_mutex_lock(&px->sup->mu);
+    px->cancelled = 1;
+    if (px->cc) pit_ccall_cancel(px->cc);
+    int queued = px->queued;
+    pthread_mutex_unlock(&px->sup->mu);
+    if (queued) pit_cq_loop_wake(px->sup->loop);
+}
+
+static void accept_call(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int streaming) {
+    pit_sup *sup = arg;
+    Pitboss__V1__ExecuteRequest *req =
+        (Pitboss__V1__ExecuteRequest *)pit_pb_from_bb(&pitboss__v1__execute_request__descriptor, req_bb);
+    if (!req) {
+        if (req_bb) grpc_byte_buffer_destroy(req_bb);
+        pit_call_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid pitboss.v1.ExecuteRequest");
+        return;
+    }
+    pit_pool *pool = pit_sup_find_pool(sup, req->pool);
+    if (!pool) {
+        char names[512];
+        pool_names(sup, names, sizeof names);
+        pit_call_finish_error(call, GRPC_STATUS_NOT_FOUND, "unknown pool \"%s\" (pools: %s)", req->pool, names);
+        pit_metrics_call_done(sup->metrics, "", req->command, GRPC_STATUS_NOT_FOUND, 0);
+        pitboss__v1__execute_request__free_unpacked(req, NULL);
+        grpc_byte_buffer_destroy(req_bb);
+        return;
+    }
+
+    pit_proxy *px = calloc(1, sizeof *px);
+    px->sup = sup;
+    px->pool = pool;
+    px->front = call;
+    px->req = req_bb;
+    px->streaming = streaming;
+    px->refs = 1;
+    snprintf(px->command, sizeof px->command, "%s", req->command);
+    if (req->session_id[0]) px->session_id = strdup(req->session_id);
+    px->arrived_us = pit_mono_us();
+    /* The deadline: the client's, the request's timeout_ms, or the configured default. */
+    int64_t left_ms = pit_deadline_remaining_ms(pit_call_deadline(call));
+    int64_t limit_ms = req->timeout_ms ? (int64_t)req->timeout_ms
+                                       : (streaming ? sup->cfg.timeouts.stream_ms : sup->cfg.timeouts.request_ms);
+    if (left_ms == INT64_MAX && limit_ms == 0) {
+        px->deadline_us = INT64_MAX;
+    } else {
+        if (limit_ms && (left_ms == INT64_MAX || limit_ms < left_ms)) left_ms = limit_ms;
+        px->deadline_us = px->arrived_us + left_ms * 1000;
+    }
+    pitboss__v1__execute_request__free_unpacked(req, NULL);
+    pit_call_on_cancel(call, on_front_cancel, px);
+
+    grpc_status_code refuse = GRPC_STATUS_OK;
+    char why[512];
+    pit_slot *slot = NULL;
+    actions a;
+    a.n_dispatch = a.n_fail = a.more = 0;
+    pthread_mutex_lock(&sup->mu);
+    if (sup->shutting_down) {
+        refuse = GRPC_STATUS_UNAVAILABLE;
+        snprintf(why, sizeof why, "pitboss is shutting down: send the call to another instance or retry later");
+    } else if (pool->state == POOL_FAILED) {
+        refuse = GRPC_STATUS_UNAVAILABLE;
+        snprintf(why, sizeof why, "pool \"%.64s\" has failed: %.400s", pool->cfg->name, pool->failed_reason);
+    } else {
+        pick_result r = pool->queue_head && !px->session_id ? PICK_WAIT : pick(px, &slot);
+        if (r == PICK_SLOT) {
+            reserve(px, slot);
+        } else if (r == PICK_NO_SESSIONS) {
+            refuse = GRPC_STATUS_RESOURCE_EXHAUSTED;
+            snprintf(why, sizeof why, "pool \"%s\" has %lld open sessions, its limit (sessions.max_sessions): close "
+                     "sessions or raise the limit", pool->cfg->name, (long long)sup->cfg.sessions.max_sessions);
+        } else if (pool->queued < (uint32_t)pool->cfg->queue_limit) {
+            queue_push(pool, px);
+            /* Calls ahead of it may wait for one busy session worker while others are free. */
+            service_queue_locked(pool, &a);
+            pit_router_update_wake_locked(sup);
+        } else {
+            refuse = GRPC_STATUS_RESOURCE_EXHAUSTED;
+            snprintf(why, sizeof why,
+                     "pool \"%s\" is full: %d workers x %lld calls each are busy and %u calls wait (queue_limit %lld); "
+                     "retry later, or raise the pool's size or queue_limit",
+                     pool->cfg->name, pool->n_slots, (long long)pool->cfg->max_concurrency, pool->queued,
+                     (long long)pool->cfg->queue_limit);
+        }
+    }
+    pthread_mutex_unlock(&sup->mu);
+    run_actions(&a);
+
+    if (refuse != GRPC_STATUS_OK) {
+        pit_call_on_cancel(call, NULL, NULL);
+        pit_call_finish_error(call, refuse, "%s", why);
+        pit_metrics_call_done(sup->metrics, pool->cfg->name, px->command, refuse, 0);
+        pit_proxy_release(px);
+    } else if (slot) {
+        pit_proxy_dispatch(px);
+    }
+}
+
+static void on_execute(pit_call *call, grpc_byte_buffer *req, void *arg) { accept_call(call, req, arg, 0); }
+static void on_execute_stream(pit_call *call, grpc_byte_buffer *req, void *arg) { accept_call(call, req, arg, 1); }
+
+void pit_router_register(pit_sup *sup) {
+    pit_server_add_method(sup->server, "/pitboss.v1.Pool/Execute", on_execute, sup);
+    pit_server_add_method(sup->server, "/pitboss.v1.Pool/ExecuteStream", on_execute_stream, sup);
+}

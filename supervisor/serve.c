@@ -1,0 +1,232 @@
+/* pitboss serve -c FILE: the supervisor process. */
+#include <errno.h>
+#include <getopt.h>
+#include <grpc/grpc.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "cli.h"
+#include "log.h"
+#include "metrics.h"
+#include "sessions.h"
+#include "supervisor.h"
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: pitboss serve [-c FILE] [--check]\n\n"
+                 "Starts the supervisor and its workers as the config file says (default config/pitboss.json).\n"
+                 "  -c, --config FILE   the config file (keys: docs/config.md)\n"
+                 "  --check             check the config and exit: 0 if good, 2 with the problem if not\n\n"
+                 "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP replaces the workers one at a time.\n");
+}
+
+static int find_worker_bin(pit_sup *sup, char *err, size_t errlen) {
+    if (sup->cfg.worker_bin[0]) {
+        if (sup->cfg.worker_bin[0] == '/')
+            snprintf(sup->worker_bin, sizeof sup->worker_bin, "%s", sup->cfg.worker_bin);
+        else
+            snprintf(sup->worker_bin, sizeof sup->worker_bin, "%s/%s", sup->cfg.config_dir, sup->cfg.worker_bin);
+    } else {
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (n <= 0) {
+            snprintf(err, errlen, "cannot find this program's path to locate pitboss-worker: set worker_bin");
+            return -1;
+        }
+        self[n] = 0;
+        char *slash = strrchr(self, '/');
+        *slash = 0;
+        if (snprintf(sup->worker_bin, sizeof sup->worker_bin, "%s/pitboss-worker", self) >= (int)sizeof sup->worker_bin) {
+            snprintf(err, errlen, "this program's path is too long: set worker_bin");
+            return -1;
+        }
+    }
+    if (access(sup->worker_bin, X_OK) != 0) {
+        snprintf(err, errlen, "%.900s: worker_bin: %.900s is not an executable program (%s)", sup->config_path,
+                 sup->worker_bin, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* A pool may name its own worker program; relative paths are relative to the config file. */
+static int resolve_pool_bins(pit_sup *sup, char *err, size_t errlen) {
+    for (int i = 0; i < sup->n_pools; i++) {
+        pit_pool *p = &sup->pools[i];
+        const char *bin = p->cfg->worker_bin;
+        char path[8192];
+        if (!bin[0])
+            snprintf(path, sizeof path, "%s", sup->worker_bin);
+        else if (bin[0] == '/')
+            snprintf(path, sizeof path, "%s", bin);
+        else
+            snprintf(path, sizeof path, "%s/%s", sup->cfg.config_dir, bin);
+        if (access(path, X_OK) != 0) {
+            snprintf(err, errlen, "%.900s: pools[%d].worker_bin: %.900s is not an executable program (%s)",
+                     sup->config_path, i, path, strerror(errno));
+            return -1;
+        }
+        p->worker_bin = strdup(path);
+    }
+    return 0;
+}
+
+static void make_token(char *out) {
+    unsigned char raw[32];
+    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
+        /* getrandom cannot fail for 32 bytes on Linux >= 3.17; never run without a token all the same. */
+        FILE *f = fopen("/dev/urandom", "rb");
+        if (!f || fread(raw, 1, sizeof raw, f) != sizeof raw) abort();
+        fclose(f);
+    }
+    for (int i = 0; i < 32; i++) sprintf(out + 2 * i, "%02x", raw[i]);
+}
+
+static void sup_init_tables(pit_sup *sup) {
+    sup->n_pools = (int)sup->cfg.n_pools;
+    sup->pools = calloc((size_t)sup->n_pools, sizeof(pit_pool));
+    for (int i = 0; i < sup->n_pools; i++) {
+        pit_pool *p = &sup->pools[i];
+        p->sup = sup;
+        p->cfg = &sup->cfg.pools[i];
+        p->index = i;
+        p->n_slots = (int)p->cfg->size;
+        p->slots = calloc((size_t)p->n_slots, sizeof(pit_slot));
+        p->restart_times = calloc((size_t)sup->cfg.restart.max_restarts + 2, sizeof(int64_t));
+        p->sessions = pit_sessions_create((size_t)sup->cfg.sessions.max_sessions);
+        for (int k = 0; k < p->n_slots; k++) {
+            p->slots[k].pool = p;
+            p->slots[k].index = k;
+            p->slots[k].ready_fd = p->slots[k].stderr_fd = -1;
+        }
+    }
+    sup->reload_slot = -1;
+    sup->next_wake_us = INT64_MAX;
+}
+
+static void sup_free_tables(pit_sup *sup) {
+    for (int i = 0; i < sup->n_pools; i++) {
+        pit_pool *p = &sup->pools[i];
+        for (int k = 0; k < p->n_slots; k++)
+            if (p->slots[k].chan) pit_chan_unref(p->slots[k].chan);
+        free(p->slots);
+        free(p->restart_times);
+        free(p->worker_bin);
+        pit_sessions_destroy(p->sessions);
+    }
+    free(sup->pools);
+}
+
+int pit_cli_serve(int argc, char **argv) {
+    static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
+                                             {"check", no_argument, NULL, 'k'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *path = "config/pitboss.json";
+    int check_only = 0, ch;
+    while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c': path = optarg; break;
+        case 'k': check_only = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "pitboss serve: unexpected argument \"%s\"\n", argv[optind]);
+        return 2;
+    }
+
+    static pit_sup sup_storage; /* lives for the process; libev callbacks reach it */
+    pit_sup *sup = &sup_storage;
+    snprintf(sup->config_path, sizeof sup->config_path, "%s", path);
+    char err[2048];
+    if (pit_sup_config_load(path, &sup->cfg, err, sizeof err) != 0 || find_worker_bin(sup, err, sizeof err) != 0) {
+        fprintf(stderr, "pitboss: %s\n", err);
+        pit_sup_config_free(&sup->cfg);
+        return 2;
+    }
+    sup_init_tables(sup);
+    if (resolve_pool_bins(sup, err, sizeof err) != 0) {
+        fprintf(stderr, "pitboss: %s\n", err);
+        sup_free_tables(sup);
+        pit_sup_config_free(&sup->cfg);
+        return 2;
+    }
+    if (check_only) {
+        sup_free_tables(sup);
+        printf("%s: OK (%zu pool%s)\n", path, sup->cfg.n_pools, sup->cfg.n_pools == 1 ? "" : "s");
+        pit_sup_config_free(&sup->cfg);
+        return 0;
+    }
+    pit_log_set_level((pit_log_level)pit_log_level_parse(sup->cfg.log_level));
+    pit_log_set_tag("supervisor");
+    signal(SIGPIPE, SIG_IGN);
+    sup->started_us = pit_mono_us();
+    make_token(sup->token);
+    pthread_mutex_init(&sup->mu, NULL);
+    sup->metrics = pit_metrics_create();
+
+    grpc_init();
+    sup->cq = grpc_completion_queue_create_for_next(NULL);
+    sup->server = pit_server_create(sup->cq, (size_t)sup->cfg.max_message_mb << 20);
+    pit_router_register(sup);
+    pit_front_register(sup);
+    int rc = 0;
+    if (pit_server_listen(sup->server, sup->cfg.listen) == 0) {
+        pit_error("cannot listen on %s: the address is in use or not allowed (is another pitboss running? change "
+                  "\"listen\" in %s)", sup->cfg.listen, path);
+        rc = 1;
+        goto out_server;
+    }
+    sup->ev = ev_default_loop(EVFLAG_AUTO);
+    if (sup->cfg.metrics.listen[0] && pit_metrics_listen(sup->metrics, sup->ev, sup->cfg.metrics.listen, sup) < 0) {
+        rc = 1;
+        goto out_server;
+    }
+    pit_server_start(sup->server, 32);
+    pit_cq_hooks hooks = {pit_router_next_wake, pit_router_on_wake, sup};
+    sup->loop = pit_cq_loop_start(sup->cq, (int)sup->cfg.cq_threads, &hooks);
+    pit_monitor_install(sup);
+    if (pit_monitor_start_all(sup) != 0) {
+        rc = 1;
+    } else {
+        pit_info("pitboss serving on %s (config %s, %d pool%s, metrics %s)", sup->cfg.listen, path, sup->n_pools,
+                 sup->n_pools == 1 ? "" : "s", sup->cfg.metrics.listen[0] ? sup->cfg.metrics.listen : "off");
+        ev_run(sup->ev, 0);
+    }
+
+    /* Graceful stop: refuse new calls, let running and queued ones finish, stop the workers. */
+    pthread_mutex_lock(&sup->mu);
+    sup->shutting_down = 1;
+    pthread_mutex_unlock(&sup->mu);
+    pit_server_shutdown(sup->server, sup->cfg.timeouts.graceful_ms);
+    pit_monitor_stop_workers(sup, sup->cfg.timeouts.graceful_ms);
+    pit_server_destroy(sup->server);
+    grpc_completion_queue_shutdown(sup->cq);
+    pit_cq_loop_join(sup->loop);
+    grpc_completion_queue_destroy(sup->cq);
+    sup_free_tables(sup);
+    pit_metrics_destroy(sup->metrics);
+    grpc_shutdown();
+    pit_info("stopped");
+    pit_sup_config_free(&sup->cfg);
+    return rc;
+
+out_server:
+    pit_server_destroy(sup->server);
+    grpc_completion_queue_shutdown(sup->cq);
+    while (grpc_completion_queue_next(sup->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(sup->cq);
+    sup_free_tables(sup);
+    pit_metrics_destroy(sup->metrics);
+    grpc_shutdown();
+    pit_sup_config_free(&sup->cfg);
+    return rc;
+}

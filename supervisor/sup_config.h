@@ -1,0 +1,87 @@
+/* The supervisor's configuration: what config/pitboss.json may say (documented in docs/config.md). */
+#ifndef PIT_SUP_CONFIG_H
+#define PIT_SUP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+enum { PIT_KIND_NATIVE = 0, PIT_KIND_PYTHON = 1 };
+
+typedef struct {
+    char *name;
+    int kind;
+    int64_t size;
+    int64_t max_concurrency; /* 0: the kind's default (native 4, python 1) */
+    int64_t queue_limit;
+    int64_t worker_threads;  /* command threads in each worker; 0: max_concurrency */
+    char *worker_bin;        /* "": the global worker_bin */
+    pit_cfg_strmap env;
+    pit_cfg_strlist module;       /* python pools */
+    pit_cfg_strlist python_path;  /* python pools; relative to the config file's folder */
+} pit_pool_config;
+
+typedef struct {
+    int64_t base_port;
+    int64_t port_range;
+} pit_workers_config;
+
+typedef struct {
+    int64_t request_ms;
+    int64_t stream_ms;
+    int64_t worker_init_ms;
+    int64_t graceful_ms;
+    int64_t health_interval_ms;
+    int64_t health_timeout_ms;
+} pit_timeouts_config;
+
+typedef struct {
+    int64_t max_restarts;
+    int64_t period_s;
+    int64_t backoff_initial_ms;
+    int64_t backoff_max_ms;
+} pit_restart_config;
+
+typedef struct {
+    int64_t ttl_s;
+    int64_t max_sessions;
+} pit_sessions_config;
+
+typedef struct {
+    int64_t max_requests;
+    int64_t jitter;
+    int64_t max_rss_mb;
+} pit_recycle_config;
+
+typedef struct {
+    char *listen;
+} pit_metrics_config;
+
+typedef struct {
+    char *listen;
+    char *log_level;
+    char *default_pool;
+    char *worker_bin;
+    int64_t cq_threads;
+    int64_t max_message_mb;
+    pit_workers_config workers;
+    pit_pool_config *pools;
+    size_t n_pools;
+    pit_timeouts_config timeouts;
+    pit_restart_config restart;
+    pit_sessions_config sessions;
+    pit_recycle_config recycle;
+    pit_metrics_config metrics;
+
+    char *config_dir; /* folder of the config file (absolute); not a key */
+} pit_sup_config;
+
+extern const pit_cfg_schema pit_sup_config_schema;
+
+/* Loads and validates; on failure returns -1 with one message naming file, key and problem. */
+int pit_sup_config_load(const char *path, pit_sup_config *out, char *err, size_t errlen);
+void pit_sup_config_free(pit_sup_config *c);
+const pit_pool_config *pit_sup_config_pool(const pit_sup_config *c, const char *name);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * The supervisor's shared state: pools of worker slots, sessions, queued calls.
+ *
+ * Who touches what (see docs/architecture.md):
+ *  - the libev thread (monitor.c) starts and reaps workers, runs timers and signals;
+ *  - completion-queue threads (router.c, proxy.c, front.c) accept, route and proxy calls;
+ *  - both read and write the tables below only under sup->mu. Never call pit_call_* (which takes a
+ *    call's own lock) while holding sup->mu: a call's cancel hook takes sup->mu.
+ */
+#ifndef PIT_SUPERVISOR_H
+#define PIT_SUPERVISOR_H
+
+#include <ev.h>
+#include <grpc/grpc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cq_loop.h"
+#include "rpc_server.h"
+#include "sup_config.h"
+
+typedef struct pit_sup pit_sup;
+typedef struct pit_pool pit_pool;
+typedef struct pit_slot pit_slot;
+typedef struct pit_proxy pit_proxy;
+typedef struct pit_sessions pit_sessions;
+typedef struct pit_metrics pit_metrics;
+
+/* A channel to one worker process, shared by the calls sent to it. A worker restart replaces the
+ * slot's channel (a fresh channel has no reconnect backoff); calls in flight keep the old one. */
+typedef struct {
+    grpc_channel *ch;
+    int refs; /* under sup->mu */
+} pit_chan;
+
+typedef enum {
+    SLOT_STOPPED = 0, /* no process, none wanted (shutdown, failed pool) */
+    SLOT_STARTING,    /* forked, waiting for READY */
+    SLOT_READY,       /* takes calls */
+    SLOT_DRAINING,    /* takes no new calls; stopped when idle (recycle, reload) */
+    SLOT_STOPPING,    /* sent SIGTERM, waiting for exit */
+    SLOT_BACKOFF,     /* exited; restart timer running */
+} pit_slot_state;
+
+const char *pit_slot_state_name(pit_slot_state s);
+
+struct pit_slot {
+    pit_pool *pool;
+    int index;  /* within the pool */
+    int port;
+    pid_t pid;
+    pit_slot_state state;
+    uint32_t generation; /* +1 per started process: sessions notice a new worker by it */
+    pit_chan *chan;        /* to the current process; NULL until it is ready */
+    uint32_t exits;        /* +1 per process exit: a call notices its worker died by it */
+    pid_t last_pid;
+
+    uint32_t in_flight;
+    uint64_t served;          /* all time */
+    uint64_t served_this_run; /* by the current process */
+    uint64_t recycle_after;   /* 0: never */
+    uint32_t restarts;
+    char last_exit[160];
+    int64_t started_us, ready_us;
+    int64_t backoff_ms;
+    int64_t rss_kb;
+    int restart_now;   /* a planned stop (recycle, reload): restart at once, no backoff, not a crash */
+    int health_pending;
+    int64_t health_sent_us;
+
+    /* libev side */
+    ev_child child_w;
+    ev_io ready_w;
+    ev_io stderr_w;
+    ev_timer init_w;
+    ev_timer backoff_w;
+    int ready_fd, stderr_fd;
+    char stderr_buf[4096]; /* partial line */
+    size_t stderr_len;
+    char tail[8][256]; /* the worker's last stderr lines, for failure reports */
+    int tail_next;
+};
+
+typedef enum { POOL_SERVING = 0, POOL_FAILED } pit_pool_state;
+
+struct pit_pool {
+    pit_sup *sup;
+    const pit_pool_config *cfg;
+    int index;
+    char *worker_bin; /* resolved program path */
+    pit_pool_state state;
+    char failed_reason[512];
+    pit_slot *slots;
+    int n_slots;
+    /* FIFO of calls waiting for a worker */
+    pit_proxy *queue_head, *queue_tail;
+    uint32_t queued;
+    uint32_t in_flight;
+    /* restart times within restart.period_s, for the FAILED decision */
+    int64_t *restart_times;
+    int n_restart_times;
+    pit_sessions *sessions;
+};
+
+struct pit_sup {
+    pit_sup_config cfg;
+    char config_path[4096];
+    char worker_bin[4096];
+    char token[65];
+    int64_t started_us;
+
+    pthread_mutex_t mu;
+    pit_pool *pools;
+    int n_pools;
+    int shutting_down;
+    int reload_slot;   /* SIGHUP: next slot (global index) to replace; -1 when idle */
+    int64_t next_wake_us; /* earliest queued deadline (monotonic µs); INT64_MAX when none */
+    pit_proxy *exit_waiters; /* failed worker calls waiting to learn how their worker ended */
+
+    grpc_completion_queue *cq;
+    pit_server *server;
+    pit_cq_loop *loop;
+    struct ev_loop *ev;
+    pit_metrics *metrics;
+};
+
+/* --- worker_channel.c (under sup->mu) --- */
+pit_chan *pit_chan_open(int port, size_t max_message_bytes);
+void pit_chan_unref(pit_chan *c); /* destroys the channel with its last reference */
+
+/* --- monitor.c (libev thread) --- */
+int pit_monitor_start_all(pit_sup *sup); /* allocate ports, fork every worker */
+void pit_monitor_install(pit_sup *sup);   /* signals, timers */
+void pit_monitor_stop_workers(pit_sup *sup, int64_t grace_ms);
+/* Under sup->mu: tell the slot's worker that a session ended (it drops the session's state). */
+void pit_monitor_close_session_on_worker(pit_sup *sup, pit_slot *slot, const char *id);
+/* From any thread, under sup->mu: a draining slot went idle; stop it. */
+void pit_monitor_slot_idle(pit_sup *sup, pit_slot *slot);
+
+/* --- front.c: GetInfo, ListCommands, CloseSession, Health --- */
+void pit_front_register(pit_sup *sup);
+
+/* --- router.c (queue threads) --- */
+void pit_router_register(pit_sup *sup);
+gpr_timespec pit_router_next_wake(void *sup);
+void pit_router_on_wake(void *sup);
+pit_pool *pit_sup_find_pool(pit_sup *sup, const char *name);
+int pit_slot_global_index(const pit_slot *slot);
+
+#endif
