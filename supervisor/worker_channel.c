@@ -8,7 +8,7 @@
 pit_chan *pit_chan_open(int port, size_t max_message_bytes) {
     char target[64];
     snprintf(target, sizeof target, "127.0.0.1:%d", port);
-    grpc_arg args[5];
+    grpc_arg args[7];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[0].value.integer = (int)max_message_bytes;
@@ -26,7 +26,16 @@ pit_chan *pit_chan_open(int port, size_t max_message_bytes) {
     args[4].type = GRPC_ARG_INTEGER;
     args[4].key = GRPC_ARG_MAX_RECONNECT_BACKOFF_MS;
     args[4].value.integer = 500;
-    grpc_channel_args ch_args = {5, args};
+    /* Flow control: without this the HTTP/2 window grows (BDP probing) to megabytes, and a worker
+     * streaming to a slow client runs that far ahead of it. A fixed 64 KiB window per stream keeps
+     * a stream's worker within a few chunks of its reader. */
+    args[5].type = GRPC_ARG_INTEGER;
+    args[5].key = GRPC_ARG_HTTP2_BDP_PROBE;
+    args[5].value.integer = 0;
+    args[6].type = GRPC_ARG_INTEGER;
+    args[6].key = GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES;
+    args[6].value.integer = 64 * 1024;
+    grpc_channel_args ch_args = {7, args};
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     pit_chan *c = calloc(1, sizeof *c);
     c->ch = grpc_channel_create(target, creds, &ch_args);

@@ -151,3 +151,168 @@ def run_cli(*args, timeout=30, env=None):
                          env=full_env)
     assert_no_sanitizer_report(out.stderr, "pitboss " + " ".join(args))
     return out
+
+
+# ---------------------------------------------------------------- the supervisor
+
+import json as _json  # noqa: E402
+import random as _random  # noqa: E402
+import signal as _signal  # noqa: E402
+
+
+def free_port_range(n):
+    """A run of n ports that are free now (a best effort: nothing reserves them)."""
+    for _ in range(200):
+        base = _random.randint(20000, 60000 - n)
+        ok = True
+        for p in range(base, base + n):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port range")
+
+
+def worker_token(pid):
+    """The token a worker was started with, from its initial environment (same user only)."""
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        for item in f.read().split(b"\0"):
+            if item.startswith(b"PITBOSS_WORKER_TOKEN="):
+                return item.split(b"=", 1)[1].decode()
+    return None
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/statm") as f:
+        return int(f.read().split()[1]) * (os.sysconf("SC_PAGE_SIZE") // 1024)
+
+
+class Supervisor:
+    """A real `pitboss serve` with its real workers, on loopback ports of its own."""
+
+    def __init__(self, tmp_path, pools=None, wait_ready=True, **overrides):
+        self.tmp = tmp_path
+        self.port = free_port()
+        self.metrics_port = free_port()
+        pools = pools or [{"name": "default", "kind": "native", "size": 2}]
+        n_slots = sum(p.get("size", 2) for p in pools)
+        self.base_port = free_port_range(n_slots + 8)
+        cfg = {
+            "listen": f"127.0.0.1:{self.port}",
+            "workers": {"base_port": self.base_port, "port_range": n_slots + 8},
+            "pools": pools,
+            "metrics": {"listen": f"127.0.0.1:{self.metrics_port}"},
+            "timeouts": {"health_interval_ms": 500, "health_timeout_ms": 400, "graceful_ms": 5000},
+        }
+        for key, value in overrides.items():
+            if isinstance(value, dict) and isinstance(cfg.get(key), dict):
+                cfg[key].update(value)
+            else:
+                cfg[key] = value
+        self.config = cfg
+        self.config_path = tmp_path / f"pitboss-{self.port}.json"
+        self.config_path.write_text(_json.dumps(cfg, indent=2))
+        self.log_path = tmp_path / f"supervisor-{self.port}.log"
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([os.path.join(BIN, "pitboss"), "serve", "-c", str(self.config_path)],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.channel = channel(self.port)
+        self.stub = pb_grpc.PoolStub(self.channel)
+        self.health = health_pb2_grpc.HealthStub(self.channel)
+        if wait_ready:
+            self.wait_ready()
+
+    def info(self, pool=""):
+        return self.stub.GetInfo(pb.GetInfoRequest(pool=pool), timeout=5)
+
+    def pool(self, name="default"):
+        return next(p for p in self.info().pools if p.name == name)
+
+    def wait_ready(self, timeout=20, pools=None):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"pitboss exited {self.proc.returncode}:\n{self.log_text()[-4000:]}"
+            try:
+                info = self.info()
+                want = [p for p in info.pools if pools is None or p.name in pools]
+                if want and all(s.state == "ready" for p in want for s in p.slots):
+                    return info
+                last = info
+            except grpc.RpcError as e:
+                last = e
+            time.sleep(0.05)
+        raise AssertionError(f"workers not ready after {timeout} s: {last}\n{self.log_text()[-4000:]}")
+
+    def pids(self, pool="default"):
+        return [s.pid for s in self.pool(pool).slots]
+
+    def execute(self, command, args="", timeout=10, **kw):
+        return self.stub.Execute(pb.ExecuteRequest(command=command, args_json=args, **kw), timeout=timeout)
+
+    def stream(self, command, args="", timeout=30, **kw):
+        return self.stub.ExecuteStream(pb.ExecuteRequest(command=command, args_json=args, **kw), timeout=timeout)
+
+    def worker_stub(self, pid, port):
+        """A direct channel to one worker, with its token (for looking inside, as an admin could)."""
+        ch = channel(port)
+        return pb_grpc.PoolStub(ch), (("x-pitboss-token", worker_token(pid)),), ch
+
+    def worker_stats(self, pool="default", slot=0):
+        s = self.pool(pool).slots[slot]
+        stub, md, ch = self.worker_stub(s.pid, s.port)
+        try:
+            return stub.GetInfo(pb.GetInfoRequest(), timeout=5, metadata=md).worker
+        finally:
+            ch.close()
+
+    def log_text(self):
+        self.log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig=_signal.SIGTERM, timeout=20):
+        self.channel.close()
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        assert_no_sanitizer_report(self.log_path.read_text(errors="replace"), "pitboss serve or its workers")
+        return self.proc.returncode
+
+
+@pytest.fixture
+def make_supervisor(tmp_path):
+    made = []
+
+    def make(**kw):
+        s = Supervisor(tmp_path, **kw)
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        running = s.proc.poll() is None
+        code = s.stop()
+        if running:
+            assert code == 0, f"pitboss exited {code} on SIGTERM:\n{s.log_text()[-3000:]}"
+
+
+@pytest.fixture
+def supervisor(make_supervisor):
+    return make_supervisor()
+
+
+def pid_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
