@@ -58,3 +58,52 @@ def loadgen(port, concurrency, seconds, command="ping", args="{}", token=None, w
 def need_build():
     if not os.path.exists(os.path.join(BIN, "pitboss-loadgen")):
         sys.exit(f"build first: scripts/build.sh ({BIN} has no pitboss-loadgen)")
+
+
+def worker_token(pid):
+    """A supervised worker's token, from its initial environment (readable by the same user only)."""
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        for item in f.read().split(b"\0"):
+            if item.startswith(b"PITBOSS_WORKER_TOKEN="):
+                return item.split(b"=", 1)[1].decode()
+    raise RuntimeError(f"process {pid} has no worker token")
+
+
+def start_supervisor(config, tmpdir):
+    """Writes config, starts `pitboss serve`, waits until every worker is ready; returns (proc, info)."""
+    sys.path.insert(0, PYGEN)
+    import grpc
+    import pitboss_pb2 as pb
+    import pitboss_pb2_grpc as pb_grpc
+
+    path = os.path.join(tmpdir, "pitboss.json")
+    with open(path, "w") as f:
+        json.dump(config, f)
+    log = open(os.path.join(tmpdir, "pitboss.log"), "wb")
+    proc = subprocess.Popen([os.path.join(BIN, "pitboss"), "serve", "-c", path], stdout=log, stderr=subprocess.STDOUT)
+    port = int(config["listen"].rsplit(":", 1)[1])
+    wait_port(port)
+    stub = pb_grpc.PoolStub(grpc.insecure_channel(config["listen"]))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        info = stub.GetInfo(pb.GetInfoRequest(), timeout=5)
+        if all(s.state == "ready" for p in info.pools for s in p.slots):
+            return proc, info
+        time.sleep(0.05)
+    raise RuntimeError("workers not ready after 30 s")
+
+
+def port_range(n):
+    base = free_port()
+    while any(not _port_free(p) for p in range(base, base + n)):
+        base = free_port()
+    return base
+
+
+def _port_free(p):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", p))
+            return True
+        except OSError:
+            return False

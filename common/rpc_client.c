@@ -128,8 +128,8 @@ pit_ccall *pit_ccall_unary(grpc_channel *ch, grpc_completion_queue *cq, const ch
 
 /* ---------------------------------------------------------------- streaming */
 
-/* The status callback is the last one: it runs when both the status and the final receive
- * (or an unanswered one) are done, whichever completes second. */
+/* The status callback is the last one: it runs once the send batch, the status and the final
+ * receive have all completed, in whatever order the queue threads deliver them. */
 static void stream_maybe_finish(pit_ccall *cc) {
     if (atomic_fetch_sub(&cc->pending, 1) != 1) return;
     status_fill(cc);
@@ -137,8 +137,8 @@ static void stream_maybe_finish(pit_ccall *cc) {
 }
 
 static void on_stream_sent(pit_tag *tag, int ok) {
-    (void)tag;
     (void)ok; /* a failed send shows up in the status */
+    stream_maybe_finish((pit_ccall *)((char *)tag - offsetof(pit_ccall, start_tag)));
 }
 
 static void on_stream_status(pit_tag *tag, int ok) {
@@ -174,7 +174,7 @@ pit_ccall *pit_ccall_stream_start(grpc_channel *ch, grpc_completion_queue *cq, c
     cc->start_tag.fn = on_stream_sent;
     cc->msg_tag.fn = on_stream_msg;
     cc->status_tag.fn = on_stream_status;
-    atomic_init(&cc->pending, 2); /* status op + the end-of-stream receive */
+    atomic_init(&cc->pending, 3); /* send batch + status op + the end-of-stream receive */
 
     grpc_op ops[4];
     memset(ops, 0, sizeof ops);
@@ -186,9 +186,8 @@ pit_ccall *pit_ccall_stream_start(grpc_channel *ch, grpc_completion_queue *cq, c
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
     ops[3].data.recv_initial_metadata.recv_initial_metadata = &cc->initial_md;
-    /* The send batch's tag lives in cc; freeing cc requires the status, which gRPC delivers only
-     * after every other op on the call has completed. */
     grpc_call_error e1 = grpc_call_start_batch(cc->call, ops, 4, &cc->start_tag, NULL);
+    if (e1 != GRPC_CALL_OK) atomic_fetch_sub(&cc->pending, 1); /* no completion will come for it */
 
     grpc_op st;
     memset(&st, 0, sizeof st);
@@ -197,6 +196,11 @@ pit_ccall *pit_ccall_stream_start(grpc_channel *ch, grpc_completion_queue *cq, c
     st.data.recv_status_on_client.status_details = &cc->details;
     st.data.recv_status_on_client.trailing_metadata = &cc->status.trailing;
     grpc_call_error e2 = grpc_call_start_batch(cc->call, &st, 1, &cc->status_tag, NULL);
+    if (e2 != GRPC_CALL_OK) {
+        cc->status.code = GRPC_STATUS_INTERNAL;
+        cc->details = grpc_slice_from_static_string("could not start the call");
+        atomic_fetch_sub(&cc->pending, 1);
+    }
     if (e1 != GRPC_CALL_OK || e2 != GRPC_CALL_OK) grpc_call_cancel(cc->call, NULL);
     return cc;
 }
