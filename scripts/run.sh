@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and starts pitboss in the foreground (Ctrl-C stops it).
-# For now (until the supervisor lands) it serves a native worker on 127.0.0.1:50051, so that
-# 'build/bin/pitboss call ping' answers.
+# Installs what is missing, builds, and starts the pitboss supervisor in the foreground on the
+# default config (config/pitboss.json): clients call 127.0.0.1:50051. Ctrl-C stops it gracefully.
+# Another config: scripts/run.sh path/to/config.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh build
-echo "run: starting a native worker on 127.0.0.1:50051 (try: build/bin/pitboss call ping)"
-exec build/bin/pitboss-worker --port 50051
+config="${1:-config/pitboss.json}"
+echo "run: starting pitboss on $config (try: build/bin/pitboss call ping; build/bin/pitboss status)"
+exec build/bin/pitboss serve -c "$config"

@@ -134,6 +134,10 @@ static void plan_build(pit_sup *sup, pit_slot *slot, int ready_fd, exec_plan *p)
     plan_arg(p, "%lld", (long long)sup->cfg.timeouts.graceful_ms);
     plan_arg(p, "--max-message-mb");
     plan_arg(p, "%lld", (long long)sup->cfg.max_message_mb);
+    if (sup->run_dir[0]) {
+        plan_arg(p, "--unix");
+        plan_arg(p, "%s/w%d.sock", sup->run_dir, pit_slot_global_index(slot));
+    }
     plan_arg(p, "--session-ttl-s");
     plan_arg(p, "%lld", (long long)sup->cfg.sessions.ttl_s);
     for (size_t i = 0; i < pc->module.count; i++) {
@@ -327,7 +331,7 @@ static void on_ready_line(struct ev_loop *loop, ev_io *w, int revents) {
     (void)revents;
     pit_slot *slot = w->data;
     pit_sup *sup = g_sup;
-    char buf[64];
+    char buf[400];
     ssize_t n = read(slot->ready_fd, buf, sizeof buf - 1);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     ev_io_stop(loop, &slot->ready_w);
@@ -336,7 +340,8 @@ static void on_ready_line(struct ev_loop *loop, ev_io *w, int revents) {
     if (n <= 0) return; /* closed without READY: the exit will tell why */
     buf[n] = 0;
     int port = 0;
-    if (sscanf(buf, "READY %d", &port) != 1 || port != slot->port) {
+    char unix_path[300] = "";
+    if (sscanf(buf, "READY %d %299s", &port, unix_path) < 1 || port != slot->port) {
         pit_error("worker %d of pool \"%s\" reported \"%.40s\" instead of READY %d: killing it", slot->index,
                   slot->pool->cfg->name, buf, slot->port);
         kill(slot->pid, SIGKILL);
@@ -348,7 +353,13 @@ static void on_ready_line(struct ev_loop *loop, ev_io *w, int revents) {
         slot->state = SLOT_READY;
         slot->ready_us = pit_mono_us();
         pit_chan *old = slot->chan;
-        slot->chan = pit_chan_open(slot->port, (size_t)sup->cfg.max_message_mb << 20);
+        char target[320];
+        if (unix_path[0])
+            snprintf(target, sizeof target, "unix:%s", unix_path);
+        else
+            snprintf(target, sizeof target, "127.0.0.1:%d", slot->port);
+        snprintf(slot->unix_path, sizeof slot->unix_path, "%s", unix_path);
+        slot->chan = pit_chan_open(target, (size_t)sup->cfg.max_message_mb << 20);
         if (old) pit_chan_unref(old);
         const pit_recycle_config *rc = &sup->cfg.recycle;
         slot->recycle_after = rc->max_requests ? (uint64_t)rc->max_requests + (rc->jitter ? (uint64_t)random() % (uint64_t)(rc->jitter + 1) : 0) : 0;

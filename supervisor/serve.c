@@ -76,6 +76,18 @@ static int resolve_pool_bins(pit_sup *sup, char *err, size_t errlen) {
     return 0;
 }
 
+static void remove_run_dir(pit_sup *sup) {
+    if (!sup->run_dir[0]) return;
+    int total = 0;
+    for (int i = 0; i < sup->n_pools; i++) total += (int)sup->cfg.pools[i].size;
+    for (int g = 0; g < total; g++) {
+        char path[400];
+        snprintf(path, sizeof path, "%s/w%d.sock", sup->run_dir, g);
+        unlink(path);
+    }
+    rmdir(sup->run_dir);
+}
+
 static void make_token(char *out) {
     unsigned char raw[32];
     if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
@@ -169,6 +181,12 @@ int pit_cli_serve(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     sup->started_us = pit_mono_us();
     make_token(sup->token);
+    /* Workers' Unix sockets live in a folder only this user can enter. */
+    snprintf(sup->run_dir, sizeof sup->run_dir, "%s/pitboss-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(sup->run_dir)) {
+        pit_warn("cannot create %s (%s): workers will be reached over TCP", sup->run_dir, strerror(errno));
+        sup->run_dir[0] = 0;
+    }
     pthread_mutex_init(&sup->mu, NULL);
     sup->metrics = pit_metrics_create();
 
@@ -214,6 +232,7 @@ int pit_cli_serve(int argc, char **argv) {
     sup_free_tables(sup);
     pit_metrics_destroy(sup->metrics);
     grpc_shutdown();
+    remove_run_dir(sup);
     pit_info("stopped");
     pit_sup_config_free(&sup->cfg);
     return rc;
@@ -227,6 +246,7 @@ out_server:
     sup_free_tables(sup);
     pit_metrics_destroy(sup->metrics);
     grpc_shutdown();
+    remove_run_dir(sup);
     pit_sup_config_free(&sup->cfg);
     return rc;
 }

@@ -93,7 +93,7 @@ static const pit_cfg_field top_fields[] = {
     {.key = "log_level", F(PIT_CFG_STRING, log_level), .def_str = "info", .doc = "debug, info, warn or error"},
     {.key = "default_pool", F(PIT_CFG_STRING, default_pool), .def_str = "", .doc = "pool of calls naming none"},
     {.key = "worker_bin", F(PIT_CFG_STRING, worker_bin), .def_str = "", .doc = "path of pitboss-worker"},
-    INT_FIELD("cq_threads", cq_threads, 2, 1, 64, "gRPC completion-queue threads"),
+    INT_FIELD("cq_threads", cq_threads, 1, 1, 64, "gRPC completion-queue threads"),
     INT_FIELD("max_message_mb", max_message_mb, 64, 1, 2047, "largest message"),
     {.key = "workers", F(PIT_CFG_OBJECT, workers), .sub = &workers_schema},
     {.key = "pools", F(PIT_CFG_ARRAY, pools), .sub = &pool_schema, .count_offset = offsetof(pit_sup_config, n_pools),

@@ -49,6 +49,7 @@ struct pit_slot {
     pit_pool *pool;
     int index;  /* within the pool */
     int port;
+    char unix_path[300]; /* the worker's Unix socket, or "" */
     pid_t pid;
     pit_slot_state state;
     uint32_t generation; /* +1 per started process: sessions notice a new worker by it */
@@ -108,6 +109,7 @@ struct pit_sup {
     char config_path[4096];
     char worker_bin[4096];
     char token[65];
+    char run_dir[256]; /* private (0700) folder for the workers' Unix sockets */
     int64_t started_us;
 
     pthread_mutex_t mu;
@@ -126,7 +128,8 @@ struct pit_sup {
 };
 
 /* --- worker_channel.c (under sup->mu) --- */
-pit_chan *pit_chan_open(int port, size_t max_message_bytes);
+/* target: "unix:/path" or "127.0.0.1:port". */
+pit_chan *pit_chan_open(const char *target, size_t max_message_bytes);
 void pit_chan_unref(pit_chan *c); /* destroys the channel with its last reference */
 
 /* --- monitor.c (libev thread) --- */

@@ -5,9 +5,7 @@
 
 #include "supervisor.h"
 
-pit_chan *pit_chan_open(int port, size_t max_message_bytes) {
-    char target[64];
-    snprintf(target, sizeof target, "127.0.0.1:%d", port);
+pit_chan *pit_chan_open(const char *target, size_t max_message_bytes) {
     grpc_arg args[7];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
