@@ -24,6 +24,7 @@ typedef struct {
     char error_type[96];   /* for a handler's own failure: e.g. "ValueError" */
     char *traceback;       /* malloc'd, optional */
     json_t *value;         /* owned; NULL means null */
+    char *value_json;      /* malloc'd JSON text: used instead of value when set */
     uint8_t *payload;      /* malloc'd, optional */
     size_t payload_len;
 } pit_cmd_result;
@@ -58,6 +59,11 @@ int pit_cmd_sleep_ms(pit_cmd_ctx *ctx, int64_t ms);
 /* Sends a stream chunk (takes data; payload copied). Blocks until it left. Returns 0, or -1 when
  * the client is gone (stop producing). Only for streaming commands. */
 int pit_cmd_emit(pit_cmd_ctx *ctx, json_t *data, const uint8_t *payload, size_t payload_len);
+/* The same with the chunk's data as JSON text (not checked). */
+int pit_cmd_emit_text(pit_cmd_ctx *ctx, const char *json_text, const uint8_t *payload, size_t payload_len);
+const pit_command *pit_cmd_command(const pit_cmd_ctx *ctx);
+/* The request's args, as the JSON text the client sent. */
+const char *pit_cmd_args_text(const pit_cmd_ctx *ctx);
 
 void pit_cmd_result_error(pit_cmd_result *out, grpc_status_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -75,11 +75,11 @@ static void on_chunk_sent(pit_call *call, int ok, void *arg) {
     pthread_mutex_unlock(&ctx->mu);
 }
 
-static grpc_byte_buffer *chunk_pack(pit_cmd_ctx *ctx, json_t *data, const uint8_t *payload, size_t len, int final) {
+static grpc_byte_buffer *chunk_pack(pit_cmd_ctx *ctx, const char *json_text, const uint8_t *payload, size_t len,
+                                    int final) {
     Pitboss__V1__StreamChunk chunk = PITBOSS__V1__STREAM_CHUNK__INIT;
     Pitboss__V1__WorkerRef ref = PITBOSS__V1__WORKER_REF__INIT;
-    char *text = data ? pit_json_dump(data) : strdup("null");
-    chunk.data_json = text;
+    chunk.data_json = (char *)json_text;
     chunk.payload.data = (uint8_t *)payload;
     chunk.payload.len = len;
     chunk.seq = ctx->seq++;
@@ -90,26 +90,20 @@ static grpc_byte_buffer *chunk_pack(pit_cmd_ctx *ctx, json_t *data, const uint8_
         ref.port = (uint32_t)ctx->worker->port;
         chunk.worker = &ref;
     }
-    grpc_byte_buffer *bb = pit_bb_from_pb(&chunk.base);
-    free(text);
-    return bb;
+    return pit_bb_from_pb(&chunk.base);
 }
 
-int pit_cmd_emit(pit_cmd_ctx *ctx, json_t *data, const uint8_t *payload, size_t payload_len) {
-    if (!ctx->streaming_call) {
-        json_decref(data);
-        return -1;
-    }
+const pit_command *pit_cmd_command(const pit_cmd_ctx *ctx) { return ctx->cmd; }
+const char *pit_cmd_args_text(const pit_cmd_ctx *ctx) { return ctx->req->args_json; }
+
+int pit_cmd_emit_text(pit_cmd_ctx *ctx, const char *json_text, const uint8_t *payload, size_t payload_len) {
+    if (!ctx->streaming_call) return -1;
     pthread_mutex_lock(&ctx->mu);
     int cancelled = ctx->cancelled;
     ctx->send_done = 0;
     pthread_mutex_unlock(&ctx->mu);
-    if (cancelled) {
-        json_decref(data);
-        return -1;
-    }
-    grpc_byte_buffer *bb = chunk_pack(ctx, data, payload, payload_len, 0);
-    json_decref(data);
+    if (cancelled) return -1;
+    grpc_byte_buffer *bb = chunk_pack(ctx, json_text, payload, payload_len, 0);
     if (pit_call_send(ctx->call, bb, on_chunk_sent, ctx) != 0) return -1;
     pthread_mutex_lock(&ctx->mu);
     while (!ctx->send_done) pthread_cond_wait(&ctx->cond, &ctx->mu);
@@ -117,6 +111,14 @@ int pit_cmd_emit(pit_cmd_ctx *ctx, json_t *data, const uint8_t *payload, size_t 
     pthread_mutex_unlock(&ctx->mu);
     if (ok) atomic_fetch_add(&ctx->worker->chunks_sent, 1);
     return ok ? 0 : -1;
+}
+
+int pit_cmd_emit(pit_cmd_ctx *ctx, json_t *data, const uint8_t *payload, size_t payload_len) {
+    char *text = data ? pit_json_dump(data) : strdup("null");
+    json_decref(data);
+    int rc = pit_cmd_emit_text(ctx, text, payload, payload_len);
+    free(text);
+    return rc;
 }
 
 void pit_cmd_result_error(pit_cmd_result *out, grpc_status_code code, const char *fmt, ...) {
@@ -151,12 +153,14 @@ static void finish(pit_cmd_ctx *ctx, pit_cmd_result *res) {
         if (res->traceback) md[n++] = (pit_md){"x-pitboss-traceback-bin", res->traceback, 0};
         pit_call_finish(ctx->call, res->code, res->message, NULL, md, n);
     } else if (ctx->streaming_call) {
-        grpc_byte_buffer *last = chunk_pack(ctx, res->value, res->payload, res->payload_len, 1);
+        char *text = res->value_json ? strdup(res->value_json) : res->value ? pit_json_dump(res->value) : strdup("null");
+        grpc_byte_buffer *last = chunk_pack(ctx, text, res->payload, res->payload_len, 1);
+        free(text);
         pit_call_finish(ctx->call, GRPC_STATUS_OK, "", last, NULL, 0);
     } else {
         Pitboss__V1__ExecuteResponse resp = PITBOSS__V1__EXECUTE_RESPONSE__INIT;
         Pitboss__V1__WorkerRef ref = PITBOSS__V1__WORKER_REF__INIT;
-        char *text = res->value ? pit_json_dump(res->value) : strdup("null");
+        char *text = res->value_json ? strdup(res->value_json) : res->value ? pit_json_dump(res->value) : strdup("null");
         resp.result_json = text;
         resp.payload.data = res->payload;
         resp.payload.len = res->payload_len;
@@ -171,6 +175,7 @@ static void finish(pit_cmd_ctx *ctx, pit_cmd_result *res) {
               res->code == GRPC_STATUS_OK ? "ok" : res->message, elapsed_ms);
 
     json_decref(res->value);
+    free(res->value_json);
     free(res->payload);
     free(res->traceback);
     json_decref(ctx->args);

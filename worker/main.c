@@ -18,6 +18,7 @@
 #include "cq_loop.h"
 #include "log.h"
 #include "native_commands.h"
+#include "python_adapter.h"
 #include "rpc_server.h"
 #include "worker.h"
 
@@ -34,6 +35,10 @@ typedef struct {
     const char *pool;
     int64_t session_ttl_s;
     const char *unix_path;
+    const char *modules[32];
+    size_t n_modules;
+    const char *paths[32];
+    size_t n_paths;
 } worker_opts;
 
 static void usage(FILE *out) {
@@ -45,7 +50,9 @@ static void usage(FILE *out) {
             "  --max-concurrency K  commands running at once (default 16); more wait in order\n"
             "  --threads T          completion-queue threads (default 1)\n"
             "  --unix PATH          also listen on this Unix socket (reported in the READY line)\n"
-            "  --kind native        worker kind (default native)\n"
+            "  --kind K             native (built-in commands) or python (default native)\n"
+            "  --module M           python: import M (repeat for several); its @pitboss.command handlers serve\n"
+            "  --python-path DIR    python: add DIR to sys.path (repeatable)\n"
             "  --slot S             slot number, for log lines\n"
             "  --pool NAME          pool name, for log lines\n"
             "  --session-ttl-s S    drop a session's state after S idle seconds (default 600)\n"
@@ -77,9 +84,13 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         {"grace-ms", required_argument, NULL, 'g'},    {"max-message-mb", required_argument, NULL, 'm'},
         {"log-level", required_argument, NULL, 'l'},   {"help", no_argument, NULL, 'h'},
         {"pool", required_argument, NULL, 'P'},        {"session-ttl-s", required_argument, NULL, 'T'},
-        {"unix", required_argument, NULL, 'u'},
+        {"unix", required_argument, NULL, 'u'},        {"module", required_argument, NULL, 'M'},
+        {"python-path", required_argument, NULL, 'Y'},
         {NULL, 0, NULL, 0}};
-    *o = (worker_opts){0, -1, 16, 1, 10000, 64u << 20, "native", "info", -1, NULL, 600, NULL};
+    memset(o, 0, sizeof *o);
+    *o = (worker_opts){.port = 0, .ready_fd = -1, .max_concurrency = 16, .cq_threads = 1, .grace_ms = 10000,
+                       .max_message_bytes = 64u << 20, .kind = "native", .log_level = "info", .slot = -1,
+                       .session_ttl_s = 600};
     int ch;
     long v;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -94,6 +105,14 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         case 'T': if (parse_int("session-ttl-s", optarg, 1, 30 * 86400, &v)) return -1; o->session_ttl_s = v; break;
         case 'P': o->pool = optarg; break;
         case 'u': o->unix_path = optarg; break;
+        case 'M':
+            if (o->n_modules == 32) { fprintf(stderr, "pitboss-worker: at most 32 --module\n"); return -1; }
+            o->modules[o->n_modules++] = optarg;
+            break;
+        case 'Y':
+            if (o->n_paths == 32) { fprintf(stderr, "pitboss-worker: at most 32 --python-path\n"); return -1; }
+            o->paths[o->n_paths++] = optarg;
+            break;
         case 'k': o->kind = optarg; break;
         case 'l': o->log_level = optarg; break;
         case 'h': usage(stdout); exit(0);
@@ -109,8 +128,12 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         usage(stderr);
         return -1;
     }
-    if (strcmp(o->kind, "native") != 0) {
-        fprintf(stderr, "pitboss-worker: --kind must be \"native\", got \"%s\"\n", o->kind);
+    if (strcmp(o->kind, "native") != 0 && strcmp(o->kind, "python") != 0) {
+        fprintf(stderr, "pitboss-worker: --kind must be \"native\" or \"python\", got \"%s\"\n", o->kind);
+        return -2;
+    }
+    if (strcmp(o->kind, "python") == 0 && o->n_modules == 0) {
+        fprintf(stderr, "pitboss-worker: a python worker needs --module (the module holding its handlers)\n");
         return -2;
     }
     int level = pit_log_level_parse(o->log_level);
@@ -182,7 +205,22 @@ int main(int argc, char **argv) {
     w.kind = o.kind;
     w.max_concurrency = o.max_concurrency;
     w.started_us = pit_mono_us();
-    w.commands = pit_native_commands(&w.n_commands);
+    int python = strcmp(o.kind, "python") == 0;
+    if (python) {
+        /* Import the handlers (and load what their startup hooks load) once, before serving. */
+        pit_py_options po = {o.modules, o.n_modules, o.paths, o.n_paths, o.session_ttl_s};
+        char err[1024];
+        if (pit_py_init(&po, err, sizeof err) != 0) {
+            pit_error("%s", err);
+            grpc_shutdown();
+            free(token);
+            return 4; /* a restart would fail the same way */
+        }
+        w.commands = pit_py_commands(&w.n_commands);
+        w.close_session = pit_py_close_session;
+    } else {
+        w.commands = pit_native_commands(&w.n_commands);
+    }
 
     grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
     pit_server *server = pit_server_create(cq, o.max_message_bytes);
@@ -198,6 +236,7 @@ int main(int argc, char **argv) {
             ;
         grpc_completion_queue_destroy(cq);
         grpc_shutdown();
+        if (python) pit_py_finalize();
         free(token);
         return 3;
     }
@@ -237,6 +276,7 @@ int main(int argc, char **argv) {
 
     pit_server_shutdown(server, o.grace_ms);
     pit_work_pool_destroy(w.threads);
+    if (python) pit_py_finalize();
     pit_server_destroy(server);
     grpc_completion_queue_shutdown(cq);
     pit_cq_loop_join(loop);

@@ -135,13 +135,42 @@ static void on_list_commands(pit_call *call, grpc_byte_buffer *req, void *arg) {
     free(ptrs);
 }
 
-static void on_close_session(pit_call *call, grpc_byte_buffer *req, void *arg) {
-    (void)arg;
-    if (req) grpc_byte_buffer_destroy(req);
-    /* A native worker keeps no per-session state. */
+static void close_session_job(void *arg);
+
+typedef struct {
+    pit_worker *w;
+    pit_call *call;
+    char *session_id;
+} close_job;
+
+static void on_close_session(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {
+    pit_worker *w = arg;
+    Pitboss__V1__CloseSessionRequest *req =
+        (Pitboss__V1__CloseSessionRequest *)pit_pb_from_bb(&pitboss__v1__close_session_request__descriptor, req_bb);
+    if (req_bb) grpc_byte_buffer_destroy(req_bb);
+    if (!req) {
+        pit_call_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid CloseSessionRequest");
+        return;
+    }
+    if (!w->close_session) { /* this kind keeps no per-session state */
+        Pitboss__V1__CloseSessionResponse resp = PITBOSS__V1__CLOSE_SESSION_RESPONSE__INIT;
+        pit_call_finish(call, GRPC_STATUS_OK, "", pit_bb_from_pb(&resp.base), NULL, 0);
+    } else {
+        /* Taking the GIL may wait for a handler: not on the queue thread. */
+        close_job *j = malloc(sizeof *j);
+        *j = (close_job){w, call, strdup(req->session_id)};
+        pit_work_pool_submit(w->threads, close_session_job, j);
+    }
+    pitboss__v1__close_session_request__free_unpacked(req, NULL);
+}
+
+static void close_session_job(void *arg) {
+    close_job *j = arg;
     Pitboss__V1__CloseSessionResponse resp = PITBOSS__V1__CLOSE_SESSION_RESPONSE__INIT;
-    resp.closed = 0;
-    pit_call_finish(call, GRPC_STATUS_OK, "", pit_bb_from_pb(&resp.base), NULL, 0);
+    resp.closed = j->w->close_session(j->session_id);
+    pit_call_finish(j->call, GRPC_STATUS_OK, "", pit_bb_from_pb(&resp.base), NULL, 0);
+    free(j->session_id);
+    free(j);
 }
 
 static void on_health_check(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {

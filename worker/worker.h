@@ -17,6 +17,8 @@ typedef struct {
     const pit_command *const *commands;
     size_t n_commands;
     pit_work_pool *threads; /* where commands that block run */
+    /* Session state held by the worker (Python's ctx.session); NULL for kinds that keep none. */
+    int (*close_session)(const char *session_id);
 
     atomic_uint in_flight;
     atomic_ullong served;
