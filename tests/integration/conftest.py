@@ -19,6 +19,10 @@ import health_pb2  # noqa: E402
 import health_pb2_grpc  # noqa: E402
 
 MAX_MSG = 64 * 1024 * 1024
+SANITIZED = os.environ.get("PITBOSS_SANITIZED") == "1"
+#: RSS figures mean nothing under AddressSanitizer: its quarantine keeps freed memory (256 MB by default).
+skip_rss_under_sanitizer = pytest.mark.skipif(SANITIZED, reason="ASan's quarantine holds freed memory; the normal "
+                                                                "build measures RSS")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "AddressSanitizer:DEADLYSIGNAL")
 
 

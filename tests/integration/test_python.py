@@ -9,7 +9,7 @@ import time
 import grpc
 import pytest
 
-from conftest import ROOT, pb, pid_alive, rss_kb
+from conftest import ROOT, pb, rss_kb, skip_rss_under_sanitizer
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HANDLERS = os.path.join(HERE, "pyhandlers")
@@ -240,6 +240,7 @@ def test_gil_is_released_while_a_chunk_waits_for_its_reader(make_supervisor, tmp
     ch.close()
 
 
+@skip_rss_under_sanitizer
 def test_20000_calls_on_one_worker_keep_memory_flat(make_supervisor):
     sup = make_supervisor(pools=[py_pool(size=1, max_concurrency=4, worker_threads=4)], default_pool="py")
     pid = sup.pids("py")[0]
