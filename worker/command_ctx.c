@@ -222,8 +222,19 @@ void pit_cmd_start(pit_worker *w, pit_call *call, const pit_command *cmd, Pitbos
     atomic_fetch_add(&w->in_flight, 1);
     pit_call_on_cancel(call, on_cancel, ctx);
 
-    if (cmd->quick && !streaming_call)
+    if (cmd->quick && !streaming_call) {
         run(ctx);
-    else
+        return;
+    }
+    /* Running here saves two thread hand-offs per call (measured: a quarter of a Python worker's
+     * CPU went to context switches); there is always another queue thread left to serve. */
+    int slots = atomic_load(&w->inline_slots);
+    while (slots > 0 && !atomic_compare_exchange_weak(&w->inline_slots, &slots, slots - 1))
+        ;
+    if (slots > 0) {
+        run(ctx);
+        atomic_fetch_add(&w->inline_slots, 1);
+    } else {
         pit_work_pool_submit(w->threads, run, ctx);
+    }
 }

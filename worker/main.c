@@ -218,6 +218,9 @@ int main(int argc, char **argv) {
         }
         w.commands = pit_py_commands(&w.n_commands);
         w.close_session = pit_py_close_session;
+        /* Python calls run on queue threads: one more thread than calls, so one always serves. */
+        atomic_store(&w.inline_slots, o.max_concurrency);
+        if (o.cq_threads < o.max_concurrency + 1) o.cq_threads = o.max_concurrency + 1;
     } else {
         w.commands = pit_native_commands(&w.n_commands);
     }

@@ -26,6 +26,19 @@
 
 static PyObject *g_adapter; /* the pitboss._worker module */
 static PyThreadState *g_main_state;
+/* Each command thread keeps one Python thread state for its life. PyGILState_Ensure on a thread
+ * without one would create and destroy a thread state per call (measured: 40 µs of a 44 µs no-op
+ * call), and with it the thread's threading.local data (e.g. its asyncio loop). */
+static _Thread_local PyThreadState *tls_state;
+
+static void gil_take(void) {
+    if (!tls_state) {
+        tls_state = PyThreadState_New(g_main_state->interp);
+    }
+    PyEval_RestoreThread(tls_state);
+}
+
+static void gil_drop(void) { PyEval_SaveThread(); }
 static pit_command *g_commands;
 static const pit_command **g_command_ptrs;
 static size_t g_n_commands;
@@ -190,7 +203,7 @@ static void internal_error(pit_cmd_result *out, const char *where) {
 
 void pit_py_run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out) {
     (void)args; /* Python reads the JSON text itself */
-    PyGILState_STATE gil = PyGILState_Ensure();
+    gil_take();
     cancel_token *token = calloc(1, sizeof *token);
     token->ctx = ctx;
     PyObject *capsule = PyCapsule_New(token, "pitboss.cancel", token_free);
@@ -260,16 +273,16 @@ void pit_py_run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out) {
     }
     token->ctx = NULL; /* a ctx kept by the handler must not reach this call any more */
     Py_DECREF(cancel_fn);
-    PyGILState_Release(gil);
+    gil_drop();
 }
 
 int pit_py_close_session(const char *session_id) {
-    PyGILState_STATE gil = PyGILState_Ensure();
+    gil_take();
     PyObject *r = PyObject_CallMethod(g_adapter, "close_session", "s", session_id);
     int closed = r && PyObject_IsTrue(r);
     Py_XDECREF(r);
     PyErr_Clear();
-    PyGILState_Release(gil);
+    gil_drop();
     return closed;
 }
 

@@ -19,6 +19,9 @@ typedef struct {
     pit_work_pool *threads; /* where commands that block run */
     /* Session state held by the worker (Python's ctx.session); NULL for kinds that keep none. */
     int (*close_session)(const char *session_id);
+    /* Commands may run on a queue thread while this is > 0 (taken and given back per call). The
+     * process runs one queue thread more than it allows here, so one always keeps serving. */
+    atomic_int inline_slots;
 
     atomic_uint in_flight;
     atomic_ullong served;
