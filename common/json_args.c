@@ -38,5 +38,5 @@ json_t *pit_json_parse_object(const char *text, size_t len, char *err, size_t er
 }
 
 char *pit_json_dump(const json_t *value) {
-    return json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    return json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
 }

@@ -17,8 +17,10 @@
 #include "clock.h"
 #include "cq_loop.h"
 #include "log.h"
+#include "circuit_commands.h"
 #include "native_commands.h"
 #include "python_adapter.h"
+#include "qasm.h"
 #include "rpc_server.h"
 #include "worker.h"
 
@@ -39,6 +41,7 @@ typedef struct {
     size_t n_modules;
     const char *paths[32];
     size_t n_paths;
+    pit_engine_limits engine;
 } worker_opts;
 
 static void usage(FILE *out) {
@@ -53,6 +56,9 @@ static void usage(FILE *out) {
             "  --kind K             native (built-in commands) or python (default native)\n"
             "  --module M           python: import M (repeat for several); its @pitboss.command handlers serve\n"
             "  --python-path DIR    python: add DIR to sys.path (repeatable)\n"
+            "  --max-qubits N       native: largest circuit simulated (default 26)\n"
+            "  --max-shots N        native: most shots per circuit (default 1000000)\n"
+            "  --max-gates N        native: most gates per circuit after expansion (default 1000000)\n"
             "  --slot S             slot number, for log lines\n"
             "  --pool NAME          pool name, for log lines\n"
             "  --session-ttl-s S    drop a session's state after S idle seconds (default 600)\n"
@@ -85,12 +91,13 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         {"log-level", required_argument, NULL, 'l'},   {"help", no_argument, NULL, 'h'},
         {"pool", required_argument, NULL, 'P'},        {"session-ttl-s", required_argument, NULL, 'T'},
         {"unix", required_argument, NULL, 'u'},        {"module", required_argument, NULL, 'M'},
-        {"python-path", required_argument, NULL, 'Y'},
+        {"python-path", required_argument, NULL, 'Y'},    {"max-qubits", required_argument, NULL, 'Q'},
+        {"max-shots", required_argument, NULL, 'S'},      {"max-gates", required_argument, NULL, 'G'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     *o = (worker_opts){.port = 0, .ready_fd = -1, .max_concurrency = 16, .cq_threads = 1, .grace_ms = 10000,
                        .max_message_bytes = 64u << 20, .kind = "native", .log_level = "info", .slot = -1,
-                       .session_ttl_s = 600};
+                       .session_ttl_s = 600, .engine = {26, 1000000, 1000000}};
     int ch;
     long v;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -113,6 +120,9 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
             if (o->n_paths == 32) { fprintf(stderr, "pitboss-worker: at most 32 --python-path\n"); return -1; }
             o->paths[o->n_paths++] = optarg;
             break;
+        case 'Q': if (parse_int("max-qubits", optarg, 1, QASM_MAX_QUBITS - 1, &v)) return -1; o->engine.max_qubits = (int)v; break;
+        case 'S': if (parse_int("max-shots", optarg, 1, 1000000000, &v)) return -1; o->engine.max_shots = (uint64_t)v; break;
+        case 'G': if (parse_int("max-gates", optarg, 1, 100000000, &v)) return -1; o->engine.max_gates = (size_t)v; break;
         case 'k': o->kind = optarg; break;
         case 'l': o->log_level = optarg; break;
         case 'h': usage(stdout); exit(0);
@@ -222,6 +232,7 @@ int main(int argc, char **argv) {
         atomic_store(&w.inline_slots, o.max_concurrency);
         if (o.cq_threads < o.max_concurrency + 1) o.cq_threads = o.max_concurrency + 1;
     } else {
+        pit_engine_set_limits(&o.engine);
         w.commands = pit_native_commands(&w.n_commands);
     }
 

@@ -1,6 +1,8 @@
 /* The native worker's built-in commands: the ones every pitboss worker answers. */
 #include "native_commands.h"
 
+#include "circuit_commands.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,9 +145,14 @@ static const pit_command ping_stream_cmd = {
 static const pit_command fail_cmd = {"fail", "Fails with {\"message\": ...}: a handler error.", 0, 1, fail_params, 1,
                                      cmd_fail};
 
-static const pit_command *const native_commands[] = {&ping_cmd, &echo_cmd, &sleep_cmd, &ping_stream_cmd, &fail_cmd};
+static const pit_command *const basic_commands[] = {&ping_cmd, &echo_cmd, &sleep_cmd, &ping_stream_cmd, &fail_cmd};
+static const pit_command *native_commands[16];
 
 const pit_command *const *pit_native_commands(size_t *n) {
-    *n = sizeof native_commands / sizeof native_commands[0];
+    size_t k = 0, n_engine;
+    for (size_t i = 0; i < sizeof basic_commands / sizeof basic_commands[0]; i++) native_commands[k++] = basic_commands[i];
+    const pit_command *const *engine = pit_engine_commands(&n_engine);
+    for (size_t i = 0; i < n_engine; i++) native_commands[k++] = engine[i];
+    *n = k;
     return native_commands;
 }
