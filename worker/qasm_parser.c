@@ -456,6 +456,11 @@ static void parse_gate_def(parser *p) {
         if (t->type == T_EOF) fail_at(p, open, QASM_SYNTAX, "the body of gate '%s' has no closing '}'", d->name);
         if (t->type == T_PUNCT && tok_is(t, "{")) level++;
         if (t->type == T_PUNCT && tok_is(t, "}")) level--;
+        /* Checked now, not at the first call: a bad definition is an error even if never used. */
+        static const char *const banned[] = {"measure", "reset", "if", "qubit", "bit", "qreg", "creg", "gate", NULL};
+        for (int k = 0; t->type == T_ID && banned[k]; k++)
+            if (tok_is(t, banned[k]))
+                fail_at(p, t, QASM_SYNTAX, "'%s' is not allowed inside a gate definition", banned[k]);
     }
     d->body_end = p->pos - 1;
     p->n_defs++; /* visible only after its own body: no recursion */
@@ -627,6 +632,7 @@ static void parse_gate_call(parser *p, const token *name, const modifier *mods, 
     }
     operand ops[34];
     int n_ops = 0, width = 1;
+    if (!accept(p, ";")) { /* gphase(t); has no qubits */
     do {
         if (n_ops == 34) fail_at(p, peek(p), QASM_SYNTAX, "too many operands");
         ops[n_ops] = parse_operand(p, 1, qenv);
@@ -639,6 +645,7 @@ static void parse_gate_call(parser *p, const token *name, const modifier *mods, 
         n_ops++;
     } while (accept(p, ","));
     expect(p, ";", "after the gate call");
+    }
     int n_ctrl = 0;
     for (int i = 0; i < n_mods; i++)
         if (mods[i].kind == MOD_CTRL) n_ctrl += (int)mods[i].k;

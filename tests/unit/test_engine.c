@@ -1,0 +1,511 @@
+/*
+ * The native engine: every gate against its matrix on random states, inverses, known circuits,
+ * mid-circuit measurement, classical bit order, and parser errors with line:col. The reference
+ * matrices here are written out from the OpenQASM 3 definitions, independently of qasm_gates.c,
+ * and applied with a plain dense matrix-vector product.
+ */
+#include <complex.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qasm.h"
+#include "simulate.h"
+#include "statevec.h"
+
+#define I _Complex_I
+#define NQ 4
+
+static const qasm_limits LIM = {24, 100000, 64};
+
+/* ---------------------------------------------------------------- helpers */
+
+static void random_state(pit_statevec *sv, unsigned seed) {
+    sim_rng r;
+    sim_rng_seed(&r, seed);
+    double norm = 0;
+    for (size_t i = 0; i < sv->dim; i++) {
+        sv->amp[i] = (sim_rng_uniform(&r) - 0.5) + I * (sim_rng_uniform(&r) - 0.5);
+        norm += pow(cabs(sv->amp[i]), 2);
+    }
+    for (size_t i = 0; i < sv->dim; i++) sv->amp[i] /= sqrt(norm);
+}
+
+static void run_text(pit_statevec *sv, const char *text) {
+    qasm_circuit c;
+    qasm_error err;
+    cr_assert_eq(qasm_parse(text, &LIM, &c, &err), 0, "%s: %s", text, err.message);
+    for (size_t i = 0; i < c.n_ops; i++) sv_apply(sv, &c.ops[i]);
+    qasm_circuit_free(&c);
+}
+
+/* out = M applied to in, M a (2^k x 2^k) matrix on qubits qs[0..k) (qs[0] the high bit of M's index),
+ * under controls; plain loops over the whole 2^NQ basis. */
+static void reference_apply_n(const double complex *in, double complex *out, int nq, const double complex *m, int k,
+                              const int *qs, int nc, const int *ctrl, const int *ctrl_vals) {
+    size_t dim = (size_t)1 << nq, sub = 1u << k;
+    for (size_t i = 0; i < dim; i++) out[i] = 0;
+    for (size_t col = 0; col < dim; col++) {
+        int on = 1;
+        for (int c = 0; c < nc; c++) on &= (int)((col >> ctrl[c]) & 1) == (ctrl_vals ? ctrl_vals[c] : 1);
+        if (!on) {
+            out[col] += in[col];
+            continue;
+        }
+        size_t cs = 0;
+        for (int b = 0; b < k; b++) cs = (cs << 1) | ((col >> qs[b]) & 1);
+        for (size_t rs = 0; rs < sub; rs++) {
+            size_t row = col;
+            for (int b = 0; b < k; b++) {
+                size_t bit = (rs >> (k - 1 - b)) & 1;
+                row = (row & ~((size_t)1 << qs[b])) | (bit << qs[b]);
+            }
+            out[row] += m[rs * sub + cs] * in[col];
+        }
+    }
+}
+
+static void reference_apply(const double complex *in, double complex *out, const double complex *m, int k,
+                            const int *qs, int nc, const int *ctrl) {
+    reference_apply_n(in, out, NQ, m, k, qs, nc, ctrl, NULL);
+}
+
+static void assert_close(const double complex *a, const double complex *b, size_t n, const char *what) {
+    for (size_t i = 0; i < n; i++)
+        cr_assert(cabs(a[i] - b[i]) < 1e-10, "%s: amplitude %zu differs: (%g%+gi) vs (%g%+gi)", what, i, creal(a[i]),
+                  cimag(a[i]), creal(b[i]), cimag(b[i]));
+}
+
+typedef struct {
+    const char *call;   /* the gate as a program line, on q[...] */
+    int k;              /* target qubits of the matrix */
+    int qs[2];          /* its targets */
+    int nc, ctrl[2];    /* its controls */
+    double complex m[16];
+    double gphase;      /* OpenQASM 3 defines some gates with an extra global phase */
+} gate_case;
+
+static void mat1(gate_case *g, double complex a, double complex b, double complex c, double complex d) {
+    g->m[0] = a;
+    g->m[1] = b;
+    g->m[2] = c;
+    g->m[3] = d;
+}
+
+static void u_mat(gate_case *g, double th, double ph, double la) {
+    mat1(g, cos(th / 2), -cexp(I * la) * sin(th / 2), cexp(I * ph) * sin(th / 2), cexp(I * (ph + la)) * cos(th / 2));
+}
+
+Test(engine, every_gate_matches_its_matrix_on_random_states) {
+    const double a = 0.7, b = -1.3, c = 2.1, d = 0.4, r2 = 1 / sqrt(2.0);
+    gate_case cases[64];
+    int n = 0;
+#define G(text, kk, q0, q1, ncc, c0, c1) \
+    cases[n] = (gate_case){text, kk, {q0, q1}, ncc, {c0, c1}, {0}, 0}; \
+    gate_case *g = &cases[n++];
+    { G("x q[1];", 1, 1, 0, 0, 0, 0) mat1(g, 0, 1, 1, 0); }
+    { G("y q[2];", 1, 2, 0, 0, 0, 0) mat1(g, 0, -I, I, 0); }
+    { G("z q[0];", 1, 0, 0, 0, 0, 0) mat1(g, 1, 0, 0, -1); }
+    { G("h q[3];", 1, 3, 0, 0, 0, 0) mat1(g, r2, r2, r2, -r2); }
+    { G("s q[1];", 1, 1, 0, 0, 0, 0) mat1(g, 1, 0, 0, I); }
+    { G("sdg q[1];", 1, 1, 0, 0, 0, 0) mat1(g, 1, 0, 0, -I); }
+    { G("t q[2];", 1, 2, 0, 0, 0, 0) mat1(g, 1, 0, 0, cexp(I * M_PI / 4)); }
+    { G("tdg q[2];", 1, 2, 0, 0, 0, 0) mat1(g, 1, 0, 0, cexp(-I * M_PI / 4)); }
+    { G("sx q[0];", 1, 0, 0, 0, 0, 0) mat1(g, (1 + I) / 2, (1 - I) / 2, (1 - I) / 2, (1 + I) / 2); }
+    { G("sxdg q[0];", 1, 0, 0, 0, 0, 0) mat1(g, (1 - I) / 2, (1 + I) / 2, (1 + I) / 2, (1 - I) / 2); }
+    { G("id q[0];", 1, 0, 0, 0, 0, 0) mat1(g, 1, 0, 0, 1); }
+    { G("p(0.7) q[3];", 1, 3, 0, 0, 0, 0) mat1(g, 1, 0, 0, cexp(I * a)); }
+    { G("phase(0.7) q[3];", 1, 3, 0, 0, 0, 0) mat1(g, 1, 0, 0, cexp(I * a)); }
+    { G("u1(0.7) q[3];", 1, 3, 0, 0, 0, 0) mat1(g, 1, 0, 0, cexp(I * a)); }
+    { G("rx(0.7) q[1];", 1, 1, 0, 0, 0, 0) mat1(g, cos(a / 2), -I * sin(a / 2), -I * sin(a / 2), cos(a / 2)); }
+    { G("ry(-1.3) q[1];", 1, 1, 0, 0, 0, 0) mat1(g, cos(b / 2), -sin(b / 2), sin(b / 2), cos(b / 2)); }
+    { G("rz(2.1) q[1];", 1, 1, 0, 0, 0, 0) mat1(g, cexp(-I * c / 2), 0, 0, cexp(I * c / 2)); }
+    { G("U(0.7, -1.3, 2.1) q[2];", 1, 2, 0, 0, 0, 0) u_mat(g, a, b, c); }
+    { G("u(0.7, -1.3, 2.1) q[2];", 1, 2, 0, 0, 0, 0) u_mat(g, a, b, c); }
+    { G("u3(0.7, -1.3, 2.1) q[2];", 1, 2, 0, 0, 0, 0) u_mat(g, a, b, c); g->gphase = -(a + b + c) / 2; }
+    { G("u2(-1.3, 2.1) q[2];", 1, 2, 0, 0, 0, 0) u_mat(g, M_PI / 2, b, c); g->gphase = -(b + c + M_PI / 2) / 2; }
+    { G("u0(1) q[2];", 1, 2, 0, 0, 0, 0) mat1(g, 1, 0, 0, 1); }
+    { G("cx q[0], q[2];", 1, 2, 0, 1, 0, 0) mat1(g, 0, 1, 1, 0); }
+    { G("CX q[3], q[1];", 1, 1, 0, 1, 3, 0) mat1(g, 0, 1, 1, 0); }
+    { G("cy q[1], q[0];", 1, 0, 0, 1, 1, 0) mat1(g, 0, -I, I, 0); }
+    { G("cz q[2], q[3];", 1, 3, 0, 1, 2, 0) mat1(g, 1, 0, 0, -1); }
+    { G("ch q[0], q[1];", 1, 1, 0, 1, 0, 0) mat1(g, r2, r2, r2, -r2); }
+    { G("csx q[0], q[1];", 1, 1, 0, 1, 0, 0) mat1(g, (1 + I) / 2, (1 - I) / 2, (1 - I) / 2, (1 + I) / 2); }
+    { G("cp(0.7) q[3], q[0];", 1, 0, 0, 1, 3, 0) mat1(g, 1, 0, 0, cexp(I * a)); }
+    { G("cphase(0.7) q[3], q[0];", 1, 0, 0, 1, 3, 0) mat1(g, 1, 0, 0, cexp(I * a)); }
+    { G("cu1(0.7) q[3], q[0];", 1, 0, 0, 1, 3, 0) mat1(g, 1, 0, 0, cexp(I * a)); }
+    { G("crx(0.7) q[1], q[2];", 1, 2, 0, 1, 1, 0) mat1(g, cos(a / 2), -I * sin(a / 2), -I * sin(a / 2), cos(a / 2)); }
+    { G("cry(-1.3) q[1], q[2];", 1, 2, 0, 1, 1, 0) mat1(g, cos(b / 2), -sin(b / 2), sin(b / 2), cos(b / 2)); }
+    { G("crz(2.1) q[1], q[2];", 1, 2, 0, 1, 1, 0) mat1(g, cexp(-I * c / 2), 0, 0, cexp(I * c / 2)); }
+    { G("cu3(0.7, -1.3, 2.1) q[0], q[3];", 1, 3, 0, 1, 0, 0) u_mat(g, a, b, c); }
+    { G("ccx q[0], q[1], q[2];", 1, 2, 0, 2, 0, 1) mat1(g, 0, 1, 1, 0); }
+    /* two-target gates: matrix index (first operand, second operand) */
+    { G("swap q[0], q[2];", 2, 0, 2, 0, 0, 0) memset(g->m, 0, sizeof g->m); g->m[0] = g->m[6] = g->m[9] = g->m[15] = 1; }
+    { G("iswap q[3], q[1];", 2, 3, 1, 0, 0, 0) memset(g->m, 0, sizeof g->m); g->m[0] = g->m[15] = 1; g->m[6] = g->m[9] = I; }
+    { G("cswap q[1], q[0], q[3];", 2, 0, 3, 1, 1, 0) memset(g->m, 0, sizeof g->m); g->m[0] = g->m[6] = g->m[9] = g->m[15] = 1; }
+    {
+        G("rzz(0.4) q[1], q[2];", 2, 1, 2, 0, 0, 0) memset(g->m, 0, sizeof g->m);
+        g->m[0] = g->m[15] = cexp(-I * d / 2);
+        g->m[5] = g->m[10] = cexp(I * d / 2);
+    }
+    {
+        G("rxx(0.4) q[0], q[3];", 2, 0, 3, 0, 0, 0) memset(g->m, 0, sizeof g->m);
+        for (int k = 0; k < 4; k++) g->m[k * 5] = cos(d / 2);
+        g->m[3] = g->m[6] = g->m[9] = g->m[12] = -I * sin(d / 2);
+    }
+    {
+        G("ryy(0.4) q[0], q[3];", 2, 0, 3, 0, 0, 0) memset(g->m, 0, sizeof g->m);
+        for (int k = 0; k < 4; k++) g->m[k * 5] = cos(d / 2);
+        g->m[3] = g->m[12] = I * sin(d / 2);
+        g->m[6] = g->m[9] = -I * sin(d / 2);
+    }
+    {
+        /* Qiskit's ECR matrix [[0,1,0,i],[1,0,-i,0],[0,i,0,1],[-i,0,1,0]]/sqrt2 is little-endian (first
+         * operand = low bit); here the first operand is the high bit: rows and columns 1 and 2 swap. */
+        G("ecr q[2], q[0];", 2, 2, 0, 0, 0, 0) memset(g->m, 0, sizeof g->m);
+        double complex e[16] = {0, 0, 1, I, 0, 0, I, 1, 1, -I, 0, 0, -I, 1, 0, 0};
+        for (int k = 0; k < 16; k++) g->m[k] = e[k] / sqrt(2.0);
+    }
+    {
+        /* cu(theta, phi, lambda, gamma) = p(gamma) on the control, then controlled U */
+        G("cu(0.7, -1.3, 2.1, 0.4) q[2], q[1];", 2, 2, 1, 0, 0, 0) memset(g->m, 0, sizeof g->m);
+        gate_case u;
+        u_mat(&u, a, b, c);
+        g->m[0] = g->m[5] = 1;
+        g->m[10] = cexp(I * d) * u.m[0];
+        g->m[11] = cexp(I * d) * u.m[1];
+        g->m[14] = cexp(I * d) * u.m[2];
+        g->m[15] = cexp(I * d) * u.m[3];
+    }
+#undef G
+    pit_statevec sv;
+    sv_init(&sv, NQ);
+    double complex in[1 << NQ], want[1 << NQ];
+    for (int i = 0; i < n; i++) {
+        for (unsigned seed = 1; seed <= 3; seed++) {
+            random_state(&sv, seed * 97 + (unsigned)i);
+            memcpy(in, sv.amp, sizeof in);
+            char text[160];
+            snprintf(text, sizeof text, "OPENQASM 3; include \"stdgates.inc\"; qubit[%d] q; %s", NQ, cases[i].call);
+            run_text(&sv, text);
+            reference_apply(in, want, cases[i].m, cases[i].k, cases[i].qs, cases[i].nc, cases[i].ctrl);
+            for (size_t k = 0; k < (1u << NQ); k++) want[k] *= cexp(I * cases[i].gphase);
+            assert_close(sv.amp, want, 1u << NQ, cases[i].call);
+        }
+    }
+    /* and every gate the backend lists was covered (plus U/CX/gphase forms) */
+    const char *const *names = qasm_gate_names();
+    for (int k = 0; names[k]; k++) {
+        if (!strcmp(names[k], "gphase")) continue;
+        int found = 0;
+        for (int i = 0; i < n; i++) {
+            char prefix[32];
+            snprintf(prefix, sizeof prefix, "%s", cases[i].call);
+            char *end = strpbrk(prefix, " (");
+            if (end) *end = 0;
+            found |= !strcmp(prefix, names[k]);
+        }
+        cr_assert(found, "gate %s has no matrix test", names[k]);
+    }
+    sv_free(&sv);
+}
+
+Test(engine, inverse_pairs_give_identity) {
+    const char *gates[] = {"h q[0];", "s q[1];", "t q[2];", "sx q[0];", "rx(0.3) q[1];", "ry(1.1) q[2];",
+                           "rz(-2) q[0];", "U(0.3, 0.2, 0.1) q[3];", "cx q[0], q[1];", "cp(0.5) q[1], q[3];",
+                           "ccx q[0], q[1], q[2];", "swap q[0], q[3];", "iswap q[1], q[2];", "ecr q[0], q[1];",
+                           "rzz(0.9) q[2], q[3];", "cu(0.1, 0.2, 0.3, 0.4) q[3], q[2];", "u2(0.2, 0.7) q[1];"};
+    pit_statevec sv;
+    sv_init(&sv, NQ);
+    double complex in[1 << NQ];
+    for (size_t i = 0; i < sizeof gates / sizeof gates[0]; i++) {
+        random_state(&sv, (unsigned)i + 5);
+        memcpy(in, sv.amp, sizeof in);
+        char text[200];
+        snprintf(text, sizeof text, "qubit[%d] q; %s inv @ %s", NQ, gates[i], gates[i]);
+        run_text(&sv, text);
+        assert_close(sv.amp, in, 1u << NQ, text);
+    }
+    /* and the named inverses */
+    random_state(&sv, 99);
+    memcpy(in, sv.amp, sizeof in);
+    run_text(&sv, "qubit[4] q; s q[0]; sdg q[0]; t q[1]; tdg q[1]; sx q[2]; sxdg q[2]; pow(2) @ s q[3]; z q[3];");
+    assert_close(sv.amp, in, 1u << NQ, "named inverses");
+    sv_free(&sv);
+}
+
+Test(engine, modifiers) {
+    pit_statevec a, b;
+    sv_init(&a, NQ);
+    sv_init(&b, NQ);
+    random_state(&a, 3);
+    random_state(&b, 3);
+    run_text(&a, "qubit[4] q; ctrl @ x q[0], q[1]; negctrl @ x q[2], q[3]; pow(0.5) @ x q[1]; ctrl(2) @ h q[0], q[1], q[2];");
+    run_text(&b, "qubit[4] q; cx q[0], q[1]; x q[2]; cx q[2], q[3]; x q[2]; sx q[1]; ctrl @ ch q[0], q[1], q[2];");
+    assert_close(a.amp, b.amp, 1u << NQ, "modifiers vs their expansion");
+    /* a controlled global phase is a phase on the control */
+    random_state(&a, 4);
+    random_state(&b, 4);
+    run_text(&a, "qubit[4] q; ctrl @ gphase(0.3) q[2];");
+    run_text(&b, "qubit[4] q; p(0.3) q[2];");
+    assert_close(a.amp, b.amp, 1u << NQ, "ctrl @ gphase");
+    /* user gates, nested, with parameters and modifiers */
+    random_state(&a, 5);
+    random_state(&b, 5);
+    run_text(&a, "qubit[4] q; gate r(t) x { rz(t/2) x; } gate rr(t) x, y { r(t) x; cx x, y; r(-t) y; } "
+                 "inv @ rr(pi/3) q[0], q[1]; ctrl @ rr(0.5) q[2], q[0], q[3];");
+    run_text(&b, "qubit[4] q; rz(pi/6) q[1]; cx q[0], q[1]; rz(-pi/6) q[0]; "
+                 "crz(0.25) q[2], q[0]; ccx q[2], q[0], q[3]; crz(-0.25) q[2], q[3];");
+    assert_close(a.amp, b.amp, 1u << NQ, "user gates");
+    sv_free(&a);
+    sv_free(&b);
+}
+
+/* ---------------------------------------------------------------- whole circuits */
+
+static void run_counts(const char *text, uint64_t shots, uint64_t seed, sim_result *r, qasm_circuit *c) {
+    qasm_error err;
+    cr_assert_eq(qasm_parse(text, &LIM, c, &err), 0, "%s", err.message);
+    sim_options o = {shots, seed, NULL, NULL, NULL};
+    cr_assert_eq(sim_run(c, &o, r), SIM_OK);
+}
+
+static uint64_t count_of(const sim_result *r, const qasm_circuit *c, const char *key) {
+    char buf[256];
+    for (size_t i = 0; i < r->n; i++) {
+        sim_key(c, r->keys[i], buf);
+        if (!strcmp(buf, key)) return r->counts[i];
+    }
+    return 0;
+}
+
+Test(engine, bell_and_ghz_give_only_their_two_outcomes) {
+    for (int n = 2; n <= 12; n += 5) {
+        char text[1024];
+        int k = snprintf(text, sizeof text, "OPENQASM 3; include \"stdgates.inc\"; qubit[%d] q; bit[%d] c; h q[0];", n, n);
+        for (int i = 1; i < n; i++) k += snprintf(text + k, sizeof text - (size_t)k, " cx q[%d], q[%d];", i - 1, i);
+        snprintf(text + k, sizeof text - (size_t)k, " c = measure q;");
+        sim_result r;
+        qasm_circuit c;
+        run_counts(text, 20000, 42, &r, &c);
+        cr_assert_eq(r.n, 2, "GHZ(%d) gave %zu outcomes", n, r.n);
+        char zeros[64], ones[64];
+        memset(zeros, '0', (size_t)n);
+        memset(ones, '1', (size_t)n);
+        zeros[n] = ones[n] = 0;
+        uint64_t z = count_of(&r, &c, zeros), o = count_of(&r, &c, ones);
+        cr_assert_eq(z + o, 20000);
+        cr_assert(fabs((double)z - 10000) < 4 * sqrt(5000.0), "GHZ(%d): %llu zeros of 20000", n, (unsigned long long)z);
+        sim_result_free(&r);
+        qasm_circuit_free(&c);
+    }
+}
+
+Test(engine, qft_then_inverse_qft_restores_the_input) {
+    const char *text = "OPENQASM 3; include \"stdgates.inc\";\n"
+                       "gate qft3 a, b, c { h a; cp(pi/2) b, a; cp(pi/4) c, a; h b; cp(pi/2) c, b; h c; swap a, c; }\n"
+                       "qubit[5] q; bit[5] m;\n"
+                       "x q[0]; x q[2]; x q[3];\n"
+                       "qft3 q[0], q[2], q[4]; qft3 q[1], q[3], q[2];\n"
+                       "inv @ qft3 q[1], q[3], q[2]; inv @ qft3 q[0], q[2], q[4];\n"
+                       "m = measure q;";
+    sim_result r;
+    qasm_circuit c;
+    run_counts(text, 1000, 1, &r, &c);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(count_of(&r, &c, "01101"), 1000);
+    sim_result_free(&r);
+    qasm_circuit_free(&c);
+}
+
+Test(engine, teleportation_with_midcircuit_measurement_and_if) {
+    const double theta = 1.1; /* P(1) = sin^2(theta/2) */
+    char text[1024];
+    snprintf(text, sizeof text,
+             "OPENQASM 2.0; include \"qelib1.inc\";\n"
+             "qreg q[3]; creg m0[1]; creg m1[1]; creg out[1];\n"
+             "ry(%.17g) q[0];\n"
+             "h q[1]; cx q[1], q[2];\n"
+             "cx q[0], q[1]; h q[0];\n"
+             "measure q[0] -> m0[0]; measure q[1] -> m1[0];\n"
+             "if (m1 == 1) x q[2];\n"
+             "if (m0 == 1) z q[2];\n"
+             "measure q[2] -> out[0];\n", theta);
+    sim_result r;
+    qasm_circuit c;
+    run_counts(text, 4000, 2024, &r, &c);
+    cr_assert(r.per_shot, "mid-circuit measurement must run per shot");
+    uint64_t ones = 0, total = 0;
+    char buf[16];
+    for (size_t i = 0; i < r.n; i++) {
+        sim_key(&c, r.keys[i], buf); /* "out m1 m0" */
+        total += r.counts[i];
+        if (buf[0] == '1') ones += r.counts[i];
+    }
+    cr_assert_eq(total, 4000);
+    double p = pow(sin(theta / 2), 2), sd = sqrt(4000 * p * (1 - p));
+    cr_assert(fabs((double)ones - 4000 * p) < 4 * sd, "receiver read 1 %llu times of 4000, expected %.0f +- %.0f",
+              (unsigned long long)ones, 4000 * p, 4 * sd);
+    /* both corrections happened: all four (m0, m1) combinations occur */
+    int combos[4] = {0};
+    for (size_t i = 0; i < r.n; i++) combos[r.keys[i] & 3] = 1;
+    cr_assert(combos[0] && combos[1] && combos[2] && combos[3]);
+    sim_result_free(&r);
+    qasm_circuit_free(&c);
+}
+
+Test(engine, fixed_seed_gives_identical_counts) {
+    const char *text = "qubit[6] q; bit[6] c; h q; rz(0.3) q[2]; cx q[0], q[5]; c = measure q;";
+    sim_result a, b, d;
+    qasm_circuit c1, c2, c3;
+    run_counts(text, 5000, 77, &a, &c1);
+    run_counts(text, 5000, 77, &b, &c2);
+    run_counts(text, 5000, 78, &d, &c3);
+    cr_assert_eq(a.n, b.n);
+    cr_assert(memcmp(a.keys, b.keys, a.n * 8) == 0 && memcmp(a.counts, b.counts, a.n * 8) == 0);
+    cr_assert(a.n != d.n || memcmp(a.counts, d.counts, a.n * 8) != 0, "another seed gave the same counts");
+    sim_result_free(&a);
+    sim_result_free(&b);
+    sim_result_free(&d);
+    qasm_circuit_free(&c1);
+    qasm_circuit_free(&c2);
+    qasm_circuit_free(&c3);
+}
+
+Test(engine, reset_and_per_shot_reset) {
+    sim_result r;
+    qasm_circuit c;
+    run_counts("qubit[2] q; bit[2] c; x q; reset q[0]; c = measure q;", 100, 3, &r, &c);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(count_of(&r, &c, "10"), 100);
+    sim_result_free(&r);
+    qasm_circuit_free(&c);
+}
+
+Test(engine, classical_bit_order_with_two_registers) {
+    /* a (declared first) = q0; b = (b[1] = q2, b[0] = q1): key "b1b0 a0" */
+    sim_result r;
+    qasm_circuit c;
+    run_counts("OPENQASM 3; qubit[3] q; bit[1] a; bit[2] b; x q[0]; x q[2]; a[0] = measure q[0]; "
+               "b[0] = measure q[1]; b[1] = measure q[2];", 10, 1, &r, &c);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(count_of(&r, &c, "10 1"), 10);
+    sim_result_free(&r);
+    qasm_circuit_free(&c);
+    /* never-measured bits read 0; a register broadcast measure; OpenQASM 2 syntax */
+    run_counts("OPENQASM 2.0; include \"qelib1.inc\"; qreg q[2]; creg c[4]; x q[1]; measure q[0] -> c[0]; "
+               "measure q[1] -> c[1];", 10, 1, &r, &c);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(count_of(&r, &c, "0010"), 10);
+    sim_result_free(&r);
+    qasm_circuit_free(&c);
+}
+
+/* ---------------------------------------------------------------- errors */
+
+struct bad {
+    const char *text;
+    const char *where; /* "line:col" */
+    const char *says;
+};
+
+Test(engine, every_parser_error_names_line_and_column) {
+    const struct bad cases[] = {
+        {"qubit[2] q;\nh q[0]\ncx q[0], q[1];", "3:1", "expected ';' after the gate call"},
+        {"qubit[2] q;\nfoo q[0];", "2:1", "unknown gate 'foo'"},
+        {"qubit[2] q;\nh q[5];", "2:5", "index 5 is out of range for 'q' (size 2)"},
+        {"qubit[2] q;\nrx(1, 2) q[0];", "2:1", "gate 'rx' takes 1 parameter(s), got 2"},
+        {"qubit[2] q;\ncx q[0];", "2:1", "gate 'cx' acts on 2 qubit(s), got 1"},
+        {"qubit[2] q;\ncx q[0], q[0];", "2:10", "the same qubit is used twice"},
+        {"qubit[2] q;\nrx(bogus) q[0];", "2:4", "unknown name 'bogus'"},
+        {"qubit[2] q;\nrx(1/0) q[0];", "2:5", "division by zero"},
+        {"OPENQASM 4;", "1:10", "version 4 is not supported"},
+        {"include \"other.inc\";", "1:9", "only \"stdgates.inc\" and \"qelib1.inc\" are built in"},
+        {"qubit[2] q; bit[1] c;\nc = measure q;", "2:5", "the sizes must match"},
+        {"qubit q;\nmeasure q;", "2:10", "expected '->'"},
+        {"qubit[2] q; qubit[3] q;", "1:22", "'q' is already declared"},
+        {"qubit[2] q;\ngate g a { h a; \n", "2:10", "has no closing '}'"},
+        {"qubit[2] q;\ngate g a { measure a; }", "2:12", "not allowed inside a gate definition"},
+        {"qubit[2] q; bit[2] c;\nif (c == 7) x q[0];", "2:10", "7 does not fit in 2 classical bit(s)"},
+        {"qubit[2] q;\nfor int i in [0:2] { h q[0]; }", "2:1", "'for' is not supported"},
+        {"qubit[2] q;\nh r[0];", "2:3", "'r' is not a declared qubit register"},
+        {"qubit[2] q;\n/* never closed", "2:1", "unterminated /* comment"},
+        {"qubit[2] q;\npow(0.5) @ cx q[0], q[1];", "2:12", "non-integer power"},
+        {"qubit[30] q;", "1:11", "at most 24"},
+        {"qubit[2] q; x q[0]", "1:19", "expected ';'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        qasm_circuit c;
+        qasm_error err;
+        cr_assert_eq(qasm_parse(cases[i].text, &LIM, &c, &err), -1, "case %zu parsed: %s", i, cases[i].text);
+        char where[16];
+        snprintf(where, sizeof where, "%d:%d", err.line, err.col);
+        cr_assert_str_eq(where, cases[i].where, "case %zu (%s): at %s, message %s", i, cases[i].text, where, err.message);
+        cr_assert(strstr(err.message, cases[i].says), "case %zu: \"%s\" lacks \"%s\"", i, err.message, cases[i].says);
+        cr_assert(strncmp(err.message, where, strlen(where)) == 0, "case %zu: %s does not start with line:col", i,
+                  err.message);
+    }
+}
+
+Test(engine, limits_refuse_large_circuits) {
+    qasm_limits lim = {24, 10, 64};
+    qasm_circuit c;
+    qasm_error err;
+    cr_assert_eq(qasm_parse("qubit[2] q; h q; h q; h q; h q; h q; h q;", &lim, &c, &err), -1);
+    cr_assert_eq(err.kind, QASM_TOO_LARGE);
+    cr_assert(strstr(err.message, "more than 10 gates"), "%s", err.message);
+    lim.max_depth = 3;
+    lim.max_gates = 1000;
+    cr_assert_eq(qasm_parse("qubit q; rx(((((1))))) q;", &lim, &c, &err), -1);
+    cr_assert(strstr(err.message, "nesting deeper than 3"), "%s", err.message);
+}
+
+Test(engine, expressions) {
+    pit_statevec a, b;
+    sv_init(&a, 1);
+    sv_init(&b, 1);
+    run_text(&a, "qubit q; rx(-pi/2 + 2^2 * tau / 8 - sqrt(4) * arcsin(1) + ln(euler) - 1 + cos(0) + pi - 1) q;");
+    run_text(&b, "qubit q; rx(pi/2) q;");
+    assert_close(a.amp, b.amp, 2, "expression");
+    run_text(&a, "qubit q; rx(\xcf\x80 / 3) q; rx(-pi/3) q;");
+    run_text(&b, "qubit q; id q;");
+    assert_close(a.amp, b.amp, 2, "pi symbol");
+    sv_free(&a);
+    sv_free(&b);
+}
+
+Test(engine, large_state_kernels_match_the_dense_reference) {
+    /* 17 qubits crosses the parallel threshold: every kernel (general, diagonal, swap, 2-target, with
+     * controls and negative controls), split over threads, against the dense reference. */
+    const char *text = "qubit[17] q; h q[0]; h q[16]; cx q[16], q[3]; ccx q[0], q[3], q[15]; rz(0.3) q[15]; "
+                       "swap q[1], q[14]; rzz(0.2) q[2], q[16]; cp(0.1) q[16], q[0]; ry(0.4) q[8]; "
+                       "negctrl @ rx(0.5) q[5], q[12]; iswap q[16], q[0]; gphase(0.25);";
+    qasm_limits lim = {24, 1000, 64};
+    qasm_circuit c;
+    qasm_error err;
+    cr_assert_eq(qasm_parse(text, &lim, &c, &err), 0, "%s", err.message);
+    pit_statevec a;
+    sv_init(&a, 17);
+    random_state(&a, 11);
+    double complex *ref = malloc(a.dim * sizeof(double complex)), *tmp = malloc(a.dim * sizeof(double complex));
+    memcpy(ref, a.amp, a.dim * sizeof(double complex));
+    for (size_t i = 0; i < c.n_ops; i++) {
+        const qasm_op *op = &c.ops[i];
+        sv_apply(&a, op);
+        if (op->kind == OP_GPHASE) {
+            for (size_t k = 0; k < a.dim; k++) ref[k] *= cexp(I * op->phase);
+        } else {
+            reference_apply_n(ref, tmp, 17, op->m, op->n_targets, op->targets, op->n_controls, op->controls,
+                              op->control_values);
+            memcpy(ref, tmp, a.dim * sizeof(double complex));
+        }
+        assert_close(a.amp, ref, a.dim, "17-qubit kernel");
+    }
+    cr_assert(sv_threads() >= 1);
+    free(ref);
+    free(tmp);
+    sv_free(&a);
+    qasm_circuit_free(&c);
+}
