@@ -140,6 +140,14 @@ static void plan_build(pit_sup *sup, pit_slot *slot, int ready_fd, exec_plan *p)
     }
     plan_arg(p, "--session-ttl-s");
     plan_arg(p, "%lld", (long long)sup->cfg.sessions.ttl_s);
+    if (pc->kind == PIT_KIND_NATIVE) {
+        plan_arg(p, "--max-qubits");
+        plan_arg(p, "%lld", (long long)pc->max_qubits);
+        plan_arg(p, "--max-shots");
+        plan_arg(p, "%lld", (long long)pc->max_shots);
+        plan_arg(p, "--max-gates");
+        plan_arg(p, "%lld", (long long)pc->max_gates);
+    }
     for (size_t i = 0; i < pc->module.count; i++) {
         plan_arg(p, "--module");
         plan_arg(p, "%s", pc->module.items[i]);

@@ -25,6 +25,9 @@ static const pit_cfg_field pool_fields[] = {
     INT_FIELD("worker_threads", worker_threads, 0, 0, 1024, "command threads per worker (0: max_concurrency)"),
     {.key = "env", F(PIT_CFG_STRMAP, env), .doc = "extra environment variables for the workers"},
     {.key = "worker_bin", F(PIT_CFG_STRING, worker_bin), .def_str = "", .doc = "this pool's worker program"},
+    INT_FIELD("max_qubits", max_qubits, 26, 1, 40, "native: largest circuit simulated"),
+    INT_FIELD("max_shots", max_shots, 1000000, 1, 1000000000, "native: most shots per circuit"),
+    INT_FIELD("max_gates", max_gates, 1000000, 1, 100000000, "native: most gates per circuit after expansion"),
     {.key = "module", F(PIT_CFG_STRLIST, module), .doc = "python: module(s) to import"},
     {.key = "python_path", F(PIT_CFG_STRLIST, python_path), .doc = "python: folders added to sys.path"},
 };

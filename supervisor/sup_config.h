@@ -17,6 +17,9 @@ typedef struct {
     int64_t queue_limit;
     int64_t worker_threads;  /* command threads in each worker; 0: max_concurrency */
     char *worker_bin;        /* "": the global worker_bin */
+    int64_t max_qubits;      /* native: the simulator's limits */
+    int64_t max_shots;
+    int64_t max_gates;
     pit_cfg_strmap env;
     pit_cfg_strlist module;       /* python pools */
     pit_cfg_strlist python_path;  /* python pools; relative to the config file's folder */

@@ -120,7 +120,7 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
             if (o->n_paths == 32) { fprintf(stderr, "pitboss-worker: at most 32 --python-path\n"); return -1; }
             o->paths[o->n_paths++] = optarg;
             break;
-        case 'Q': if (parse_int("max-qubits", optarg, 1, QASM_MAX_QUBITS - 1, &v)) return -1; o->engine.max_qubits = (int)v; break;
+        case 'Q': if (parse_int("max-qubits", optarg, 1, 40, &v)) return -1; o->engine.max_qubits = (int)v; break;
         case 'S': if (parse_int("max-shots", optarg, 1, 1000000000, &v)) return -1; o->engine.max_shots = (uint64_t)v; break;
         case 'G': if (parse_int("max-gates", optarg, 1, 100000000, &v)) return -1; o->engine.max_gates = (size_t)v; break;
         case 'k': o->kind = optarg; break;

@@ -139,7 +139,37 @@ size_t sim_memory_needed(const qasm_circuit *c) {
 
 static int stop(const sim_options *o) { return o->cancelled && o->cancelled(o->arg); }
 
-static sim_status sample_final(const qasm_circuit *c, const sim_options *o, pit_statevec *sv, count_map *counts) {
+/* Outcomes as the walk finds them (increasing basis index), neighbours with equal keys merged. If
+ * an unmeasured qubit sits above a measured one, equal keys are not neighbours: direct_sorted then
+ * says so and the list is merged through the hash map instead. */
+typedef struct {
+    uint64_t *keys, *counts;
+    size_t n, cap;
+} direct_list;
+
+static void direct_add(direct_list *d, uint64_t key, uint64_t count) {
+    if (d->n && d->keys[d->n - 1] == key) {
+        d->counts[d->n - 1] += count;
+        return;
+    }
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 1024;
+        d->keys = realloc(d->keys, d->cap * sizeof(uint64_t));
+        d->counts = realloc(d->counts, d->cap * sizeof(uint64_t));
+    }
+    d->keys[d->n] = key;
+    d->counts[d->n++] = count;
+}
+
+/* Keys strictly increasing: nothing left to merge. */
+static int direct_sorted(const direct_list *d) {
+    for (size_t i = 1; i < d->n; i++)
+        if (d->keys[i] <= d->keys[i - 1]) return 0;
+    return 1;
+}
+
+static sim_status sample_final(const qasm_circuit *c, const sim_options *o, pit_statevec *sv, count_map *counts,
+                               direct_list *direct_out, int *used_direct) {
     int mq[QASM_MAX_CBITS * 4], mc[QASM_MAX_CBITS * 4], n_meas = 0;
     for (size_t i = 0; i < c->n_ops; i++) {
         const qasm_op *op = &c->ops[i];
@@ -153,6 +183,14 @@ static sim_status sample_final(const qasm_circuit *c, const sim_options *o, pit_
             if ((sv->dim >= 65536 || (i & 63) == 0) && stop(o)) return SIM_CANCELLED;
         }
     }
+    /* When qubit i goes to classical bit i (and every other bit is unmeasured) the outcomes come
+     * out in key order: write them straight into the result, no hashing and no sort. */
+    int direct = 1;
+    for (int m = 0; m < n_meas; m++) direct &= mq[m] == mc[m];
+    for (int m = 0; m < n_meas && direct; m++)
+        for (int k = m + 1; k < n_meas; k++) direct &= mq[m] != mq[k];
+    uint64_t unmeasured = ~0ull;
+    for (int m = 0; m < n_meas; m++) unmeasured &= ~(1ull << mq[m]);
     double *cdf = malloc(sv->dim * sizeof(double));
     if (!cdf) return SIM_NO_MEMORY;
     sv_cumulative(sv, cdf);
@@ -176,15 +214,20 @@ static sim_status sample_final(const qasm_circuit *c, const sim_options *o, pit_
             at = idx;
         }
         if ((at != cur || k == o->shots) && run) {
-            uint64_t bits = 0;
-            for (int m = 0; m < n_meas; m++) bits = (bits & ~(1ull << mc[m])) | ((uint64_t)((cur >> mq[m]) & 1) << mc[m]);
-            cm_add(counts, bits, run);
+            if (direct) {
+                direct_add(direct_out, (uint64_t)cur & ~unmeasured, run);
+            } else {
+                uint64_t bits = 0;
+                for (int m = 0; m < n_meas; m++) bits = (bits & ~(1ull << mc[m])) | ((uint64_t)((cur >> mq[m]) & 1) << mc[m]);
+                cm_add(counts, bits, run);
+            }
             run = 0;
         }
         cur = at;
         run++;
     }
     free(cdf);
+    *used_direct = direct;
     return SIM_OK;
 }
 
@@ -235,6 +278,7 @@ static sim_status per_shot(const qasm_circuit *c, const sim_options *o, pit_stat
     sim_rng rng;
     sim_rng_seed(&rng, o->seed);
     int64_t last_report = pit_mono_us();
+    uint64_t step = o->shots / 20 ? o->shots / 20 : 1, next_step = step;
     for (uint64_t s = 0; s < o->shots; s++) {
         if ((s & 15) == 0 && stop(o)) {
             sv_free(&work);
@@ -244,8 +288,10 @@ static sim_status per_shot(const qasm_circuit *c, const sim_options *o, pit_stat
         uint64_t bits = 0;
         run_ops(c->ops + first, c->n_ops - first, &work, &rng, &bits);
         cm_add(counts, bits, 1);
-        if (o->progress && pit_mono_us() - last_report > 100000) {
+        /* progress at every 5 % of the shots, and at least once a second */
+        if (o->progress && (s + 1 == next_step || pit_mono_us() - last_report > 1000000) && s + 1 < o->shots) {
             last_report = pit_mono_us();
+            if (s + 1 >= next_step) next_step += step;
             o->progress(s + 1, o->shots, o->arg);
         }
     }
@@ -260,9 +306,24 @@ sim_status sim_run(const qasm_circuit *c, const sim_options *o, sim_result *r) {
     if (sv_init(&sv, c->n_qubits) != 0) return SIM_NO_MEMORY;
     count_map counts;
     cm_init(&counts, 64);
-    sim_status st = c->has_midcircuit ? per_shot(c, o, &sv, &counts) : sample_final(c, o, &sv, &counts);
+    direct_list direct = {0};
+    int used_direct = 0;
+    sim_status st = c->has_midcircuit ? per_shot(c, o, &sv, &counts)
+                                      : sample_final(c, o, &sv, &counts, &direct, &used_direct);
     sv_free(&sv);
-    cm_to_result(&counts, r);
+    if (used_direct && direct_sorted(&direct)) {
+        free(counts.keys);
+        free(counts.counts);
+        free(counts.used);
+        r->keys = direct.keys ? direct.keys : malloc(8);
+        r->counts = direct.counts ? direct.counts : malloc(8);
+        r->n = direct.n;
+    } else {
+        for (size_t i = 0; i < direct.n; i++) cm_add(&counts, direct.keys[i], direct.counts[i]);
+        free(direct.keys);
+        free(direct.counts);
+        cm_to_result(&counts, r);
+    }
     r->per_shot = c->has_midcircuit;
     r->elapsed_ms = (double)(pit_mono_us() - t0) / 1000.0;
     if (st != SIM_OK) sim_result_free(r);

@@ -12,7 +12,7 @@ typedef struct {
     uint64_t seed;
     /* Non-zero stops the run (checked between gates and between shots). */
     int (*cancelled)(void *arg);
-    /* Per-shot runs report progress about every 100 ms. */
+    /* Per-shot runs report progress at every 5 % of the shots, and at least once a second. */
     void (*progress)(uint64_t shots_done, uint64_t shots, void *arg);
     void *arg;
 } sim_options;

@@ -167,21 +167,57 @@ static inline size_t insert_zeros(size_t k, const int *pos, int n_pos) {
     return k;
 }
 
-static void k1_general(size_t b, size_t e, void *arg) {
+/* Hot kernels get an AVX2 build beside the baseline one; the loader picks what the CPU has. */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+#define HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define HOT
+#endif
+
+/* Uncontrolled single-qubit gate: pair (i0, i0 + 2^t) for i0 with bit t clear, walked as contiguous
+ * runs of 2^t amplitudes so that the inner loop vectorises. */
+HOT static void k1_plain(size_t b, size_t e, void *arg) {
+    gate_job *j = arg;
+    double complex *restrict a = j->amp;
+    const double complex m0 = j->m[0], m1 = j->m[1], m2 = j->m[2], m3 = j->m[3];
+    int t = j->pos[0];
+    size_t tb = (size_t)1 << t;
+    size_t k = b;
+    while (k < e) {
+        size_t lo = k & (tb - 1), run = tb - lo;
+        if (run > e - k) run = e - k;
+        double complex *restrict x = a + ((k >> t) << (t + 1)) + lo, *restrict y = x + tb;
+        for (size_t i = 0; i < run; i++) {
+            double complex u = x[i], v = y[i];
+            x[i] = m0 * u + m1 * v;
+            y[i] = m2 * u + m3 * v;
+        }
+        k += run;
+    }
+}
+
+HOT static void k1_plain_diagonal(size_t b, size_t e, void *arg) {
+    gate_job *j = arg;
+    double complex *restrict a = j->amp;
+    const double complex d0 = j->m[0], d1 = j->m[3];
+    int t = j->pos[0];
+    size_t tb = (size_t)1 << t;
+    size_t k = b;
+    while (k < e) {
+        size_t lo = k & (tb - 1), run = tb - lo;
+        if (run > e - k) run = e - k;
+        double complex *restrict x = a + ((k >> t) << (t + 1)) + lo, *restrict y = x + tb;
+        if (d0 != 1)
+            for (size_t i = 0; i < run; i++) x[i] *= d0;
+        for (size_t i = 0; i < run; i++) y[i] *= d1;
+        k += run;
+    }
+}
+
+HOT static void k1_general(size_t b, size_t e, void *arg) {
     gate_job *j = arg;
     double complex *a = j->amp;
     const double complex m0 = j->m[0], m1 = j->m[1], m2 = j->m[2], m3 = j->m[3];
-    if (j->n_pos == 1) { /* uncontrolled: contiguous runs of the low bits vectorise */
-        int t = j->pos[0];
-        size_t tb = (size_t)1 << t;
-        for (size_t k = b; k < e; k++) {
-            size_t i0 = ((k >> t) << (t + 1)) | (k & (tb - 1)), i1 = i0 | tb;
-            double complex x = a[i0], y = a[i1];
-            a[i0] = m0 * x + m1 * y;
-            a[i1] = m2 * x + m3 * y;
-        }
-        return;
-    }
     for (size_t k = b; k < e; k++) {
         size_t i0 = insert_zeros(k, j->pos, j->n_pos) | j->set_mask, i1 = i0 | j->t0;
         double complex x = a[i0], y = a[i1];
@@ -190,7 +226,7 @@ static void k1_general(size_t b, size_t e, void *arg) {
     }
 }
 
-static void k1_diagonal(size_t b, size_t e, void *arg) {
+HOT static void k1_diagonal(size_t b, size_t e, void *arg) {
     gate_job *j = arg;
     double complex *a = j->amp;
     const double complex d0 = j->m[0], d1 = j->m[3];
@@ -264,9 +300,13 @@ void sv_apply(pit_statevec *sv, const qasm_op *op) {
     j.t0 = (size_t)1 << op->targets[0];
     size_t iters = sv->dim >> j.n_pos;
     if (op->n_targets == 1) {
-        range_fn fn = op->cls == GATE_DIAGONAL ? k1_diagonal : op->cls == GATE_PERMUTATION && op->m[1] == 1 ? k1_swap
-                                                                                                          : k1_general;
-        if (op->cls == GATE_PERMUTATION && op->m[1] != 1) fn = k1_general; /* the identity */
+        range_fn fn;
+        if (op->cls == GATE_DIAGONAL)
+            fn = op->n_controls ? k1_diagonal : k1_plain_diagonal;
+        else if (op->cls == GATE_PERMUTATION)
+            fn = k1_swap;
+        else
+            fn = op->n_controls ? k1_general : k1_plain;
         par_for(iters, fn, &j);
     } else {
         j.t1 = (size_t)1 << op->targets[1];
