@@ -8,6 +8,7 @@ PACKAGES=(
   libgrpc-dev protobuf-compiler protobuf-compiler-grpc protobuf-c-compiler libprotobuf-c-dev
   libev-dev libjansson-dev libpython3-dev libsqlite3-dev libcriterion-dev
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-pytest python3-numpy python3-venv
+  python3-setuptools python3-wheel
 )
 
 missing=()

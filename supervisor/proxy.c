@@ -93,6 +93,7 @@ static void worker_status_in(pit_proxy *px, pit_ccall *cc, grpc_byte_buffer *una
         free(details);
         return;
     }
+    pit_router_count_call(px, code);
     if (code != GRPC_STATUS_OK) {
         finish_with_worker_status(px, st);
     } else if (unary_resp) {

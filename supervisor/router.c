@@ -202,6 +202,8 @@ static void finish_queued_failure(pit_proxy *px, grpc_status_code code) {
     pit_pool *pool = px->pool;
     int64_t waited_ms = (pit_mono_us() - px->arrived_us) / 1000;
     pit_call_on_cancel(px->front, NULL, NULL);
+    /* Counted before the answer goes out, so that a scrape after the answer includes it. */
+    pit_metrics_call_done(pool->sup->metrics, pool->cfg->name, px->command, code, (double)waited_ms / 1000.0);
     switch (code) {
     case GRPC_STATUS_UNAVAILABLE:
         pit_call_finish_error(px->front, code, "pool \"%s\" has failed: %s", pool->cfg->name, pool->failed_reason);
@@ -221,7 +223,6 @@ static void finish_queued_failure(pit_proxy *px, grpc_status_code code) {
                               (long long)waited_ms, pool->cfg->name, pool->n_slots,
                               (long long)pool->cfg->max_concurrency);
     }
-    pit_metrics_call_done(pool->sup->metrics, pool->cfg->name, px->command, code, (double)waited_ms / 1000.0);
     pit_proxy_release(px);
 }
 
@@ -247,6 +248,7 @@ static void service_all_queues(pit_sup *sup) {
 
 static void finish_worker_failed(pit_proxy *px, int exited) {
     pit_slot *slot = px->slot;
+    pit_router_count_call(px, GRPC_STATUS_UNAVAILABLE);
     if (exited) {
         char exit_desc[160];
         pthread_mutex_lock(&px->sup->mu);
@@ -314,12 +316,16 @@ void pit_router_on_wake(void *arg) {
 
 /* ---------------------------------------------------------------- a call ends */
 
+void pit_router_count_call(pit_proxy *px, grpc_status_code code) {
+    double seconds = (double)(pit_mono_us() - px->arrived_us) / 1e6;
+    pit_metrics_call_done(px->sup->metrics, px->pool->cfg->name, px->command, code, seconds);
+}
+
 void pit_router_call_done(pit_proxy *px, grpc_status_code code) {
     pit_sup *sup = px->sup;
     pit_pool *pool = px->pool;
     pit_slot *slot = px->slot;
-    double seconds = (double)(pit_mono_us() - px->arrived_us) / 1e6;
-    pit_metrics_call_done(sup->metrics, pool->cfg->name, px->command, code, seconds);
+    (void)code;
 
     actions a;
     a.n_dispatch = a.n_fail = a.more = 0;
@@ -370,8 +376,8 @@ static void accept_call(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int
     if (!pool) {
         char names[512];
         pool_names(sup, names, sizeof names);
-        pit_call_finish_error(call, GRPC_STATUS_NOT_FOUND, "unknown pool \"%s\" (pools: %s)", req->pool, names);
         pit_metrics_call_done(sup->metrics, "", req->command, GRPC_STATUS_NOT_FOUND, 0);
+        pit_call_finish_error(call, GRPC_STATUS_NOT_FOUND, "unknown pool \"%s\" (pools: %s)", req->pool, names);
         pitboss__v1__execute_request__free_unpacked(req, NULL);
         grpc_byte_buffer_destroy(req_bb);
         return;
@@ -439,8 +445,8 @@ static void accept_call(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int
 
     if (refuse != GRPC_STATUS_OK) {
         pit_call_on_cancel(call, NULL, NULL);
-        pit_call_finish_error(call, refuse, "%s", why);
         pit_metrics_call_done(sup->metrics, pool->cfg->name, px->command, refuse, 0);
+        pit_call_finish_error(call, refuse, "%s", why);
         pit_proxy_release(px);
     } else if (slot) {
         pit_proxy_dispatch(px);

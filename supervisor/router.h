@@ -47,6 +47,8 @@ void pit_proxy_dispatch(pit_proxy *px); /* send the request to px->slot (reserve
 void pit_proxy_release(pit_proxy *px);  /* drop one reference (takes sup->mu) */
 
 /* router.c, called by proxy.c */
+/* Counts the call in the metrics (call it before the answer goes out). */
+void pit_router_count_call(pit_proxy *px, grpc_status_code code);
 /* The worker call is over: free the slot's place, start queued calls. Takes sup->mu. */
 void pit_router_call_done(pit_proxy *px, grpc_status_code code);
 /* Finish a call whose worker failed with UNAVAILABLE: name the worker and how it ended, waiting

@@ -1,10 +1,34 @@
 """pitboss: the Python side of the pitboss worker-pool supervisor.
 
-Inside workers (standard library only): register command handlers with @pitboss.command,
-receive a pitboss.Context, hook start-up and shut-down with @pitboss.on_startup/@pitboss.on_shutdown.
+Two faces:
+- inside workers (standard library only): @pitboss.command handlers, pitboss.Context,
+  @pitboss.on_startup / @pitboss.on_shutdown;
+- in applications (needs grpcio): pitboss.Client and pitboss.AsyncClient, sessions, streams, typed
+  errors, RetryPolicy, CircuitBreaker. These load on first use, so workers never import grpc.
 """
 from .handlers import CommandSpec, Context, command, on_shutdown, on_startup
 
 __version__ = "0.1.0"
 
-__all__ = ["command", "on_startup", "on_shutdown", "Context", "CommandSpec", "__version__"]
+_LAZY = {
+    "Client": "client", "Session": "client", "Result": "client", "Chunk": "client", "WorkerRef": "client",
+    "ChunkStream": "client",
+    "AsyncClient": "aio", "AsyncSession": "aio", "AsyncChunkStream": "aio",
+    "RetryPolicy": "resilience", "CircuitBreaker": "resilience",
+    "ProgressBar": "progress", "print_progress_bar": "progress",
+    "PitbossError": "errors", "CommandNotFound": "errors", "InvalidArguments": "errors", "HandlerError": "errors",
+    "PoolSaturated": "errors", "DeadlineExceeded": "errors", "WorkerUnavailable": "errors", "Cancelled": "errors",
+    "PermissionDenied": "errors", "CircuitOpen": "errors",
+}
+
+__all__ = ["command", "on_startup", "on_shutdown", "Context", "CommandSpec", "__version__", *_LAZY]
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pitboss' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

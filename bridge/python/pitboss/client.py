@@ -1,0 +1,301 @@
+"""The synchronous client for a pitboss supervisor.
+
+    import pitboss
+
+    with pitboss.Client("127.0.0.1:50051") as client:
+        print(client.execute("ping").value)
+        for chunk in client.execute_stream("ping_stream", {"count": 5}):
+            print(chunk.data)
+        with client.session() as s:          # same worker every time
+            s.execute("remember", {"key": "k", "value": 1})
+"""
+import concurrent.futures
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import grpc
+
+from ._stubs import health_grpc, health_pb, pb, pb_grpc
+from .errors import PitbossError, from_rpc_error
+from .progress import ProgressBar
+from .resilience import CircuitBreaker, RetryPolicy
+
+__all__ = ["Client", "Session", "Result", "Chunk", "WorkerRef", "DEFAULT_ADDRESS"]
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+
+
+@dataclass(frozen=True)
+class WorkerRef:
+    pool: str
+    slot: int
+    pid: int
+    port: int
+
+
+@dataclass
+class Result:
+    """What one Execute answered."""
+    value: object            # the decoded JSON result
+    payload: bytes = b""     # raw bytes, if the command returned any
+    worker: WorkerRef = None
+    session_reset: bool = False  # the session's worker was replaced: its session state is gone
+    elapsed: float = 0.0     # seconds, as the client measured
+    worker_ms: float = 0.0   # milliseconds the worker spent on it
+
+
+@dataclass
+class Chunk:
+    """One chunk of an ExecuteStream."""
+    data: object
+    payload: bytes = b""
+    seq: int = 0
+    is_final: bool = False
+    timestamp: float = 0.0   # seconds since the epoch, when the worker produced it
+    worker: WorkerRef = None
+    session_reset: bool = False
+
+
+def _worker_ref(w):
+    return WorkerRef(w.pool, w.slot, w.pid, w.port) if w is not None and w.pid else None
+
+
+def _request(command, args, pool, session, payload, timeout):
+    if args is None:
+        args_json = ""
+    elif isinstance(args, (str, bytes)):
+        args_json = args.decode() if isinstance(args, bytes) else args
+    else:
+        args_json = json.dumps(args)
+    return pb.ExecuteRequest(command=command, args_json=args_json, pool=pool or "", session_id=session or "",
+                             payload=payload or b"", timeout_ms=int(timeout * 1000) if timeout else 0)
+
+
+def _result(resp, started):
+    return Result(value=json.loads(resp.result_json) if resp.result_json else None, payload=resp.payload,
+                  worker=_worker_ref(resp.worker), session_reset=resp.session_reset,
+                  elapsed=time.monotonic() - started, worker_ms=resp.elapsed_ms)
+
+
+def _chunk(c):
+    return Chunk(data=json.loads(c.data_json) if c.data_json else None, payload=c.payload, seq=c.seq,
+                 is_final=c.is_final, timestamp=c.timestamp_us / 1e6,
+                 worker=_worker_ref(c.worker) if c.HasField("worker") else None, session_reset=c.session_reset)
+
+
+def _channel_options(max_message_mb):
+    size = max_message_mb * 1024 * 1024
+    return [("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)]
+
+
+class _Resilience:
+    """Runs one call with the client's breaker and retry policy."""
+
+    def __init__(self, retry, breaker):
+        self.retry = retry
+        self.breaker = breaker
+
+    def run(self, fn, in_session):
+        attempt = 0
+        while True:
+            attempt += 1
+            if self.breaker:
+                self.breaker.before_call()
+            try:
+                out = fn()
+            except grpc.RpcError as rpc_err:
+                err = from_rpc_error(rpc_err)
+                if self.breaker:
+                    self.breaker.record_failure(err)
+                if self.retry and self.retry.should_retry(err, attempt, in_session):
+                    time.sleep(self.retry.backoff(attempt))
+                    continue
+                raise err from None
+            if self.breaker:
+                self.breaker.record_success()
+            return out
+
+
+class ChunkStream:
+    """The chunks of one ExecuteStream, as they arrive. Breaking out of the loop, close() or leaving a
+    `with` block cancels the call on the server (a Python handler's generator is closed)."""
+
+    def __init__(self, call):
+        self._call = call
+        self._closed = False
+
+    def __iter__(self):
+        try:
+            for c in self._call:
+                yield _chunk(c)
+        except grpc.RpcError as err:
+            if self._closed and err.code() == grpc.StatusCode.CANCELLED:
+                return  # we cancelled it ourselves
+            raise from_rpc_error(err) from None
+        finally:
+            self._call.cancel()  # a no-op once the stream has ended
+
+    def close(self):
+        self._closed = True
+        self._call.cancel()
+
+    cancel = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self._call.cancel()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+class Client:
+    """A connection to a pitboss supervisor. Thread-safe; use one per process.
+
+    retry: a RetryPolicy (transient failures: UNAVAILABLE, RESOURCE_EXHAUSTED); breaker: a
+    CircuitBreaker. timeout: the default deadline of a call, in seconds (None: none)."""
+
+    def __init__(self, address=DEFAULT_ADDRESS, timeout=30.0, *, retry=None, breaker=None, max_message_mb=64):
+        self.address = address
+        self.timeout = timeout
+        self.retry = retry
+        self.breaker = breaker
+        self._channel = grpc.insecure_channel(address, options=_channel_options(max_message_mb))
+        self._stub = pb_grpc.PoolStub(self._channel)
+        self._health = health_grpc.HealthStub(self._channel)
+        self._res = _Resilience(retry, breaker)
+
+    # -------------------------------------------------------------- calls
+
+    def execute(self, command, args=None, *, pool=None, session=None, payload=None, timeout=None):
+        """Runs command with args (a dict, or JSON text); returns a Result. Raises a PitbossError."""
+        timeout = self.timeout if timeout is None else timeout
+        req = _request(command, args, pool, session, payload, timeout)
+
+        def call():
+            started = time.monotonic()
+            return _result(self._stub.Execute(req, timeout=timeout), started)
+
+        return self._res.run(call, in_session=bool(session))
+
+    def execute_stream(self, command, args=None, *, pool=None, session=None, payload=None, timeout=None,
+                       callback=None):
+        """Runs a streaming command. Without callback: returns a ChunkStream to iterate. With
+        callback: calls callback(chunk) for each chunk as it arrives and returns the final chunk.
+        Streams are not retried once a chunk has arrived."""
+        timeout = self.timeout if timeout is None else timeout
+        req = _request(command, args, pool, session, payload, timeout)
+        if self.breaker:
+            self.breaker.before_call()
+        stream = ChunkStream(self._stub.ExecuteStream(req, timeout=timeout))
+        if callback is None:
+            return stream
+        last = None
+        with stream:
+            for chunk in stream:
+                callback(chunk)
+                last = chunk
+        return last
+
+    def session(self, session_id=None, *, pool=None):
+        """A Session: its calls go to the same worker; it is closed on leaving the `with` block."""
+        return Session(self, session_id or uuid.uuid4().hex, pool)
+
+    def close_session(self, session_id, *, pool=None):
+        resp = self._call(self._stub.CloseSession, pb.CloseSessionRequest(session_id=session_id, pool=pool or ""))
+        return resp.closed
+
+    def info(self, pool=None):
+        """GetInfo: pools and their workers (a pitboss.v1.InfoResponse)."""
+        return self._call(self._stub.GetInfo, pb.GetInfoRequest(pool=pool or ""))
+
+    def list_commands(self, pool=None):
+        """The commands a pool serves: [{"name", "doc", "streaming", "params": [...]}, ...]."""
+        resp = self._call(self._stub.ListCommands, pb.ListCommandsRequest(pool=pool or ""))
+        return [{"name": c.name, "doc": c.doc, "streaming": c.streaming,
+                 "params": [{"name": p.name, "type": p.type, "required": p.required,
+                             "default": json.loads(p.default_json) if p.default_json else None} for p in c.params]}
+                for c in resp.commands]
+
+    def health(self, service=""):
+        """"SERVING" or "NOT_SERVING" for the server ("") or a pool (its name)."""
+        resp = self._call(self._health.Check, health_pb.HealthCheckRequest(service=service))
+        return health_pb.HealthCheckResponse.ServingStatus.Name(resp.status)
+
+    def _call(self, method, req):
+        try:
+            return method(req, timeout=self.timeout)
+        except grpc.RpcError as err:
+            raise from_rpc_error(err) from None
+
+    # -------------------------------------------------------------- many calls
+
+    def map(self, command, iterable_of_args, *, max_in_flight=16, progress=False, pool=None, timeout=None,
+            prefix=None):
+        """Runs command once per args, at most max_in_flight at a time; returns the results in the
+        order of the arguments, a PitbossError in place of each call that failed. progress=True draws
+        a bar on stderr when it is a terminal."""
+        items = list(iterable_of_args)
+        bar = ProgressBar(len(items), prefix=prefix or f"{command} ", enabled=None if progress else False)
+        lock = threading.Lock()
+
+        def one(args):
+            try:
+                return self.execute(command, args, pool=pool, timeout=timeout)
+            except PitbossError as err:
+                return err
+            finally:
+                with lock:
+                    bar.update()
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, max_in_flight)) as ex:
+            return list(ex.map(one, items))
+
+    # -------------------------------------------------------------- lifetime
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Session:
+    """Calls that keep affinity to one worker (and its ctx.session state)."""
+
+    def __init__(self, client, session_id, pool=None):
+        self.client = client
+        self.id = session_id
+        self.pool = pool
+
+    def execute(self, command, args=None, **kw):
+        kw.setdefault("pool", self.pool)
+        return self.client.execute(command, args, session=self.id, **kw)
+
+    def execute_stream(self, command, args=None, **kw):
+        kw.setdefault("pool", self.pool)
+        return self.client.execute_stream(command, args, session=self.id, **kw)
+
+    def close(self):
+        return self.client.close_session(self.id, pool=self.pool)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.close()
+        except PitbossError:
+            pass  # the server may be gone; nothing to keep
+
