@@ -322,10 +322,15 @@ def test_async_client_retries(tmp_path):
 # ---------------------------------------------------------------- packaging
 
 def test_pip_installs_offline_into_a_venv(tmp_path):
+    import shutil
+    # from a copy: pip builds in the source folder, and a test must not write into the tree
+    src = tmp_path / "src"
+    shutil.copytree(os.path.join(ROOT, "bridge", "python"), src, symlinks=False,
+                    ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
     venv = tmp_path / "venv"
     subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    out = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-build-isolation", "--no-index", "--quiet",
-                          os.path.join(ROOT, "bridge", "python")], capture_output=True, text=True, timeout=300)
+    out = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-build-isolation", "--no-index", "--quiet", str(src)],
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     env = {k: v for k, v in os.environ.items() if k != "PITBOSS_PYGEN"}
     env["PITBOSS_STUB_CACHE"] = str(tmp_path / "stubs")
