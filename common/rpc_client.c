@@ -33,14 +33,20 @@ struct pit_ccall {
 };
 
 grpc_channel *pit_channel_create(const char *target, size_t max_message_bytes) {
-    grpc_arg args[2];
+    return pit_channel_create_with(target, max_message_bytes, NULL, 0);
+}
+
+grpc_channel *pit_channel_create_with(const char *target, size_t max_message_bytes, const grpc_arg *extra, size_t n_extra) {
+    grpc_arg args[16];
+    if (n_extra > 14) n_extra = 14;
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     args[0].value.integer = (int)max_message_bytes;
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
     args[1].value.integer = (int)max_message_bytes;
-    grpc_channel_args ch_args = {2, args};
+    for (size_t i = 0; i < n_extra; i++) args[2 + i] = extra[i];
+    grpc_channel_args ch_args = {2 + n_extra, args};
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     grpc_channel *ch = grpc_channel_create(target, creds, &ch_args);
     grpc_channel_credentials_release(creds);

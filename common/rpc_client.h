@@ -22,8 +22,9 @@ typedef struct {
     grpc_metadata_array trailing;    /* owned by the call */
 } pit_status;
 
-/* An insecure channel with pitboss's message size limit. */
+/* An insecure channel with pitboss's message size limit, and extra channel arguments if any. */
 grpc_channel *pit_channel_create(const char *target, size_t max_message_bytes);
+grpc_channel *pit_channel_create_with(const char *target, size_t max_message_bytes, const grpc_arg *extra, size_t n_extra);
 
 /* Unary: done(cc, arg) runs once with the response (NULL unless status is OK; the callback owns
  * it) and the status in pit_ccall_status(cc). */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buffers.h"
 #include "clock.h"
 #include "cq_loop.h"
 #include "log.h"
@@ -499,4 +500,11 @@ void pit_call_finish_error(pit_call *c, grpc_status_code code, const char *fmt, 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     pit_call_finish(c, code, msg, NULL, NULL, 0);
+}
+
+void *pit_call_unpack(pit_call *c, const ProtobufCMessageDescriptor *desc, grpc_byte_buffer *req) {
+    ProtobufCMessage *m = pit_pb_from_bb(desc, req);
+    if (req) grpc_byte_buffer_destroy(req);
+    if (!m) pit_call_finish_error(c, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid %s", desc->name);
+    return m;
 }

@@ -74,6 +74,12 @@ void pit_call_finish(pit_call *c, grpc_status_code code, const char *details, gr
 void pit_call_finish_error(pit_call *c, grpc_status_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The request decoded as desc's message type (free with protobuf_c_message_free_unpacked); req is
+ * destroyed. When it is not such a message, the call is finished with INVALID_ARGUMENT naming the
+ * type, and NULL returned. */
+struct ProtobufCMessageDescriptor;
+void *pit_call_unpack(pit_call *c, const struct ProtobufCMessageDescriptor *desc, grpc_byte_buffer *req);
+
 /* Handler-owned pointer (e.g. proxy state). */
 void pit_call_set_user(pit_call *c, void *user);
 void *pit_call_get_user(const pit_call *c);

@@ -21,13 +21,8 @@
 
 static void on_get_info(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {
     pit_sup *sup = arg;
-    Pitboss__V1__GetInfoRequest *req =
-        (Pitboss__V1__GetInfoRequest *)pit_pb_from_bb(&pitboss__v1__get_info_request__descriptor, req_bb);
-    if (req_bb) grpc_byte_buffer_destroy(req_bb);
-    if (!req) {
-        pit_call_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid GetInfoRequest");
-        return;
-    }
+    Pitboss__V1__GetInfoRequest *req = pit_call_unpack(call, &pitboss__v1__get_info_request__descriptor, req_bb);
+    if (!req) return;
     if (req->pool[0] && !pit_sup_find_pool(sup, req->pool)) {
         pit_call_finish_error(call, GRPC_STATUS_NOT_FOUND, "unknown pool \"%s\"", req->pool);
         pitboss__v1__get_info_request__free_unpacked(req, NULL);
@@ -143,13 +138,8 @@ static void on_forward_done(pit_ccall *cc, grpc_byte_buffer *resp, void *arg) {
 
 static void on_list_commands(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {
     pit_sup *sup = arg;
-    Pitboss__V1__ListCommandsRequest *req =
-        (Pitboss__V1__ListCommandsRequest *)pit_pb_from_bb(&pitboss__v1__list_commands_request__descriptor, req_bb);
-    if (req_bb) grpc_byte_buffer_destroy(req_bb);
-    if (!req) {
-        pit_call_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid ListCommandsRequest");
-        return;
-    }
+    Pitboss__V1__ListCommandsRequest *req = pit_call_unpack(call, &pitboss__v1__list_commands_request__descriptor, req_bb);
+    if (!req) return;
     pit_pool *pool = pit_sup_find_pool(sup, req->pool);
     if (!pool) {
         pit_call_finish_error(call, GRPC_STATUS_NOT_FOUND, "unknown pool \"%s\"", req->pool);
@@ -185,13 +175,8 @@ static void on_list_commands(pit_call *call, grpc_byte_buffer *req_bb, void *arg
 
 static void on_close_session(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {
     pit_sup *sup = arg;
-    Pitboss__V1__CloseSessionRequest *req =
-        (Pitboss__V1__CloseSessionRequest *)pit_pb_from_bb(&pitboss__v1__close_session_request__descriptor, req_bb);
-    if (req_bb) grpc_byte_buffer_destroy(req_bb);
-    if (!req) {
-        pit_call_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid CloseSessionRequest");
-        return;
-    }
+    Pitboss__V1__CloseSessionRequest *req = pit_call_unpack(call, &pitboss__v1__close_session_request__descriptor, req_bb);
+    if (!req) return;
     if (!req->session_id[0]) {
         pit_call_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "CloseSession needs a session_id");
         pitboss__v1__close_session_request__free_unpacked(req, NULL);
@@ -224,13 +209,8 @@ static void on_close_session(pit_call *call, grpc_byte_buffer *req_bb, void *arg
  * A pool's name: SERVING while the pool has a ready worker and has not failed. */
 static void on_health_check(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {
     pit_sup *sup = arg;
-    Grpc__Health__V1__HealthCheckRequest *req = (Grpc__Health__V1__HealthCheckRequest *)pit_pb_from_bb(
-        &grpc__health__v1__health_check_request__descriptor, req_bb);
-    if (req_bb) grpc_byte_buffer_destroy(req_bb);
-    if (!req) {
-        pit_call_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid HealthCheckRequest");
-        return;
-    }
+    Grpc__Health__V1__HealthCheckRequest *req = pit_call_unpack(call, &grpc__health__v1__health_check_request__descriptor, req_bb);
+    if (!req) return;
     int serving = -1;
     pthread_mutex_lock(&sup->mu);
     if (!req->service[0] || strcmp(req->service, "pitboss.v1.Pool") == 0) {

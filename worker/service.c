@@ -29,13 +29,8 @@ static void command_names(const pit_worker *w, char *buf, size_t len) {
 
 static void execute(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int streaming_call) {
     pit_worker *w = arg;
-    Pitboss__V1__ExecuteRequest *req =
-        (Pitboss__V1__ExecuteRequest *)pit_pb_from_bb(&pitboss__v1__execute_request__descriptor, req_bb);
-    if (req_bb) grpc_byte_buffer_destroy(req_bb);
-    if (!req) {
-        pit_call_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid pitboss.v1.ExecuteRequest");
-        return;
-    }
+    Pitboss__V1__ExecuteRequest *req = pit_call_unpack(call, &pitboss__v1__execute_request__descriptor, req_bb);
+    if (!req) return;
     const pit_command *cmd = pit_worker_find_command(w, req->command);
     if (!cmd) {
         char names[512];
@@ -145,13 +140,8 @@ typedef struct {
 
 static void on_close_session(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {
     pit_worker *w = arg;
-    Pitboss__V1__CloseSessionRequest *req =
-        (Pitboss__V1__CloseSessionRequest *)pit_pb_from_bb(&pitboss__v1__close_session_request__descriptor, req_bb);
-    if (req_bb) grpc_byte_buffer_destroy(req_bb);
-    if (!req) {
-        pit_call_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid CloseSessionRequest");
-        return;
-    }
+    Pitboss__V1__CloseSessionRequest *req = pit_call_unpack(call, &pitboss__v1__close_session_request__descriptor, req_bb);
+    if (!req) return;
     if (!w->close_session) { /* this kind keeps no per-session state */
         Pitboss__V1__CloseSessionResponse resp = PITBOSS__V1__CLOSE_SESSION_RESPONSE__INIT;
         pit_call_finish(call, GRPC_STATUS_OK, "", pit_bb_from_pb(&resp.base), NULL, 0);
@@ -175,13 +165,8 @@ static void close_session_job(void *arg) {
 
 static void on_health_check(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {
     (void)arg;
-    Grpc__Health__V1__HealthCheckRequest *req = (Grpc__Health__V1__HealthCheckRequest *)pit_pb_from_bb(
-        &grpc__health__v1__health_check_request__descriptor, req_bb);
-    if (req_bb) grpc_byte_buffer_destroy(req_bb);
-    if (!req) {
-        pit_call_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid HealthCheckRequest");
-        return;
-    }
+    Grpc__Health__V1__HealthCheckRequest *req = pit_call_unpack(call, &grpc__health__v1__health_check_request__descriptor, req_bb);
+    if (!req) return;
     if (req->service[0] && strcmp(req->service, "pitboss.v1.Pool") != 0) {
         pit_call_finish_error(call, GRPC_STATUS_NOT_FOUND, "unknown service \"%s\" (a worker serves \"\" and "
                               "\"pitboss.v1.Pool\")", req->service);
