@@ -214,39 +214,60 @@ HOT static void k1_plain_diagonal(size_t b, size_t e, void *arg) {
     }
 }
 
+/* Controlled kernels: the bits below the lowest position (pos[0], sorted) vary fastest and are not
+ * moved by insert_zeros, so k..k+run maps to a contiguous run of amplitudes. */
+#define FOR_RUNS(j, b, e, ...)                                                                       \
+    do {                                                                                              \
+        size_t low_ = (size_t)1 << (j)->pos[0];                                                      \
+        for (size_t k_ = (b); k_ < (e);) {                                                           \
+            size_t run = low_ - (k_ & (low_ - 1));                                                   \
+            if (run > (e) - k_) run = (e) - k_;                                                      \
+            size_t base = insert_zeros(k_, (j)->pos, (j)->n_pos) | (j)->set_mask;                   \
+            __VA_ARGS__;                                                                              \
+            k_ += run;                                                                                \
+        }                                                                                             \
+    } while (0)
+
 HOT static void k1_general(size_t b, size_t e, void *arg) {
     gate_job *j = arg;
     double complex *a = j->amp;
     const double complex m0 = j->m[0], m1 = j->m[1], m2 = j->m[2], m3 = j->m[3];
-    for (size_t k = b; k < e; k++) {
-        size_t i0 = insert_zeros(k, j->pos, j->n_pos) | j->set_mask, i1 = i0 | j->t0;
-        double complex x = a[i0], y = a[i1];
-        a[i0] = m0 * x + m1 * y;
-        a[i1] = m2 * x + m3 * y;
-    }
+    const size_t t0 = j->t0;
+    FOR_RUNS(j, b, e, {
+        double complex *restrict x = a + base, *restrict y = a + (base | t0);
+        for (size_t i = 0; i < run; i++) {
+            double complex u = x[i], v = y[i];
+            x[i] = m0 * u + m1 * v;
+            y[i] = m2 * u + m3 * v;
+        }
+    });
 }
 
 HOT static void k1_diagonal(size_t b, size_t e, void *arg) {
     gate_job *j = arg;
     double complex *a = j->amp;
     const double complex d0 = j->m[0], d1 = j->m[3];
-    int touch0 = d0 != 1;
-    for (size_t k = b; k < e; k++) {
-        size_t i0 = insert_zeros(k, j->pos, j->n_pos) | j->set_mask;
-        if (touch0) a[i0] *= d0;
-        a[i0 | j->t0] *= d1;
-    }
+    const size_t t0 = j->t0;
+    FOR_RUNS(j, b, e, {
+        double complex *restrict x = a + base, *restrict y = a + (base | t0);
+        if (d0 != 1)
+            for (size_t i = 0; i < run; i++) x[i] *= d0;
+        for (size_t i = 0; i < run; i++) y[i] *= d1;
+    });
 }
 
-static void k1_swap(size_t b, size_t e, void *arg) {
+HOT static void k1_swap(size_t b, size_t e, void *arg) {
     gate_job *j = arg;
     double complex *a = j->amp;
-    for (size_t k = b; k < e; k++) {
-        size_t i0 = insert_zeros(k, j->pos, j->n_pos) | j->set_mask, i1 = i0 | j->t0;
-        double complex x = a[i0];
-        a[i0] = a[i1];
-        a[i1] = x;
-    }
+    const size_t t0 = j->t0;
+    FOR_RUNS(j, b, e, {
+        double complex *restrict x = a + base, *restrict y = a + (base | t0);
+        for (size_t i = 0; i < run; i++) {
+            double complex u = x[i];
+            x[i] = y[i];
+            y[i] = u;
+        }
+    });
 }
 
 static void k2_general(size_t b, size_t e, void *arg) {
