@@ -174,48 +174,10 @@ static inline size_t insert_zeros(size_t k, const int *pos, int n_pos) {
 #define HOT
 #endif
 
-/* Uncontrolled single-qubit gate: pair (i0, i0 + 2^t) for i0 with bit t clear, walked as contiguous
- * runs of 2^t amplitudes so that the inner loop vectorises. */
-HOT static void k1_plain(size_t b, size_t e, void *arg) {
-    gate_job *j = arg;
-    double complex *restrict a = j->amp;
-    const double complex m0 = j->m[0], m1 = j->m[1], m2 = j->m[2], m3 = j->m[3];
-    int t = j->pos[0];
-    size_t tb = (size_t)1 << t;
-    size_t k = b;
-    while (k < e) {
-        size_t lo = k & (tb - 1), run = tb - lo;
-        if (run > e - k) run = e - k;
-        double complex *restrict x = a + ((k >> t) << (t + 1)) + lo, *restrict y = x + tb;
-        for (size_t i = 0; i < run; i++) {
-            double complex u = x[i], v = y[i];
-            x[i] = m0 * u + m1 * v;
-            y[i] = m2 * u + m3 * v;
-        }
-        k += run;
-    }
-}
-
-HOT static void k1_plain_diagonal(size_t b, size_t e, void *arg) {
-    gate_job *j = arg;
-    double complex *restrict a = j->amp;
-    const double complex d0 = j->m[0], d1 = j->m[3];
-    int t = j->pos[0];
-    size_t tb = (size_t)1 << t;
-    size_t k = b;
-    while (k < e) {
-        size_t lo = k & (tb - 1), run = tb - lo;
-        if (run > e - k) run = e - k;
-        double complex *restrict x = a + ((k >> t) << (t + 1)) + lo, *restrict y = x + tb;
-        if (d0 != 1)
-            for (size_t i = 0; i < run; i++) x[i] *= d0;
-        for (size_t i = 0; i < run; i++) y[i] *= d1;
-        k += run;
-    }
-}
-
-/* Controlled kernels: the bits below the lowest position (pos[0], sorted) vary fastest and are not
- * moved by insert_zeros, so k..k+run maps to a contiguous run of amplitudes. */
+/* The bits below the lowest position (pos[0], sorted: the target or a control) vary fastest and are
+ * not moved by insert_zeros, so k..k+run maps to a contiguous run of amplitudes: the inner loops run
+ * over plain arrays and vectorise. With no controls this is the pair (i0, i0 + 2^t) walked in runs
+ * of 2^t. */
 #define FOR_RUNS(j, b, e, ...)                                                                       \
     do {                                                                                              \
         size_t low_ = (size_t)1 << (j)->pos[0];                                                      \
@@ -323,11 +285,11 @@ void sv_apply(pit_statevec *sv, const qasm_op *op) {
     if (op->n_targets == 1) {
         range_fn fn;
         if (op->cls == GATE_DIAGONAL)
-            fn = op->n_controls ? k1_diagonal : k1_plain_diagonal;
+            fn = k1_diagonal;
         else if (op->cls == GATE_PERMUTATION)
             fn = k1_swap;
         else
-            fn = op->n_controls ? k1_general : k1_plain;
+            fn = k1_general;
         par_for(iters, fn, &j);
     } else {
         j.t1 = (size_t)1 << op->targets[1];
