@@ -288,7 +288,7 @@ void pit_server_require_token(pit_server *s, const char *token) {
     s->token = token && *token ? strdup(token) : NULL;
 }
 
-void pit_server_add_method(pit_server *s, const char *method, pit_method_fn fn, void *arg) {
+static void add_method(pit_server *s, const char *method, pit_method_fn fn, void *arg, grpc_server_register_method_payload_handling payload) {
     if (s->n_methods == PIT_MAX_METHODS) {
         pit_error("too many methods registered (max %d)", PIT_MAX_METHODS);
         abort();
@@ -297,7 +297,15 @@ void pit_server_add_method(pit_server *s, const char *method, pit_method_fn fn, 
     m->name = strdup(method);
     m->fn = fn;
     m->arg = arg;
-    m->handle = grpc_server_register_method(s->server, method, NULL, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+    m->handle = grpc_server_register_method(s->server, method, NULL, payload, 0);
+}
+
+void pit_server_add_method(pit_server *s, const char *method, pit_method_fn fn, void *arg) {
+    add_method(s, method, fn, arg, GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER);
+}
+
+void pit_server_add_streaming_method(pit_server *s, const char *method, pit_method_fn fn, void *arg) {
+    add_method(s, method, fn, arg, GRPC_SRM_PAYLOAD_NONE);
 }
 
 int pit_server_listen(pit_server *s, const char *addr) {
@@ -443,6 +451,46 @@ int pit_call_send(pit_call *c, grpc_byte_buffer *msg, pit_send_done_fn done, voi
         /* Report it as a failed send, on this thread. */
         on_send_done(&b->tag, 0);
         return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    pit_tag tag;
+    pit_call *call;
+    grpc_byte_buffer *msg;
+    pit_recv_fn fn;
+    void *arg;
+} recv_batch;
+
+static void on_recv_done(pit_tag *tag, int ok) {
+    recv_batch *b = (recv_batch *)tag;
+    pit_call *c = b->call;
+    grpc_byte_buffer *msg = ok ? b->msg : NULL;
+    if (!ok && b->msg) grpc_byte_buffer_destroy(b->msg);
+    b->fn(c, msg, b->arg);
+    free(b);
+    call_release(c);
+}
+
+int pit_call_recv(pit_call *c, pit_recv_fn fn, void *arg) {
+    pthread_mutex_lock(&c->mu);
+    int finished = c->finished;
+    pthread_mutex_unlock(&c->mu);
+    if (finished) return -1;
+    recv_batch *b = calloc(1, sizeof *b);
+    b->tag.fn = on_recv_done;
+    b->call = c;
+    b->fn = fn;
+    b->arg = arg;
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &b->msg;
+    atomic_fetch_add(&c->refs, 1);
+    if (grpc_call_start_batch(c->call, &op, 1, &b->tag, NULL) != GRPC_CALL_OK) {
+        on_recv_done(&b->tag, 0);
+        return 0;
     }
     return 0;
 }

@@ -37,6 +37,9 @@ pit_server *pit_server_create(grpc_completion_queue *cq, size_t max_receive_byte
 void pit_server_require_token(pit_server *s, const char *token);
 /* method: the full path, "/pitboss.v1.Pool/Execute". Before pit_server_start. */
 void pit_server_add_method(pit_server *s, const char *method, pit_method_fn fn, void *arg);
+/* A method whose client streams (client-streaming or bidirectional): fn gets req == NULL and
+ * reads the client's messages with pit_call_recv. */
+void pit_server_add_streaming_method(pit_server *s, const char *method, pit_method_fn fn, void *arg);
 /* Binds an insecure listener; returns the bound port, 0 when the address cannot be bound. */
 int pit_server_listen(pit_server *s, const char *addr);
 /* accept_depth: how many calls per method may be waiting to be accepted at once. */
@@ -66,6 +69,13 @@ void pit_call_cancel(pit_call *c);
 /* Sends one message (taking ownership of msg); initial metadata goes with the first. Returns -1
  * (and destroys msg) if a send is already in flight or the call was finished. */
 int pit_call_send(pit_call *c, grpc_byte_buffer *msg, pit_send_done_fn done, void *arg);
+/* Runs on a queue thread with the client's next message (owned by fn), or NULL once the client has
+ * closed its side or the call is over. */
+typedef void (*pit_recv_fn)(pit_call *call, grpc_byte_buffer *msg, void *arg);
+/* Reads the client's next message (one read at a time; it may overlap a send). -1: the call was
+ * already finished (fn does not run). */
+int pit_call_recv(pit_call *c, pit_recv_fn fn, void *arg);
+
 /* Ends the call: an optional last message (owned from here on), the status and its message,
  * trailing metadata (copied). Safe from any thread, but not while a send is in flight. */
 void pit_call_finish(pit_call *c, grpc_status_code code, const char *details, grpc_byte_buffer *last,

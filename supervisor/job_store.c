@@ -40,7 +40,8 @@ static const char *SCHEMA =
     "  result_json TEXT,"
     "  seq INTEGER NOT NULL);"
     "CREATE UNIQUE INDEX IF NOT EXISTS jobs_request ON jobs(request_id) WHERE request_id IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);";
+    "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);"
+    "CREATE INDEX IF NOT EXISTS jobs_seq ON jobs(seq);";
 
 pit_job_store *pit_job_store_open(const char *path, char *err, size_t errlen) {
     sqlite3 *db;
@@ -247,6 +248,37 @@ size_t pit_job_store_queued(pit_job_store *s, char (*ids)[40], size_t max) {
     sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
     size_t n = 0;
     while (n < max && sqlite3_step(st) == SQLITE_ROW) snprintf(ids[n++], 40, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+size_t pit_job_store_list(pit_job_store *s, int state, pit_job *out, size_t max) {
+    pthread_mutex_lock(&s->mu);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(s->db,
+                       "SELECT id, request_id, backend, shots, seed, state, submitted_us, started_us, completed_us, "
+                       "attempts, error FROM jobs WHERE ?1 < 0 OR state = ?1 ORDER BY seq DESC LIMIT ?2",
+                       -1, &st, NULL);
+    sqlite3_bind_int(st, 1, state);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
+    size_t n = 0;
+    while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+        pit_job *j = &out[n++];
+        memset(j, 0, sizeof *j);
+        snprintf(j->id, sizeof j->id, "%s", (const char *)sqlite3_column_text(st, 0));
+        const unsigned char *rq = sqlite3_column_text(st, 1);
+        snprintf(j->request_id, sizeof j->request_id, "%s", rq ? (const char *)rq : "");
+        snprintf(j->backend, sizeof j->backend, "%s", (const char *)sqlite3_column_text(st, 2));
+        j->shots = sqlite3_column_int64(st, 3);
+        j->seed = sqlite3_column_int64(st, 4);
+        j->state = (pit_job_state)sqlite3_column_int(st, 5);
+        j->submitted_us = sqlite3_column_int64(st, 6);
+        j->started_us = sqlite3_column_int64(st, 7);
+        j->completed_us = sqlite3_column_int64(st, 8);
+        j->attempts = sqlite3_column_int(st, 9);
+        j->error = dup_col(st, 10);
+    }
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
     return n;

@@ -2,8 +2,7 @@
  * The durable job store: quantum jobs and their results in SQLite (WAL), so that a supervisor
  * restarted after kill -9 still answers for every job it accepted.
  *
- * Groundwork for the quantum job API (issue 7): the store and its tests; the Jobs service that uses
- * it comes next. Thread-safe: one connection under a mutex.
+ * Used by the job manager (job_manager.c). Thread-safe: one connection under a mutex.
  */
 #ifndef PIT_JOB_STORE_H
 #define PIT_JOB_STORE_H
@@ -61,6 +60,9 @@ int pit_job_store_cancel(pit_job_store *s, const char *id);
 int pit_job_store_recover(pit_job_store *s);
 /* Ids of QUEUED jobs, oldest first, at most max; returns how many were written to ids. */
 size_t pit_job_store_queued(pit_job_store *s, char (*ids)[40], size_t max);
+/* Up to max jobs, newest first, in one state (state < 0: any), without their circuits and results.
+ * Returns how many were written to out (the caller pit_job_clears each). */
+size_t pit_job_store_list(pit_job_store *s, int state, pit_job *out, size_t max);
 /* Jobs in each state, into counts[5]. */
 void pit_job_store_count(pit_job_store *s, int64_t counts[5]);
 /* Deletes finished jobs completed before before_us; returns how many. */

@@ -11,7 +11,9 @@ static void usage(FILE *out) {
             "  serve [-c FILE]         start the supervisor and its workers (default config/pitboss.json)\n"
             "  status                  show the pools and their workers\n"
             "  call COMMAND [JSON]     run a command, print its result\n"
-            "  stream COMMAND [JSON]   run a streaming command, print one chunk a line as it arrives\n\n"
+            "  stream COMMAND [JSON]   run a streaming command, print one chunk a line as it arrives\n"
+            "  jobs submit FILE.qasm   queue a quantum circuit as a job (also: status, result, watch, cancel, list)\n"
+            "  backends                list the job backends (native pools) and what they run\n\n"
             "Run 'pitboss <command> --help' for a command's options.\n");
 }
 
@@ -25,6 +27,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "status") == 0) return pit_cli_status(argc - 1, argv + 1);
     if (strcmp(cmd, "call") == 0) return pit_cli_call(argc - 1, argv + 1);
     if (strcmp(cmd, "stream") == 0) return pit_cli_stream(argc - 1, argv + 1);
+    if (strcmp(cmd, "jobs") == 0) return pit_cli_jobs(argc - 1, argv + 1);
+    if (strcmp(cmd, "backends") == 0) return pit_cli_backends(argc - 1, argv + 1);
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "jobs.h"
 #include "log.h"
 #include "sessions.h"
 #include "status.h"
@@ -144,6 +145,8 @@ static const char *esc(const char *s, char *out, size_t len) {
     return out;
 }
 
+static void put_line(void *t, const char *line) { put(t, "%s", line); }
+
 char *pit_metrics_render(pit_metrics *m, pit_sup *sup) {
     text t = {malloc(8192), 0, 8192};
     char e1[160], e2[160];
@@ -204,6 +207,7 @@ char *pit_metrics_render(pit_metrics *m, pit_sup *sup) {
             put(&t, "pitboss_worker_rss_bytes{pool=\"%s\",slot=\"%d\"} %lld\n", esc(sup->pools[i].cfg->name, e1, sizeof e1),
                 k, (long long)sup->pools[i].slots[k].rss_kb * 1024);
     pthread_mutex_unlock(&sup->mu);
+    if (sup->jobs) pit_jobs_render_metrics(sup->jobs, put_line, &t);
     return t.buf;
 }
 

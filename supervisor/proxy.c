@@ -5,6 +5,7 @@
  * reader slows the worker and the supervisor holds at most one chunk per stream.
  */
 #include <grpc/byte_buffer_reader.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,24 @@ static grpc_byte_buffer *append_fields(grpc_byte_buffer *msg, const ProtobufCMes
     return out;
 }
 
+void pit_proxy_finish(pit_proxy *px, grpc_status_code code, const char *details, grpc_byte_buffer *resp,
+                      const pit_md *trailing, size_t n_trailing) {
+    if (px->front) {
+        pit_call_finish(px->front, code, details, resp, trailing, n_trailing);
+    } else {
+        px->on_done(px, code, details ? details : "", resp);
+    }
+}
+
+void pit_proxy_fail(pit_proxy *px, grpc_status_code code, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    pit_proxy_finish(px, code, msg, NULL, NULL, 0);
+}
+
 static void fill_ref(pit_proxy *px, Pitboss__V1__WorkerRef *ref) {
     ref->pool = (char *)px->pool->cfg->name;
     ref->slot = (uint32_t)px->slot->index;
@@ -68,7 +87,7 @@ static void finish_with_worker_status(pit_proxy *px, const pit_status *st) {
     if ((v = pit_status_metadata(st, "x-pitboss-error-type", &len))) md[n++] = (pit_md){"x-pitboss-error-type", v, len};
     if ((v = pit_status_metadata(st, "x-pitboss-traceback-bin", &len)))
         md[n++] = (pit_md){"x-pitboss-traceback-bin", v, len};
-    pit_call_finish(px->front, st->code, st->details, NULL, md, n);
+    pit_proxy_finish(px, st->code, st->details, NULL, md, n);
 }
 
 /* The worker call is over: it may not be cancelled through px any more. */
@@ -78,7 +97,7 @@ static void worker_call_over(pit_proxy *px) {
     px->cc = NULL;
     pthread_mutex_unlock(&px->sup->mu);
     /* Nor may the client's cancel reach px after this. */
-    pit_call_on_cancel(px->front, NULL, NULL);
+    if (px->front) pit_call_on_cancel(px->front, NULL, NULL);
 }
 
 /* What ends both kinds of call once the worker's status is in. */
@@ -96,6 +115,9 @@ static void worker_status_in(pit_proxy *px, pit_ccall *cc, grpc_byte_buffer *una
     pit_router_count_call(px, code);
     if (code != GRPC_STATUS_OK) {
         finish_with_worker_status(px, st);
+    } else if (unary_resp && !px->front) {
+        pit_proxy_finish(px, GRPC_STATUS_OK, "", unary_resp, NULL, 0);
+        unary_resp = NULL;
     } else if (unary_resp) {
         Pitboss__V1__ExecuteResponse extra = PITBOSS__V1__EXECUTE_RESPONSE__INIT;
         Pitboss__V1__WorkerRef ref = PITBOSS__V1__WORKER_REF__INIT;
@@ -105,7 +127,7 @@ static void worker_status_in(pit_proxy *px, pit_ccall *cc, grpc_byte_buffer *una
         pit_call_finish(px->front, GRPC_STATUS_OK, "", append_fields(unary_resp, &extra.base), NULL, 0);
         unary_resp = NULL;
     } else {
-        pit_call_finish(px->front, GRPC_STATUS_OK, "", NULL, NULL, 0);
+        pit_proxy_finish(px, GRPC_STATUS_OK, "", NULL, NULL, 0);
     }
     if (unary_resp) grpc_byte_buffer_destroy(unary_resp);
     pit_ccall_free(cc);

@@ -201,23 +201,23 @@ static void service_queue_locked(pit_pool *pool, actions *a) {
 static void finish_queued_failure(pit_proxy *px, grpc_status_code code) {
     pit_pool *pool = px->pool;
     int64_t waited_ms = (pit_mono_us() - px->arrived_us) / 1000;
-    pit_call_on_cancel(px->front, NULL, NULL);
+    if (px->front) pit_call_on_cancel(px->front, NULL, NULL);
     /* Counted before the answer goes out, so that a scrape after the answer includes it. */
     pit_metrics_call_done(pool->sup->metrics, pool->cfg->name, px->command, code, (double)waited_ms / 1000.0);
     switch (code) {
     case GRPC_STATUS_UNAVAILABLE:
-        pit_call_finish_error(px->front, code, "pool \"%s\" has failed: %s", pool->cfg->name, pool->failed_reason);
+        pit_proxy_fail(px, code, "pool \"%s\" has failed: %s", pool->cfg->name, pool->failed_reason);
         break;
     case GRPC_STATUS_RESOURCE_EXHAUSTED:
-        pit_call_finish_error(px->front, code, "pool \"%s\" has %lld open sessions, its limit (sessions.max_sessions):"
+        pit_proxy_fail(px, code, "pool \"%s\" has %lld open sessions, its limit (sessions.max_sessions):"
                               " close sessions or raise the limit", pool->cfg->name,
                               (long long)pool->sup->cfg.sessions.max_sessions);
         break;
     case GRPC_STATUS_CANCELLED:
-        pit_call_finish_error(px->front, code, "cancelled while waiting for a worker");
+        pit_proxy_fail(px, code, "cancelled while waiting for a worker");
         break;
     default:
-        pit_call_finish_error(px->front, code,
+        pit_proxy_fail(px, code,
                               "deadline passed after waiting %lld ms in the queue of pool \"%s\" for a free worker "
                               "(%d workers x %lld calls each, all busy)",
                               (long long)waited_ms, pool->cfg->name, pool->n_slots,
@@ -254,11 +254,11 @@ static void finish_worker_failed(pit_proxy *px, int exited) {
         pthread_mutex_lock(&px->sup->mu);
         snprintf(exit_desc, sizeof exit_desc, "%s", slot->last_exit);
         pthread_mutex_unlock(&px->sup->mu);
-        pit_call_finish_error(px->front, GRPC_STATUS_UNAVAILABLE,
+        pit_proxy_fail(px, GRPC_STATUS_UNAVAILABLE,
                               "worker %d of pool \"%s\" (pid %d) died during the call: %s; it is being restarted, "
                               "retry the call", slot->index, px->pool->cfg->name, (int)px->pid_at_dispatch, exit_desc);
     } else {
-        pit_call_finish_error(px->front, px->worker_code, "worker %d of pool \"%s\" (pid %d): %s", slot->index,
+        pit_proxy_fail(px, px->worker_code, "worker %d of pool \"%s\" (pid %d): %s", slot->index,
                               px->pool->cfg->name, (int)px->pid_at_dispatch, px->worker_details);
     }
     pit_router_call_done(px, GRPC_STATUS_UNAVAILABLE);
@@ -266,7 +266,7 @@ static void finish_worker_failed(pit_proxy *px, int exited) {
 
 void pit_router_worker_failed(pit_proxy *px, grpc_status_code code, const char *details) {
     pit_sup *sup = px->sup;
-    pit_call_on_cancel(px->front, NULL, NULL);
+    if (px->front) pit_call_on_cancel(px->front, NULL, NULL);
     pthread_mutex_lock(&sup->mu);
     int exited = px->slot->exits != px->exits_at_dispatch;
     if (!exited) {
@@ -352,15 +352,59 @@ void pit_router_call_done(pit_proxy *px, grpc_status_code code) {
 
 /* ---------------------------------------------------------------- a call arrives */
 
-static void on_front_cancel(void *arg) {
-    /* Runs under the front call's lock: only flags, the worker call's cancel, and a wake-up. */
-    pit_proxy *px = arg;
+void pit_router_cancel(pit_proxy *px) {
     pthread_mutex_lock(&px->sup->mu);
     px->cancelled = 1;
     if (px->cc) pit_ccall_cancel(px->cc);
     int queued = px->queued;
     pthread_mutex_unlock(&px->sup->mu);
     if (queued) pit_cq_loop_wake(px->sup->loop);
+}
+
+/* Runs under the front call's lock: only flags, the worker call's cancel, and a wake-up. */
+static void on_front_cancel(void *arg) { pit_router_cancel(arg); }
+
+/* Places a new call: on a slot now (*slot set: the caller dispatches it), in the pool's queue, or
+ * refused (the code, with why). Internal calls are not held to queue_limit. */
+static grpc_status_code admit(pit_proxy *px, int internal, pit_slot **slot, char *why, size_t whylen) {
+    pit_sup *sup = px->sup;
+    pit_pool *pool = px->pool;
+    grpc_status_code refuse = GRPC_STATUS_OK;
+    actions a;
+    a.n_dispatch = a.n_fail = a.more = 0;
+    *slot = NULL;
+    pthread_mutex_lock(&sup->mu);
+    if (sup->shutting_down) {
+        refuse = GRPC_STATUS_UNAVAILABLE;
+        snprintf(why, whylen, "pitboss is shutting down: send the call to another instance or retry later");
+    } else if (pool->state == POOL_FAILED) {
+        refuse = GRPC_STATUS_UNAVAILABLE;
+        snprintf(why, whylen, "pool \"%.64s\" has failed: %.400s", pool->cfg->name, pool->failed_reason);
+    } else {
+        pick_result r = pool->queue_head && !px->session_id ? PICK_WAIT : pick(px, slot);
+        if (r == PICK_SLOT) {
+            reserve(px, *slot);
+        } else if (r == PICK_NO_SESSIONS) {
+            refuse = GRPC_STATUS_RESOURCE_EXHAUSTED;
+            snprintf(why, whylen, "pool \"%s\" has %lld open sessions, its limit (sessions.max_sessions): close "
+                     "sessions or raise the limit", pool->cfg->name, (long long)sup->cfg.sessions.max_sessions);
+        } else if (internal || pool->queued < (uint32_t)pool->cfg->queue_limit) {
+            queue_push(pool, px);
+            /* Calls ahead of it may wait for one busy session worker while others are free. */
+            service_queue_locked(pool, &a);
+            pit_router_update_wake_locked(sup);
+        } else {
+            refuse = GRPC_STATUS_RESOURCE_EXHAUSTED;
+            snprintf(why, whylen,
+                     "pool \"%s\" is full: %d workers x %lld calls each are busy and %u calls wait (queue_limit %lld); "
+                     "retry later, or raise the pool's size or queue_limit",
+                     pool->cfg->name, pool->n_slots, (long long)pool->cfg->max_concurrency, pool->queued,
+                     (long long)pool->cfg->queue_limit);
+        }
+    }
+    pthread_mutex_unlock(&sup->mu);
+    run_actions(&a);
+    return refuse;
 }
 
 static void accept_call(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int streaming) {
@@ -406,43 +450,9 @@ static void accept_call(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int
     pitboss__v1__execute_request__free_unpacked(req, NULL);
     pit_call_on_cancel(call, on_front_cancel, px);
 
-    grpc_status_code refuse = GRPC_STATUS_OK;
     char why[512];
     pit_slot *slot = NULL;
-    actions a;
-    a.n_dispatch = a.n_fail = a.more = 0;
-    pthread_mutex_lock(&sup->mu);
-    if (sup->shutting_down) {
-        refuse = GRPC_STATUS_UNAVAILABLE;
-        snprintf(why, sizeof why, "pitboss is shutting down: send the call to another instance or retry later");
-    } else if (pool->state == POOL_FAILED) {
-        refuse = GRPC_STATUS_UNAVAILABLE;
-        snprintf(why, sizeof why, "pool \"%.64s\" has failed: %.400s", pool->cfg->name, pool->failed_reason);
-    } else {
-        pick_result r = pool->queue_head && !px->session_id ? PICK_WAIT : pick(px, &slot);
-        if (r == PICK_SLOT) {
-            reserve(px, slot);
-        } else if (r == PICK_NO_SESSIONS) {
-            refuse = GRPC_STATUS_RESOURCE_EXHAUSTED;
-            snprintf(why, sizeof why, "pool \"%s\" has %lld open sessions, its limit (sessions.max_sessions): close "
-                     "sessions or raise the limit", pool->cfg->name, (long long)sup->cfg.sessions.max_sessions);
-        } else if (pool->queued < (uint32_t)pool->cfg->queue_limit) {
-            queue_push(pool, px);
-            /* Calls ahead of it may wait for one busy session worker while others are free. */
-            service_queue_locked(pool, &a);
-            pit_router_update_wake_locked(sup);
-        } else {
-            refuse = GRPC_STATUS_RESOURCE_EXHAUSTED;
-            snprintf(why, sizeof why,
-                     "pool \"%s\" is full: %d workers x %lld calls each are busy and %u calls wait (queue_limit %lld); "
-                     "retry later, or raise the pool's size or queue_limit",
-                     pool->cfg->name, pool->n_slots, (long long)pool->cfg->max_concurrency, pool->queued,
-                     (long long)pool->cfg->queue_limit);
-        }
-    }
-    pthread_mutex_unlock(&sup->mu);
-    run_actions(&a);
-
+    grpc_status_code refuse = admit(px, 0, &slot, why, sizeof why);
     if (refuse != GRPC_STATUS_OK) {
         pit_call_on_cancel(call, NULL, NULL);
         pit_metrics_call_done(sup->metrics, pool->cfg->name, px->command, refuse, 0);
@@ -451,6 +461,31 @@ static void accept_call(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int
     } else if (slot) {
         pit_proxy_dispatch(px);
     }
+}
+
+pit_proxy *pit_router_submit_internal(pit_sup *sup, pit_pool *pool, const char *command, grpc_byte_buffer *req,
+                                      int64_t deadline_us, pit_proxy_done_fn on_done, void *arg,
+                                      grpc_status_code *code, char *why, size_t whylen) {
+    pit_proxy *px = calloc(1, sizeof *px);
+    px->sup = sup;
+    px->pool = pool;
+    px->req = req;
+    px->on_done = on_done;
+    px->done_arg = arg;
+    px->refs = 2; /* the router's and the caller's */
+    snprintf(px->command, sizeof px->command, "%s", command);
+    px->arrived_us = pit_mono_us();
+    px->deadline_us = deadline_us;
+    pit_slot *slot = NULL;
+    *code = admit(px, 1, &slot, why, whylen);
+    if (*code != GRPC_STATUS_OK) {
+        pit_metrics_call_done(sup->metrics, pool->cfg->name, px->command, *code, 0);
+        px->refs = 1;
+        pit_proxy_release(px);
+        return NULL;
+    }
+    if (slot) pit_proxy_dispatch(px);
+    return px;
 }
 
 static void on_execute(pit_call *call, grpc_byte_buffer *req, void *arg) { accept_call(call, req, arg, 0); }

@@ -5,10 +5,16 @@
 #include "rpc_client.h"
 #include "supervisor.h"
 
+/* How an internal call ends: code, the worker's message, and (OK, unary) the response, which it
+ * then owns. Runs on a queue thread, without sup->mu, exactly once. */
+typedef void (*pit_proxy_done_fn)(pit_proxy *px, grpc_status_code code, const char *details, grpc_byte_buffer *resp);
+
 struct pit_proxy {
     pit_sup *sup;
     pit_pool *pool;
-    pit_call *front;         /* the client's call */
+    pit_call *front;         /* the client's call; NULL for an internal call (a job's run) */
+    pit_proxy_done_fn on_done; /* internal calls: gets the answer instead of a client */
+    void *done_arg;
     grpc_byte_buffer *req;   /* the request, until it is sent to a worker */
     char command[96];
     char *session_id;        /* NULL without a session */
@@ -45,6 +51,21 @@ struct pit_proxy {
 /* proxy.c */
 void pit_proxy_dispatch(pit_proxy *px); /* send the request to px->slot (reserved by the router) */
 void pit_proxy_release(pit_proxy *px);  /* drop one reference (takes sup->mu) */
+
+/* Ends the call: to its client, or to on_done for an internal call. */
+void pit_proxy_finish(pit_proxy *px, grpc_status_code code, const char *details, grpc_byte_buffer *resp,
+                      const pit_md *trailing, size_t n_trailing);
+void pit_proxy_fail(pit_proxy *px, grpc_status_code code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* router.c: internal calls (the job manager's runs). req is an ExecuteRequest for pool (owned from
+ * here on). Returns the call with one reference for the caller (pit_proxy_release), or NULL when the
+ * pool refuses at once: then *code and why say so and on_done never runs. Never calls on_done on
+ * this thread. Internal calls skip queue_limit: their number is the caller's to bound. */
+pit_proxy *pit_router_submit_internal(pit_sup *sup, pit_pool *pool, const char *command, grpc_byte_buffer *req,
+                                      int64_t deadline_us, pit_proxy_done_fn on_done, void *arg,
+                                      grpc_status_code *code, char *why, size_t whylen);
+/* Cancels a call (internal or not): queued, it leaves the queue; running, the worker is told. */
+void pit_router_cancel(pit_proxy *px);
 
 /* router.c, called by proxy.c */
 /* Counts the call in the metrics (call it before the answer goes out). */

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "cli.h"
 #include "log.h"
+#include "jobs.h"
 #include "metrics.h"
 #include "sessions.h"
 #include "supervisor.h"
@@ -195,7 +196,15 @@ int pit_cli_serve(int argc, char **argv) {
     sup->server = pit_server_create(sup->cq, (size_t)sup->cfg.max_message_mb << 20);
     pit_router_register(sup);
     pit_front_register(sup);
+    pit_job_rpc_register(sup);
+    pit_job_batch_stream_register(sup);
     int rc = 0;
+    sup->jobs = pit_jobs_create(sup, err, sizeof err);
+    if (!sup->jobs) {
+        pit_error("%s", err);
+        rc = 1;
+        goto out_server;
+    }
     if (pit_server_listen(sup->server, sup->cfg.listen) == 0) {
         pit_error("cannot listen on %s: the address is in use or not allowed (is another pitboss running? change "
                   "\"listen\" in %s)", sup->cfg.listen, path);
@@ -214,6 +223,7 @@ int pit_cli_serve(int argc, char **argv) {
     if (pit_monitor_start_all(sup) != 0) {
         rc = 1;
     } else {
+        pit_jobs_start(sup->jobs);
         pit_info("pitboss serving on %s (config %s, %d pool%s, metrics %s)", sup->cfg.listen, path, sup->n_pools,
                  sup->n_pools == 1 ? "" : "s", sup->cfg.metrics.listen[0] ? sup->cfg.metrics.listen : "off");
         ev_run(sup->ev, 0);
@@ -223,12 +233,17 @@ int pit_cli_serve(int argc, char **argv) {
     pthread_mutex_lock(&sup->mu);
     sup->shutting_down = 1;
     pthread_mutex_unlock(&sup->mu);
+    pit_jobs_shutdown(sup->jobs);
+    pit_job_rpc_shutdown(sup);
+    pit_job_batch_stream_shutdown(sup);
     pit_server_shutdown(sup->server, sup->cfg.timeouts.graceful_ms);
     pit_monitor_stop_workers(sup, sup->cfg.timeouts.graceful_ms);
     pit_server_destroy(sup->server);
     grpc_completion_queue_shutdown(sup->cq);
     pit_cq_loop_join(sup->loop);
     grpc_completion_queue_destroy(sup->cq);
+    pit_jobs_destroy(sup->jobs);
+    sup->jobs = NULL;
     sup_free_tables(sup);
     pit_metrics_destroy(sup->metrics);
     grpc_shutdown();
@@ -243,6 +258,8 @@ out_server:
     while (grpc_completion_queue_next(sup->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN)
         ;
     grpc_completion_queue_destroy(sup->cq);
+    pit_jobs_destroy(sup->jobs);
+    sup->jobs = NULL;
     sup_free_tables(sup);
     pit_metrics_destroy(sup->metrics);
     grpc_shutdown();

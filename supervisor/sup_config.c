@@ -28,6 +28,8 @@ static const pit_cfg_field pool_fields[] = {
     INT_FIELD("max_qubits", max_qubits, 26, 1, 40, "native: largest circuit simulated"),
     INT_FIELD("max_shots", max_shots, 1000000, 1, 1000000000, "native: most shots per circuit"),
     INT_FIELD("max_gates", max_gates, 1000000, 1, 100000000, "native: most gates per circuit after expansion"),
+    {.key = "backend", F(PIT_CFG_STRING, backend), .def_str = "",
+     .doc = "native: the job backend id this pool serves (\"\": the pool's name)"},
     {.key = "module", F(PIT_CFG_STRLIST, module), .doc = "python: module(s) to import"},
     {.key = "python_path", F(PIT_CFG_STRLIST, python_path), .doc = "python: folders added to sys.path"},
 };
@@ -90,10 +92,28 @@ static const pit_cfg_field metrics_fields[] = {
 #undef STRUCT
 static const pit_cfg_schema metrics_schema = {"metrics", metrics_fields, 1, sizeof(pit_metrics_config)};
 
+#define STRUCT pit_jobs_config
+static const pit_cfg_field jobs_fields[] = {
+    {.key = "store", F(PIT_CFG_STRING, store), .def_str = "",
+     .doc = "the job store's SQLite file (\"\": <state_dir>/jobs.db); relative to the config file's folder"},
+    INT_FIELD("max_queued_jobs", max_queued_jobs, 10000, 1, 100000000, "jobs waiting before submit is refused"),
+    INT_FIELD("max_running_jobs", max_running_jobs, 0, 0, 1000000,
+              "jobs running at once per backend (0: its pool's size x max_concurrency)"),
+    INT_FIELD("max_attempts", max_attempts, 3, 1, 100, "runs a job gets when workers die under it"),
+    INT_FIELD("retention_s", retention_s, 7 * 86400, 0, INT64_MAX / 1000000, "finished jobs are kept this long (0: forever)"),
+    INT_FIELD("run_timeout_s", run_timeout_s, 3600, 0, 30 * 86400, "longest run of one job (0: no limit)"),
+    INT_FIELD("max_batch", max_batch, 10000, 1, 1000000, "circuits in one SubmitBatch"),
+};
+#undef STRUCT
+static const pit_cfg_schema jobs_schema = {"jobs", jobs_fields, sizeof jobs_fields / sizeof jobs_fields[0],
+                                           sizeof(pit_jobs_config)};
+
 #define STRUCT pit_sup_config
 static const pit_cfg_field top_fields[] = {
     {.key = "listen", F(PIT_CFG_STRING, listen), .def_str = "127.0.0.1:50051", .doc = "clients' address"},
     {.key = "log_level", F(PIT_CFG_STRING, log_level), .def_str = "info", .doc = "debug, info, warn or error"},
+    {.key = "state_dir", F(PIT_CFG_STRING, state_dir), .def_str = "",
+     .doc = "folder for the job store (\"\": $PITBOSS_STATE_DIR, else ~/.local/state/pitboss)"},
     {.key = "default_pool", F(PIT_CFG_STRING, default_pool), .def_str = "", .doc = "pool of calls naming none"},
     {.key = "worker_bin", F(PIT_CFG_STRING, worker_bin), .def_str = "", .doc = "path of pitboss-worker"},
     INT_FIELD("cq_threads", cq_threads, 1, 1, 64, "gRPC completion-queue threads"),
@@ -106,6 +126,7 @@ static const pit_cfg_field top_fields[] = {
     {.key = "sessions", F(PIT_CFG_OBJECT, sessions), .sub = &sessions_schema},
     {.key = "recycle", F(PIT_CFG_OBJECT, recycle), .sub = &recycle_schema},
     {.key = "metrics", F(PIT_CFG_OBJECT, metrics), .sub = &metrics_schema},
+    {.key = "jobs", F(PIT_CFG_OBJECT, jobs), .sub = &jobs_schema},
 };
 #undef STRUCT
 const pit_cfg_schema pit_sup_config_schema = {"pitboss", top_fields, sizeof top_fields / sizeof top_fields[0],
@@ -161,6 +182,20 @@ static int validate(const char *path, pit_sup_config *c, char *err, size_t errle
             snprintf(key, sizeof key, "pools[%zu].%s", i, p->module.count ? "module" : "python_path");
             return invalid(err, errlen, path, key, "only python pools import modules (this pool's kind is native)");
         }
+        if (p->kind == PIT_KIND_PYTHON && p->backend[0]) {
+            snprintf(key, sizeof key, "pools[%zu].backend", i);
+            return invalid(err, errlen, path, key, "only native pools run circuits (this pool's kind is python)");
+        }
+        if (p->kind == PIT_KIND_NATIVE && !p->backend[0]) {
+            free(p->backend);
+            p->backend = strdup(p->name);
+        }
+        for (size_t k = 0; k < i; k++)
+            if (p->kind == PIT_KIND_NATIVE && c->pools[k].kind == PIT_KIND_NATIVE &&
+                strcmp(c->pools[k].backend, p->backend) == 0) {
+                snprintf(key, sizeof key, "pools[%zu].backend", i);
+                return invalid(err, errlen, path, key, "\"%s\" is already the backend of pools[%zu]", p->backend, k);
+            }
         slots += p->size;
     }
     if (c->default_pool[0] && !pit_sup_config_pool(c, c->default_pool))

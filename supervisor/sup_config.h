@@ -20,6 +20,7 @@ typedef struct {
     int64_t max_qubits;      /* native: the simulator's limits */
     int64_t max_shots;
     int64_t max_gates;
+    char *backend;           /* native: the job backend id it serves ("": the pool's name) */
     pit_cfg_strmap env;
     pit_cfg_strlist module;       /* python pools */
     pit_cfg_strlist python_path;  /* python pools; relative to the config file's folder */
@@ -62,8 +63,19 @@ typedef struct {
 } pit_metrics_config;
 
 typedef struct {
+    char *store;              /* SQLite file; "": <state_dir>/jobs.db */
+    int64_t max_queued_jobs;  /* jobs waiting before SubmitJob answers RESOURCE_EXHAUSTED */
+    int64_t max_running_jobs; /* per backend; 0: its pool's size x max_concurrency */
+    int64_t max_attempts;     /* runs a job gets when its worker dies under it */
+    int64_t retention_s;      /* finished jobs are deleted this long after they finished (0: kept) */
+    int64_t run_timeout_s;    /* longest run of one job (0: no limit) */
+    int64_t max_batch;        /* circuits in one SubmitBatch */
+} pit_jobs_config;
+
+typedef struct {
     char *listen;
     char *log_level;
+    char *state_dir;
     char *default_pool;
     char *worker_bin;
     int64_t cq_threads;
@@ -76,6 +88,7 @@ typedef struct {
     pit_sessions_config sessions;
     pit_recycle_config recycle;
     pit_metrics_config metrics;
+    pit_jobs_config jobs;
 
     char *config_dir; /* folder of the config file (absolute); not a key */
 } pit_sup_config;

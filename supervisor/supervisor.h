@@ -26,6 +26,7 @@ typedef struct pit_slot pit_slot;
 typedef struct pit_proxy pit_proxy;
 typedef struct pit_sessions pit_sessions;
 typedef struct pit_metrics pit_metrics;
+typedef struct pit_jobs pit_jobs;
 
 /* A channel to one worker process, shared by the calls sent to it. A worker restart replaces the
  * slot's channel (a fresh channel has no reconnect backoff); calls in flight keep the old one. */
@@ -125,6 +126,7 @@ struct pit_sup {
     pit_cq_loop *loop;
     struct ev_loop *ev;
     pit_metrics *metrics;
+    pit_jobs *jobs; /* the quantum job API (job_manager.c) */
 };
 
 /* --- worker_channel.c (under sup->mu) --- */

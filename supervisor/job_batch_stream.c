@@ -1,0 +1,344 @@
+/*
+ * SubmitBatchStream: circuits come in on one stream while events go out on the same call. Each
+ * submission is answered at once with `submitted` (or `error` when refused), and every accepted
+ * job later with `completed` (its result) or `error` (failed or canceled, with why). The call
+ * ends once the client has closed its side and every accepted job has reported.
+ *
+ * The stream is a job listener: the manager records each state change under its lock
+ * (on_update), and the stream sends its queued events one at a time (flush), outside that lock.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buffers.h"
+#include "job_result.h"
+#include "jobs.h"
+#include "jobs.pb-c.h"
+#include "log.h"
+
+#define MAP_SIZE 1024
+
+typedef enum { BEV_SUBMITTED, BEV_COMPLETED, BEV_ERROR } event_kind;
+
+typedef struct event {
+    event_kind kind;
+    char job_id[40];
+    char *request_id;
+    uint32_t index;
+    char *error;
+    int code;
+    struct event *next;
+} event;
+
+/* An accepted job of this stream: what its events must carry. */
+typedef struct job_ref {
+    char job_id[40];
+    char *request_id;
+    uint32_t index;
+    int done;
+    struct job_ref *next;
+} job_ref;
+
+typedef struct bstream bstream;
+struct bstream {
+    pit_job_listener l; /* first: the manager sees a listener */
+    pit_jobs *jobs;
+    pit_call *call;
+    atomic_int refs;
+    pthread_mutex_t mu; /* guards everything below; never held across pit_call_* */
+    event *head, *tail;
+    job_ref *map[MAP_SIZE];
+    /* the submission being handled (set by the receiving thread around pit_jobs_submit) */
+    uint32_t cur_index;
+    const char *cur_request_id;
+    uint32_t next_index;
+    int pending; /* accepted jobs that have not reported a final event */
+    int client_closed, sending, finished, stop_requested;
+    bstream *prev, *next;
+};
+
+static pthread_mutex_t g_streams_mu = PTHREAD_MUTEX_INITIALIZER;
+static bstream *g_streams;
+
+static unsigned map_hash(const char *s) {
+    unsigned h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % MAP_SIZE;
+}
+
+static job_ref *map_get(bstream *b, const char *id) {
+    for (job_ref *r = b->map[map_hash(id)]; r; r = r->next)
+        if (strcmp(r->job_id, id) == 0) return r;
+    return NULL;
+}
+
+static void push_event(bstream *b, event_kind kind, const char *job_id, const char *request_id, uint32_t index,
+                       const char *error, int code) {
+    event *e = calloc(1, sizeof *e);
+    e->kind = kind;
+    snprintf(e->job_id, sizeof e->job_id, "%s", job_id ? job_id : "");
+    e->request_id = strdup(request_id ? request_id : "");
+    e->index = index;
+    e->error = error ? strdup(error) : NULL;
+    e->code = code;
+    if (b->tail) b->tail->next = e; else b->head = e;
+    b->tail = e;
+}
+
+static void event_free(event *e) {
+    free(e->request_id);
+    free(e->error);
+    free(e);
+}
+
+static void bs_ref(pit_job_listener *l) { atomic_fetch_add(&((bstream *)l)->refs, 1); }
+
+static void bs_unref(pit_job_listener *l) {
+    bstream *b = (bstream *)l;
+    if (atomic_fetch_sub(&b->refs, 1) != 1) return;
+    pthread_mutex_lock(&g_streams_mu);
+    if (b->prev) b->prev->next = b->next; else g_streams = b->next;
+    if (b->next) b->next->prev = b->prev;
+    pthread_mutex_unlock(&g_streams_mu);
+    while (b->head) {
+        event *e = b->head;
+        b->head = e->next;
+        event_free(e);
+    }
+    for (int i = 0; i < MAP_SIZE; i++)
+        while (b->map[i]) {
+            job_ref *r = b->map[i];
+            b->map[i] = r->next;
+            free(r->request_id);
+            free(r);
+        }
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+/* Under jobs->mu. The first update of a job is its acceptance (it runs inside pit_jobs_submit, on
+ * the receiving thread, so cur_* name the submission); a final state is its last event. */
+static void bs_on_update(pit_job_listener *l, const pit_job_update *u) {
+    bstream *b = (bstream *)l;
+    pthread_mutex_lock(&b->mu);
+    job_ref *r = map_get(b, u->job_id);
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        snprintf(r->job_id, sizeof r->job_id, "%s", u->job_id);
+        r->request_id = strdup(b->cur_request_id ? b->cur_request_id : "");
+        r->index = b->cur_index;
+        unsigned h = map_hash(r->job_id);
+        r->next = b->map[h];
+        b->map[h] = r;
+        b->pending++;
+        push_event(b, BEV_SUBMITTED, r->job_id, r->request_id, r->index, NULL, 0);
+    }
+    if (!r->done && pit_job_state_terminal(u->state)) {
+        r->done = 1;
+        b->pending--;
+        if (u->state == JOB_COMPLETED) {
+            push_event(b, BEV_COMPLETED, r->job_id, r->request_id, r->index, NULL, 0);
+        } else {
+            char why[1200];
+            snprintf(why, sizeof why, "%s: %.1100s", pit_job_state_name(u->state),
+                     u->error ? u->error : (u->state == JOB_CANCELED ? "canceled" : "failed"));
+            push_event(b, BEV_ERROR, r->job_id, r->request_id, r->index, why,
+                       u->state == JOB_CANCELED ? GRPC_STATUS_CANCELLED : GRPC_STATUS_ABORTED);
+        }
+    }
+    pthread_mutex_unlock(&b->mu);
+}
+
+static void bs_flush(pit_job_listener *l);
+
+static void finish_call(bstream *b, grpc_status_code code, const char *why) {
+    pit_call_finish(b->call, code, why, NULL, NULL, 0);
+    bs_unref(&b->l); /* the call's */
+}
+
+static void on_sent(pit_call *call, int ok, void *arg) {
+    (void)call;
+    bstream *b = arg;
+    pthread_mutex_lock(&b->mu);
+    b->sending = 0;
+    int stop = (!ok || b->stop_requested) && !b->finished;
+    if (stop) b->finished = 1;
+    pthread_mutex_unlock(&b->mu);
+    if (stop)
+        finish_call(b, ok ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_CANCELLED,
+                    ok ? "pitboss is shutting down; accepted jobs are kept and run after it restarts: follow them by id"
+                       : "the client left; accepted jobs go on");
+    else
+        bs_flush(&b->l);
+    bs_unref(&b->l); /* the send's */
+}
+
+/* Sends the next event, or ends the call when nothing more will come. */
+static void bs_flush(pit_job_listener *l) {
+    bstream *b = (bstream *)l;
+    pthread_mutex_lock(&b->mu);
+    if (b->sending || b->finished) {
+        pthread_mutex_unlock(&b->mu);
+        return;
+    }
+    event *e = b->head;
+    if (!e) {
+        int done = b->client_closed && b->pending == 0;
+        if (done) b->finished = 1;
+        pthread_mutex_unlock(&b->mu);
+        if (done) finish_call(b, GRPC_STATUS_OK, "");
+        return;
+    }
+    b->head = e->next;
+    if (!b->head) b->tail = NULL;
+    b->sending = 1;
+    pthread_mutex_unlock(&b->mu);
+
+    Pitboss__V1__BatchJobEvent m = PITBOSS__V1__BATCH_JOB_EVENT__INIT;
+    m.job_id = e->job_id;
+    m.client_request_id = e->request_id;
+    m.index = e->index;
+    pit_job_result res;
+    int have_res = 0;
+    char why[300];
+    switch (e->kind) {
+    case BEV_SUBMITTED:
+        m.event_case = PITBOSS__V1__BATCH_JOB_EVENT__EVENT_SUBMITTED;
+        m.submitted = "queued";
+        break;
+    case BEV_COMPLETED: {
+        pit_job j;
+        if (pit_job_store_get(pit_jobs_store(b->jobs), e->job_id, &j) == 0 &&
+            pit_job_result_parse(&res, j.id, j.result_json) == 0) {
+            have_res = 1;
+            m.event_case = PITBOSS__V1__BATCH_JOB_EVENT__EVENT_COMPLETED;
+            m.completed = &res.msg;
+        } else {
+            snprintf(why, sizeof why, "job %s completed but its result cannot be read (expired?): use GetJobResult",
+                     e->job_id);
+            m.event_case = PITBOSS__V1__BATCH_JOB_EVENT__EVENT_ERROR;
+            m.error = why;
+            m.error_code = GRPC_STATUS_INTERNAL;
+        }
+        pit_job_clear(&j);
+        break;
+    }
+    case BEV_ERROR:
+        m.event_case = PITBOSS__V1__BATCH_JOB_EVENT__EVENT_ERROR;
+        m.error = e->error ? e->error : "";
+        m.error_code = e->code;
+        break;
+    }
+    grpc_byte_buffer *bb = pit_bb_from_pb(&m.base);
+    if (have_res) pit_job_result_clear(&res);
+    event_free(e);
+    bs_ref(&b->l);
+    pit_call_send(b->call, bb, on_sent, b);
+}
+
+static void on_recv(pit_call *call, grpc_byte_buffer *msg, void *arg);
+
+static void recv_next(bstream *b) {
+    bs_ref(&b->l);
+    if (pit_call_recv(b->call, on_recv, b) != 0) {
+        pthread_mutex_lock(&b->mu);
+        b->client_closed = 1;
+        pthread_mutex_unlock(&b->mu);
+        bs_unref(&b->l);
+    }
+}
+
+static void on_recv(pit_call *call, grpc_byte_buffer *msg, void *arg) {
+    (void)call;
+    bstream *b = arg;
+    if (!msg) {
+        pthread_mutex_lock(&b->mu);
+        b->client_closed = 1;
+        pthread_mutex_unlock(&b->mu);
+        bs_flush(&b->l);
+        bs_unref(&b->l); /* the receive's */
+        return;
+    }
+    uint32_t index = b->next_index++;
+    Pitboss__V1__BatchJobSubmission *s =
+        (Pitboss__V1__BatchJobSubmission *)pit_pb_from_bb(&pitboss__v1__batch_job_submission__descriptor, msg);
+    grpc_byte_buffer_destroy(msg);
+    pthread_mutex_lock(&b->mu);
+    int stopping = b->finished || b->stop_requested;
+    pthread_mutex_unlock(&b->mu);
+    if (!s) {
+        pthread_mutex_lock(&b->mu);
+        push_event(b, BEV_ERROR, "", "", index, "the message is not a valid pitboss.v1.BatchJobSubmission",
+                   GRPC_STATUS_INVALID_ARGUMENT);
+        pthread_mutex_unlock(&b->mu);
+    } else if (!stopping) {
+        pit_job_spec spec = {s->circuit ? s->circuit->qasm : "", s->backend_id, s->shots,
+                             s->has_seed ? (int64_t)(s->seed & ((1ull << 62) - 1)) : -1, s->client_request_id};
+        char id[40], why[1024];
+        int dup;
+        b->cur_index = index;
+        b->cur_request_id = s->client_request_id;
+        grpc_status_code code = pit_jobs_submit(b->jobs, &spec, &b->l, id, &dup, why, sizeof why);
+        b->cur_request_id = NULL;
+        if (code != GRPC_STATUS_OK) {
+            pthread_mutex_lock(&b->mu);
+            push_event(b, BEV_ERROR, "", s->client_request_id, index, why, code);
+            pthread_mutex_unlock(&b->mu);
+        }
+    }
+    if (s) pitboss__v1__batch_job_submission__free_unpacked(s, NULL);
+    bs_flush(&b->l);
+    if (!stopping) recv_next(b);
+    bs_unref(&b->l); /* this receive's */
+}
+
+static void on_batch_stream(pit_call *call, grpc_byte_buffer *req, void *arg) {
+    pit_sup *sup = arg;
+    if (req) grpc_byte_buffer_destroy(req);
+    bstream *b = calloc(1, sizeof *b);
+    b->l = (pit_job_listener){bs_on_update, bs_flush, bs_ref, bs_unref};
+    b->jobs = sup->jobs;
+    b->call = call;
+    atomic_init(&b->refs, 1); /* the call's, until it is finished */
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_mutex_lock(&g_streams_mu);
+    b->next = g_streams;
+    if (g_streams) g_streams->prev = b;
+    g_streams = b;
+    pthread_mutex_unlock(&g_streams_mu);
+    recv_next(b);
+}
+
+void pit_job_batch_stream_shutdown(pit_sup *sup) {
+    (void)sup;
+    for (;;) {
+        bstream *b = NULL;
+        pthread_mutex_lock(&g_streams_mu);
+        for (bstream *c = g_streams; c; c = c->next) {
+            pthread_mutex_lock(&c->mu);
+            int open = !c->finished && !c->stop_requested;
+            if (open) {
+                c->stop_requested = 1;
+                if (!c->sending) c->finished = 1;
+            }
+            int now = open && c->finished;
+            pthread_mutex_unlock(&c->mu);
+            if (now) {
+                b = c;
+                bs_ref(&b->l);
+                break;
+            }
+        }
+        pthread_mutex_unlock(&g_streams_mu);
+        if (!b) return;
+        finish_call(b, GRPC_STATUS_UNAVAILABLE,
+                    "pitboss is shutting down; accepted jobs are kept and run after it restarts: follow them by id");
+        bs_unref(&b->l);
+    }
+}
+
+void pit_job_batch_stream_register(pit_sup *sup) {
+    pit_server_add_streaming_method(sup->server, "/pitboss.v1.Jobs/SubmitBatchStream", on_batch_stream, sup);
+}
