@@ -21,6 +21,7 @@ typedef struct {
     void *handle; /* from grpc_server_register_method */
     pit_method_fn fn;
     void *arg;
+    int streaming; /* the client streams: no initial payload is read */
 } method_entry;
 
 /* One posted request for an incoming call. method == NULL: the generic request that catches
@@ -222,7 +223,7 @@ static void accept_post(pit_server *s, accept_slot *a) {
     grpc_call_error err;
     if (a->method) {
         err = grpc_server_request_registered_call(s->server, a->method->handle, &a->call, &a->deadline, &a->md,
-                                                  &a->payload, s->cq, s->cq, &a->tag);
+                                                  a->method->streaming ? NULL : &a->payload, s->cq, s->cq, &a->tag);
     } else {
         err = grpc_server_request_call(s->server, &a->call, &a->details, &a->md, s->cq, s->cq, &a->tag);
     }
@@ -297,6 +298,7 @@ static void add_method(pit_server *s, const char *method, pit_method_fn fn, void
     m->name = strdup(method);
     m->fn = fn;
     m->arg = arg;
+    m->streaming = payload == GRPC_SRM_PAYLOAD_NONE;
     m->handle = grpc_server_register_method(s->server, method, NULL, payload, 0);
 }
 

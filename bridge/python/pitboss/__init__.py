@@ -4,7 +4,8 @@ Two faces:
 - inside workers (standard library only): @pitboss.command handlers, pitboss.Context,
   @pitboss.on_startup / @pitboss.on_shutdown;
 - in applications (needs grpcio): pitboss.Client and pitboss.AsyncClient, sessions, streams, typed
-  errors, RetryPolicy, CircuitBreaker. These load on first use, so workers never import grpc.
+  errors, RetryPolicy, CircuitBreaker; and the quantum job API: JobsClient, AsyncJobsClient,
+  JobFuture, BatchJobManager. These load on first use, so workers never import grpc.
 """
 from .handlers import CommandSpec, Context, command, on_shutdown, on_startup
 
@@ -19,6 +20,12 @@ _LAZY = {
     "PitbossError": "errors", "CommandNotFound": "errors", "InvalidArguments": "errors", "HandlerError": "errors",
     "PoolSaturated": "errors", "DeadlineExceeded": "errors", "WorkerUnavailable": "errors", "Cancelled": "errors",
     "PermissionDenied": "errors", "CircuitOpen": "errors",
+    "JobNotFound": "errors", "BackendNotFound": "errors", "InvalidCircuit": "errors", "JobNotCompleted": "errors",
+    "JobFailed": "errors", "JobCanceled": "errors",
+    "JobsClient": "jobs", "JobState": "jobs", "Job": "jobs", "JobResult": "jobs", "BackendInfo": "jobs",
+    "JobStatusUpdate": "jobs", "ResultChunk": "jobs", "BatchEvent": "jobs", "BatchItem": "jobs", "JobFuture": "jobs",
+    "AsyncJobsClient": "jobs_aio",
+    "BatchJobManager": "batch", "BatchResult": "batch",
 }
 
 __all__ = ["command", "on_startup", "on_shutdown", "Context", "CommandSpec", "__version__", *_LAZY]

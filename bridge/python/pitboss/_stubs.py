@@ -13,7 +13,7 @@ import tempfile
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _PROTO_DIR = os.path.join(_HERE, "_proto")
-_PROTOS = ("pitboss.proto", "health.proto")
+_PROTOS = ("pitboss.proto", "health.proto", "jobs.proto")
 
 
 def _has_stubs(folder):
@@ -65,3 +65,5 @@ pb = importlib.import_module("pitboss_pb2")
 pb_grpc = importlib.import_module("pitboss_pb2_grpc")
 health_pb = importlib.import_module("health_pb2")
 health_grpc = importlib.import_module("health_pb2_grpc")
+jobs_pb = importlib.import_module("jobs_pb2")
+jobs_grpc = importlib.import_module("jobs_pb2_grpc")

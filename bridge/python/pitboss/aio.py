@@ -67,6 +67,28 @@ class AsyncChunkStream:
             pass
 
 
+async def run_resilient(fn, retry, breaker, in_session=False):
+    """Awaits fn() under the breaker, retrying transient failures by the policy."""
+    attempt = 0
+    while True:
+        attempt += 1
+        if breaker:
+            breaker.before_call()
+        try:
+            out = await fn()
+        except grpc.RpcError as rpc_err:
+            err = from_rpc_error(rpc_err)
+            if breaker:
+                breaker.record_failure(err)
+            if retry and retry.should_retry(err, attempt, in_session):
+                await asyncio.sleep(retry.backoff(attempt))
+                continue
+            raise err from None
+        if breaker:
+            breaker.record_success()
+        return out
+
+
 class AsyncClient:
     """The asyncio counterpart of pitboss.Client (same arguments)."""
 
@@ -80,24 +102,7 @@ class AsyncClient:
         self._health = health_grpc.HealthStub(self._channel)
 
     async def _run(self, fn, in_session):
-        attempt = 0
-        while True:
-            attempt += 1
-            if self.breaker:
-                self.breaker.before_call()
-            try:
-                out = await fn()
-            except grpc.RpcError as rpc_err:
-                err = from_rpc_error(rpc_err)
-                if self.breaker:
-                    self.breaker.record_failure(err)
-                if self.retry and self.retry.should_retry(err, attempt, in_session):
-                    await asyncio.sleep(self.retry.backoff(attempt))
-                    continue
-                raise err from None
-            if self.breaker:
-                self.breaker.record_success()
-            return out
+        return await run_resilient(fn, self.retry, self.breaker, in_session)
 
     async def execute(self, command, args=None, *, pool=None, session=None, payload=None, timeout=None):
         timeout = self.timeout if timeout is None else timeout

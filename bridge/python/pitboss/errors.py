@@ -57,6 +57,34 @@ class CircuitOpen(PitbossError):
     """The client's circuit breaker is open: calls fail at once until its reset timeout passes."""
 
 
+class JobNotFound(PitbossError):
+    """No job has this id (or it finished longer ago than the supervisor's jobs.retention_s)."""
+
+
+class BackendNotFound(PitbossError):
+    """No backend has this id: see list_backends()."""
+
+
+class InvalidCircuit(InvalidArguments):
+    """The circuit was refused at submit; the message gives line:column and what was expected."""
+    permanent = True
+
+
+class JobNotCompleted(PitbossError):
+    """The job has no result (yet): it is queued or running, or it failed or was canceled."""
+
+
+class JobFailed(PitbossError):
+    """The job ran and failed; the message says why."""
+
+
+class JobCanceled(PitbossError):
+    """The job was canceled before it finished."""
+
+
+_BY_TYPE = {"JobNotFound": JobNotFound, "BackendNotFound": BackendNotFound, "InvalidCircuit": InvalidCircuit,
+            "JobNotCompleted": JobNotCompleted, "QueueFull": PoolSaturated}
+
 _BY_CODE = {
     grpc.StatusCode.NOT_FOUND: CommandNotFound,
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArguments,
@@ -84,7 +112,9 @@ def from_rpc_error(err):
     tb = md.get("x-pitboss-traceback-bin")
     if isinstance(tb, bytes):
         tb = tb.decode("utf-8", "replace")
-    if remote_type and code in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
+    if remote_type in _BY_TYPE:
+        cls = _BY_TYPE[remote_type]
+    elif remote_type and code in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
         cls = HandlerError
     else:
         cls = _BY_CODE.get(code, HandlerError if code == grpc.StatusCode.UNKNOWN else PitbossError)

@@ -36,6 +36,8 @@ class RetryPolicy:
         """attempt counts from 1: the attempt that just failed."""
         if attempt >= self.max_attempts or getattr(error, "code", None) not in self.retry_on:
             return False
+        if getattr(error, "permanent", False):  # e.g. a circuit too large: another attempt cannot help
+            return False
         return self.retry_sessions or not in_session
 
     def backoff(self, attempt):
