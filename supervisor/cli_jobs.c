@@ -223,6 +223,7 @@ static int get_result(grpc_channel *ch, const char *id, int as_json, const char 
 
 typedef struct {
     int tty, quiet;
+    FILE *out; /* where lines go when not on a terminal */
     int64_t start_us;
     int last_state;
     char error[1024];
@@ -242,19 +243,19 @@ static int on_update(grpc_byte_buffer *msg, void *arg) {
             fprintf(stderr, "\r\033[K%s %-9s %7.3f s", u->job_id, state_name(u->state), t);
             if (u->state >= 3) fprintf(stderr, "\n");
         } else {
-            printf("%.3f %s %s%s%s\n", t, u->job_id, state_name(u->state), u->error_message[0] ? " " : "",
-                   u->error_message);
-            fflush(stdout);
+            fprintf(w->out, "%.3f %s %s%s%s\n", t, u->job_id, state_name(u->state), u->error_message[0] ? " " : "",
+                    u->error_message);
+            fflush(w->out);
         }
     }
     pitboss__v1__job_status_update__free_unpacked(u, NULL);
     return 0;
 }
 
-static int watch(grpc_channel *ch, const char *id, int quiet, const char *target, int *final_state) {
+static int watch(grpc_channel *ch, const char *id, FILE *out, const char *target, int *final_state) {
     Pitboss__V1__WatchJobRequest req = PITBOSS__V1__WATCH_JOB_REQUEST__INIT;
     req.job_id = (char *)id;
-    watch_state w = {isatty(1) && isatty(2), quiet, pit_mono_us(), 0, ""};
+    watch_state w = {isatty(2) && (out == stderr || isatty(1)), 0, out, pit_mono_us(), 0, ""};
     pit_call_result r;
     pit_stream_blocking(ch, "/pitboss.v1.Jobs/WatchJob", 0, NULL, 0, pit_bb_from_pb(&req.base), on_update, &w, &r);
     *final_state = w.last_state;
@@ -320,7 +321,7 @@ static int cmd_submit(grpc_channel *ch, jobs_opts *o) {
     }
     fprintf(stderr, "submitted job %s\n", id);
     int final_state = 0;
-    rc = watch(ch, id, 0, o->target, &final_state);
+    rc = watch(ch, id, stderr, o->target, &final_state);
     if (rc) return rc;
     if (final_state != 3) return 1;
     return get_result(ch, id, o->json, o->target);
@@ -411,7 +412,7 @@ int pit_cli_jobs(int argc, char **argv) {
         if (o.n_args != 1) fprintf(stderr, "pitboss jobs result: expected a job ID\n");
     } else if (strcmp(sub, "watch") == 0) {
         int final_state;
-        rc = o.n_args == 1 ? watch(ch, o.args[0], 0, o.target, &final_state) : 2;
+        rc = o.n_args == 1 ? watch(ch, o.args[0], stdout, o.target, &final_state) : 2;
         if (o.n_args != 1) fprintf(stderr, "pitboss jobs watch: expected a job ID\n");
     } else if (strcmp(sub, "cancel") == 0) {
         rc = cmd_cancel(ch, &o);

@@ -223,7 +223,7 @@ int pit_job_store_requeue(pit_job_store *s, const char *id, int max_attempts, co
 }
 
 int pit_job_store_cancel(pit_job_store *s, const char *id) {
-    int n = update(s, "UPDATE jobs SET state = 4, completed_us = ?2 WHERE id = ?1 AND state IN (0, 1)", id, NULL,
+    int n = update(s, "UPDATE jobs SET state = 4, completed_us = ?2, error = 'canceled by request' WHERE id = ?1 AND state IN (0, 1)", id, NULL,
                    pit_wall_us());
     if (n == 1) return 0;
     pit_job job;

@@ -211,6 +211,8 @@ class Supervisor:
             "pools": pools,
             "metrics": {"listen": f"127.0.0.1:{self.metrics_port}"},
             "timeouts": {"health_interval_ms": 500, "health_timeout_ms": 400, "graceful_ms": 5000},
+            # Each supervisor keeps its jobs apart (the default would be ~/.local/state/pitboss).
+            "state_dir": str(tmp_path / f"state-{self.port}"),
         }
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(cfg.get(key), dict):
