@@ -187,3 +187,28 @@ Test(job_store, a_bad_path_is_named) {
     cr_assert_null(s);
     cr_assert(strstr(err, "/nonexistent-dir/jobs.db") != NULL, "%s", err);
 }
+
+Test(job_store, list_is_newest_first_and_filters_by_state) {
+    pit_job_store *s = pit_job_store_open(path, err, sizeof err);
+    cr_assert_not_null(s, "%s", err);
+    char ids[3][40];
+    for (int i = 0; i < 3; i++) {
+        pit_job j = new_job("", 10 + i);
+        cr_assert_eq(pit_job_store_add(s, &j), 0);
+        snprintf(ids[i], sizeof ids[i], "%s", j.id);
+    }
+    cr_assert_eq(pit_job_store_cancel(s, ids[1]), 0);
+    pit_job out[5];
+    size_t n = pit_job_store_list(s, -1, out, 5);
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(out[0].id, ids[2]);
+    cr_assert_str_eq(out[2].id, ids[0]);
+    cr_assert_null(out[0].qasm, "a listing carries no circuits");
+    for (size_t i = 0; i < n; i++) pit_job_clear(&out[i]);
+    n = pit_job_store_list(s, JOB_CANCELED, out, 5);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(out[0].id, ids[1]);
+    cr_assert_str_eq(out[0].error, "canceled by request");
+    pit_job_clear(&out[0]);
+    pit_job_store_close(s);
+}
