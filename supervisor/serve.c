@@ -205,14 +205,15 @@ int pit_cli_serve(int argc, char **argv) {
         rc = 1;
         goto out_server;
     }
-    if (pit_server_listen(sup->server, sup->cfg.listen) == 0) {
-        pit_error("cannot listen on %s: the address is in use or not allowed (is another pitboss running? change "
-                  "\"listen\" in %s)", sup->cfg.listen, path);
+    /* Metrics first: once the gRPC server listens it can only be stopped by a full shutdown. */
+    sup->ev = ev_default_loop(EVFLAG_AUTO);
+    if (sup->cfg.metrics.listen[0] && pit_metrics_listen(sup->metrics, sup->ev, sup->cfg.metrics.listen, sup) < 0) {
         rc = 1;
         goto out_server;
     }
-    sup->ev = ev_default_loop(EVFLAG_AUTO);
-    if (sup->cfg.metrics.listen[0] && pit_metrics_listen(sup->metrics, sup->ev, sup->cfg.metrics.listen, sup) < 0) {
+    if (pit_server_listen(sup->server, sup->cfg.listen) == 0) {
+        pit_error("cannot listen on %s: the address is in use or not allowed (is another pitboss running? change "
+                  "\"listen\" in %s)", sup->cfg.listen, path);
         rc = 1;
         goto out_server;
     }
