@@ -4,15 +4,15 @@
  * job later with `completed` (its result) or `error` (failed or canceled, with why). The call
  * ends once the client has closed its side and every accepted job has reported.
  *
- * The stream is a job listener: the manager records each state change under its lock
+ * The stream is a job listener (job_call.c): the manager records each state change under its lock
  * (on_update), and the stream sends its queued events one at a time (flush), outside that lock.
  */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buffers.h"
+#include "job_call.h"
 #include "job_result.h"
 #include "jobs.h"
 #include "jobs.pb-c.h"
@@ -41,13 +41,9 @@ typedef struct job_ref {
     struct job_ref *next;
 } job_ref;
 
-typedef struct bstream bstream;
-struct bstream {
-    pit_job_listener l; /* first: the manager sees a listener */
+typedef struct {
+    pit_job_call c; /* first; c.mu guards everything below */
     pit_jobs *jobs;
-    pit_call *call;
-    atomic_int refs;
-    pthread_mutex_t mu; /* guards everything below; never held across pit_call_* */
     event *head, *tail;
     job_ref *map[MAP_SIZE];
     /* the submission being handled (set by the receiving thread around pit_jobs_submit) */
@@ -55,18 +51,10 @@ struct bstream {
     const char *cur_request_id;
     uint32_t next_index;
     int pending; /* accepted jobs that have not reported a final event */
-    int client_closed, sending, finished, stop_requested;
-    bstream *prev, *next;
-};
+    int client_closed;
+} bstream;
 
-static pthread_mutex_t g_streams_mu = PTHREAD_MUTEX_INITIALIZER;
-static bstream *g_streams;
-
-static unsigned map_hash(const char *s) {
-    unsigned h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % MAP_SIZE;
-}
+static unsigned map_hash(const char *s) { return pit_jobs_hash(s) % MAP_SIZE; }
 
 static job_ref *map_get(bstream *b, const char *id) {
     for (job_ref *r = b->map[map_hash(id)]; r; r = r->next)
@@ -93,15 +81,8 @@ static void event_free(event *e) {
     free(e);
 }
 
-static void bs_ref(pit_job_listener *l) { atomic_fetch_add(&((bstream *)l)->refs, 1); }
-
-static void bs_unref(pit_job_listener *l) {
-    bstream *b = (bstream *)l;
-    if (atomic_fetch_sub(&b->refs, 1) != 1) return;
-    pthread_mutex_lock(&g_streams_mu);
-    if (b->prev) b->prev->next = b->next; else g_streams = b->next;
-    if (b->next) b->next->prev = b->prev;
-    pthread_mutex_unlock(&g_streams_mu);
+static void bs_free(pit_job_call *c) {
+    bstream *b = (bstream *)c;
     while (b->head) {
         event *e = b->head;
         b->head = e->next;
@@ -114,15 +95,13 @@ static void bs_unref(pit_job_listener *l) {
             free(r->request_id);
             free(r);
         }
-    pthread_mutex_destroy(&b->mu);
-    free(b);
 }
 
 /* Under jobs->mu. The first update of a job is its acceptance (it runs inside pit_jobs_submit, on
  * the receiving thread, so cur_* name the submission); a final state is its last event. */
 static void bs_on_update(pit_job_listener *l, const pit_job_update *u) {
     bstream *b = (bstream *)l;
-    pthread_mutex_lock(&b->mu);
+    pthread_mutex_lock(&b->c.mu);
     job_ref *r = map_get(b, u->job_id);
     if (!r) {
         r = calloc(1, sizeof *r);
@@ -148,53 +127,29 @@ static void bs_on_update(pit_job_listener *l, const pit_job_update *u) {
                        u->state == JOB_CANCELED ? GRPC_STATUS_CANCELLED : GRPC_STATUS_ABORTED);
         }
     }
-    pthread_mutex_unlock(&b->mu);
-}
-
-static void bs_flush(pit_job_listener *l);
-
-static void finish_call(bstream *b, grpc_status_code code, const char *why) {
-    pit_call_finish(b->call, code, why, NULL, NULL, 0);
-    bs_unref(&b->l); /* the call's */
-}
-
-static void on_sent(pit_call *call, int ok, void *arg) {
-    (void)call;
-    bstream *b = arg;
-    pthread_mutex_lock(&b->mu);
-    b->sending = 0;
-    int stop = (!ok || b->stop_requested) && !b->finished;
-    if (stop) b->finished = 1;
-    pthread_mutex_unlock(&b->mu);
-    if (stop)
-        finish_call(b, ok ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_CANCELLED,
-                    ok ? "pitboss is shutting down; accepted jobs are kept and run after it restarts: follow them by id"
-                       : "the client left; accepted jobs go on");
-    else
-        bs_flush(&b->l);
-    bs_unref(&b->l); /* the send's */
+    pthread_mutex_unlock(&b->c.mu);
 }
 
 /* Sends the next event, or ends the call when nothing more will come. */
 static void bs_flush(pit_job_listener *l) {
     bstream *b = (bstream *)l;
-    pthread_mutex_lock(&b->mu);
-    if (b->sending || b->finished) {
-        pthread_mutex_unlock(&b->mu);
+    pthread_mutex_lock(&b->c.mu);
+    if (b->c.sending || b->c.finished) {
+        pthread_mutex_unlock(&b->c.mu);
         return;
     }
     event *e = b->head;
     if (!e) {
         int done = b->client_closed && b->pending == 0;
-        if (done) b->finished = 1;
-        pthread_mutex_unlock(&b->mu);
-        if (done) finish_call(b, GRPC_STATUS_OK, "");
+        if (done) b->c.finished = 1;
+        pthread_mutex_unlock(&b->c.mu);
+        if (done) pit_job_call_finish(&b->c, GRPC_STATUS_OK, "", NULL);
         return;
     }
     b->head = e->next;
     if (!b->head) b->tail = NULL;
-    b->sending = 1;
-    pthread_mutex_unlock(&b->mu);
+    b->c.sending = 1;
+    pthread_mutex_unlock(&b->c.mu);
 
     Pitboss__V1__BatchJobEvent m = PITBOSS__V1__BATCH_JOB_EVENT__INIT;
     m.job_id = e->job_id;
@@ -234,19 +189,18 @@ static void bs_flush(pit_job_listener *l) {
     grpc_byte_buffer *bb = pit_bb_from_pb(&m.base);
     if (have_res) pit_job_result_clear(&res);
     event_free(e);
-    bs_ref(&b->l);
-    pit_call_send(b->call, bb, on_sent, b);
+    pit_job_call_send(&b->c, bb);
 }
 
 static void on_recv(pit_call *call, grpc_byte_buffer *msg, void *arg);
 
 static void recv_next(bstream *b) {
-    bs_ref(&b->l);
-    if (pit_call_recv(b->call, on_recv, b) != 0) {
-        pthread_mutex_lock(&b->mu);
+    pit_job_call_ref(&b->c.l);
+    if (pit_call_recv(b->c.call, on_recv, b) != 0) {
+        pthread_mutex_lock(&b->c.mu);
         b->client_closed = 1;
-        pthread_mutex_unlock(&b->mu);
-        bs_unref(&b->l);
+        pthread_mutex_unlock(&b->c.mu);
+        pit_job_call_unref(&b->c.l);
     }
 }
 
@@ -254,25 +208,25 @@ static void on_recv(pit_call *call, grpc_byte_buffer *msg, void *arg) {
     (void)call;
     bstream *b = arg;
     if (!msg) {
-        pthread_mutex_lock(&b->mu);
+        pthread_mutex_lock(&b->c.mu);
         b->client_closed = 1;
-        pthread_mutex_unlock(&b->mu);
-        bs_flush(&b->l);
-        bs_unref(&b->l); /* the receive's */
+        pthread_mutex_unlock(&b->c.mu);
+        bs_flush(&b->c.l);
+        pit_job_call_unref(&b->c.l); /* the receive's */
         return;
     }
     uint32_t index = b->next_index++;
     Pitboss__V1__BatchJobSubmission *s =
         (Pitboss__V1__BatchJobSubmission *)pit_pb_from_bb(&pitboss__v1__batch_job_submission__descriptor, msg);
     grpc_byte_buffer_destroy(msg);
-    pthread_mutex_lock(&b->mu);
-    int stopping = b->finished || b->stop_requested;
-    pthread_mutex_unlock(&b->mu);
+    pthread_mutex_lock(&b->c.mu);
+    int stopping = b->c.finished || b->c.stop_requested;
+    pthread_mutex_unlock(&b->c.mu);
     if (!s) {
-        pthread_mutex_lock(&b->mu);
+        pthread_mutex_lock(&b->c.mu);
         push_event(b, BEV_ERROR, "", "", index, "the message is not a valid pitboss.v1.BatchJobSubmission",
                    GRPC_STATUS_INVALID_ARGUMENT);
-        pthread_mutex_unlock(&b->mu);
+        pthread_mutex_unlock(&b->c.mu);
     } else if (!stopping) {
         pit_job_spec spec = {s->circuit ? s->circuit->qasm : "", s->backend_id, s->shots,
                              s->has_seed ? (int64_t)(s->seed & ((1ull << 62) - 1)) : -1, s->client_request_id};
@@ -280,63 +234,29 @@ static void on_recv(pit_call *call, grpc_byte_buffer *msg, void *arg) {
         int dup;
         b->cur_index = index;
         b->cur_request_id = s->client_request_id;
-        grpc_status_code code = pit_jobs_submit(b->jobs, &spec, &b->l, id, &dup, why, sizeof why);
+        grpc_status_code code = pit_jobs_submit(b->jobs, &spec, &b->c.l, id, &dup, why, sizeof why);
         b->cur_request_id = NULL;
         if (code != GRPC_STATUS_OK) {
-            pthread_mutex_lock(&b->mu);
+            pthread_mutex_lock(&b->c.mu);
             push_event(b, BEV_ERROR, "", s->client_request_id, index, why, code);
-            pthread_mutex_unlock(&b->mu);
+            pthread_mutex_unlock(&b->c.mu);
         }
     }
     if (s) pitboss__v1__batch_job_submission__free_unpacked(s, NULL);
-    bs_flush(&b->l);
+    bs_flush(&b->c.l);
     if (!stopping) recv_next(b);
-    bs_unref(&b->l); /* this receive's */
+    pit_job_call_unref(&b->c.l); /* this receive's */
 }
 
 static void on_batch_stream(pit_call *call, grpc_byte_buffer *req, void *arg) {
     pit_sup *sup = arg;
     if (req) grpc_byte_buffer_destroy(req);
     bstream *b = calloc(1, sizeof *b);
-    b->l = (pit_job_listener){bs_on_update, bs_flush, bs_ref, bs_unref};
+    pit_job_call_init(&b->c, call, bs_on_update, bs_flush,
+                      "pitboss is shutting down; accepted jobs are kept and run after it restarts: follow them by id");
+    b->c.on_free = bs_free;
     b->jobs = sup->jobs;
-    b->call = call;
-    atomic_init(&b->refs, 1); /* the call's, until it is finished */
-    pthread_mutex_init(&b->mu, NULL);
-    pthread_mutex_lock(&g_streams_mu);
-    b->next = g_streams;
-    if (g_streams) g_streams->prev = b;
-    g_streams = b;
-    pthread_mutex_unlock(&g_streams_mu);
     recv_next(b);
-}
-
-void pit_job_batch_stream_shutdown(pit_sup *sup) {
-    (void)sup;
-    for (;;) {
-        bstream *b = NULL;
-        pthread_mutex_lock(&g_streams_mu);
-        for (bstream *c = g_streams; c; c = c->next) {
-            pthread_mutex_lock(&c->mu);
-            int open = !c->finished && !c->stop_requested;
-            if (open) {
-                c->stop_requested = 1;
-                if (!c->sending) c->finished = 1;
-            }
-            int now = open && c->finished;
-            pthread_mutex_unlock(&c->mu);
-            if (now) {
-                b = c;
-                bs_ref(&b->l);
-                break;
-            }
-        }
-        pthread_mutex_unlock(&g_streams_mu);
-        if (!b) return;
-        finish_call(b, GRPC_STATUS_UNAVAILABLE,
-                    "pitboss is shutting down; accepted jobs are kept and run after it restarts: follow them by id");
-        bs_unref(&b->l);
-    }
 }
 
 void pit_job_batch_stream_register(pit_sup *sup) {

@@ -74,11 +74,7 @@ struct pit_jobs {
 
 /* ---------------------------------------------------------------- small parts */
 
-static unsigned hash_id(const char *s) {
-    unsigned h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % HASH_SIZE;
-}
+static unsigned hash_id(const char *s) { return pit_jobs_hash(s) % HASH_SIZE; }
 
 static job_entry *lookup(pit_jobs *jobs, const char *id) {
     for (job_entry *e = jobs->table[hash_id(id)]; e; e = e->hnext)

@@ -4,13 +4,13 @@
  * manager (job_manager.c) and the store; nothing here knows about workers.
  */
 #include <jansson.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buffers.h"
 #include "clock.h"
+#include "job_call.h"
 #include "job_result.h"
 #include "jobs.h"
 #include "jobs.pb-c.h"
@@ -388,14 +388,10 @@ static void on_backend(pit_call *call, grpc_byte_buffer *bb, void *arg) {
 
 #define WATCH_QUEUE 16
 
-typedef struct watcher watcher;
-struct watcher {
-    pit_job_listener l; /* first: the manager sees a listener */
+typedef struct {
+    pit_job_call c; /* first; c.mu guards the fields below */
     pit_jobs *jobs;
-    pit_call *call;
     char job_id[40];
-    atomic_int refs;
-    pthread_mutex_t mu; /* guards the fields below; never held across pit_call_* */
     struct {
         pit_job_state state;
         int64_t at_us;
@@ -404,33 +400,22 @@ struct watcher {
     int q_head, q_len;
     int have_last;
     pit_job_state last;
-    int sending;
-    int finished;       /* pit_call_finish was called (or is about to be) */
-    int stop_requested; /* shutdown: finish once the send in flight is over */
-    watcher *prev, *next; /* every open watcher, for shutdown */
-};
+} watcher;
 
-static pthread_mutex_t g_watchers_mu = PTHREAD_MUTEX_INITIALIZER;
-static watcher *g_watchers;
-
-static void watcher_ref(pit_job_listener *l) { atomic_fetch_add(&((watcher *)l)->refs, 1); }
-
-static void watcher_unref(pit_job_listener *l) {
-    watcher *w = (watcher *)l;
-    if (atomic_fetch_sub(&w->refs, 1) != 1) return;
-    pthread_mutex_lock(&g_watchers_mu);
-    if (w->prev) w->prev->next = w->next; else g_watchers = w->next;
-    if (w->next) w->next->prev = w->prev;
-    pthread_mutex_unlock(&g_watchers_mu);
+static void watcher_free(pit_job_call *c) {
+    watcher *w = (watcher *)c;
     for (int i = 0; i < w->q_len; i++) free(w->q[(w->q_head + i) % WATCH_QUEUE].error);
-    pthread_mutex_destroy(&w->mu);
-    free(w);
+}
+
+static void watcher_stopped(pit_job_call *c) {
+    watcher *w = (watcher *)c;
+    pit_jobs_unlisten(w->jobs, w->job_id, &c->l);
 }
 
 /* Under jobs->mu: record the change unless it repeats the last one. */
 static void watcher_on_update(pit_job_listener *l, const pit_job_update *u) {
     watcher *w = (watcher *)l;
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->c.mu);
     if (!(w->have_last && w->last == u->state)) {
         int k;
         if (w->q_len < WATCH_QUEUE) {
@@ -445,37 +430,15 @@ static void watcher_on_update(pit_job_listener *l, const pit_job_update *u) {
         w->have_last = 1;
         w->last = u->state;
     }
-    pthread_mutex_unlock(&w->mu);
-}
-
-static void watcher_flush(pit_job_listener *l);
-
-static void on_watch_sent(pit_call *call, int ok, void *arg) {
-    (void)call;
-    watcher *w = arg;
-    pthread_mutex_lock(&w->mu);
-    w->sending = 0;
-    int stop = !ok || w->stop_requested;
-    if (stop) w->finished = 1;
-    pthread_mutex_unlock(&w->mu);
-    if (stop) {
-        pit_call_finish(w->call, ok ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_CANCELLED,
-                        ok ? "pitboss is shutting down; the job is kept: watch it again once pitboss is back"
-                           : "the client left", NULL, NULL, 0);
-        pit_jobs_unlisten(w->jobs, w->job_id, &w->l);
-        watcher_unref(&w->l); /* the call's */
-    } else {
-        watcher_flush(&w->l);
-    }
-    watcher_unref(&w->l); /* the send's */
+    pthread_mutex_unlock(&w->c.mu);
 }
 
 /* Sends the next recorded change, if no send is in flight; the final state ends the call. */
 static void watcher_flush(pit_job_listener *l) {
     watcher *w = (watcher *)l;
-    pthread_mutex_lock(&w->mu);
-    if (w->sending || w->finished || w->q_len == 0) {
-        pthread_mutex_unlock(&w->mu);
+    pthread_mutex_lock(&w->c.mu);
+    if (w->c.sending || w->c.finished || w->q_len == 0) {
+        pthread_mutex_unlock(&w->c.mu);
         return;
     }
     int k = w->q_head;
@@ -491,17 +454,14 @@ static void watcher_flush(pit_job_listener *l) {
     free(w->q[k].error);
     w->q[k].error = NULL;
     if (last)
-        w->finished = 1;
+        w->c.finished = 1;
     else
-        w->sending = 1;
-    pthread_mutex_unlock(&w->mu);
-    if (last) {
-        pit_call_finish(w->call, GRPC_STATUS_OK, "", bb, NULL, 0);
-        watcher_unref(&w->l); /* the call's */
-    } else {
-        watcher_ref(&w->l);
-        pit_call_send(w->call, bb, on_watch_sent, w);
-    }
+        w->c.sending = 1;
+    pthread_mutex_unlock(&w->c.mu);
+    if (last)
+        pit_job_call_finish(&w->c, GRPC_STATUS_OK, "", bb);
+    else
+        pit_job_call_send(&w->c, bb);
 }
 
 static void on_watch(pit_call *call, grpc_byte_buffer *bb, void *arg) {
@@ -509,24 +469,18 @@ static void on_watch(pit_call *call, grpc_byte_buffer *bb, void *arg) {
     Pitboss__V1__WatchJobRequest *r = pit_call_unpack(call, &pitboss__v1__watch_job_request__descriptor, bb);
     if (!r) return;
     watcher *w = calloc(1, sizeof *w);
-    w->l = (pit_job_listener){watcher_on_update, watcher_flush, watcher_ref, watcher_unref};
+    pit_job_call_init(&w->c, call, watcher_on_update, watcher_flush,
+                      "pitboss is shutting down; the job is kept: watch it again once pitboss is back");
+    w->c.on_free = watcher_free;
+    w->c.on_stopped = watcher_stopped;
     w->jobs = sup->jobs;
-    w->call = call;
     snprintf(w->job_id, sizeof w->job_id, "%s", r->job_id);
-    atomic_init(&w->refs, 1); /* the call's, until it is finished */
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_mutex_lock(&g_watchers_mu);
-    w->next = g_watchers;
-    if (g_watchers) g_watchers->prev = w;
-    g_watchers = w;
-    pthread_mutex_unlock(&g_watchers_mu);
-    int rc = pit_jobs_listen(sup->jobs, r->job_id, &w->l);
-    if (rc < 0) {
-        w->finished = 1;
+    if (pit_jobs_listen(sup->jobs, r->job_id, &w->c.l) < 0) {
+        w->c.finished = 1;
         job_not_found(call, r->job_id);
-        watcher_unref(&w->l);
+        pit_job_call_unref(&w->c.l);
     } else {
-        watcher_flush(&w->l); /* the state now; for a finished job that also ends the call */
+        watcher_flush(&w->c.l); /* the state now; for a finished job that also ends the call */
     }
     pitboss__v1__watch_job_request__free_unpacked(r, NULL);
 }
@@ -616,33 +570,7 @@ static void on_stream_results(pit_call *call, grpc_byte_buffer *bb, void *arg) {
 
 void pit_job_rpc_shutdown(pit_sup *sup) {
     (void)sup;
-    /* Finish every watcher still open; one with a send in flight finishes when it completes. */
-    for (;;) {
-        watcher *w = NULL;
-        pthread_mutex_lock(&g_watchers_mu);
-        for (watcher *c = g_watchers; c; c = c->next) {
-            pthread_mutex_lock(&c->mu);
-            int open = !c->finished && !c->stop_requested;
-            if (open) {
-                c->stop_requested = 1;
-                if (!c->sending) c->finished = 1;
-            }
-            int now = open && c->finished;
-            pthread_mutex_unlock(&c->mu);
-            if (now) {
-                w = c;
-                watcher_ref(&w->l);
-                break;
-            }
-        }
-        pthread_mutex_unlock(&g_watchers_mu);
-        if (!w) return;
-        pit_call_finish(w->call, GRPC_STATUS_UNAVAILABLE,
-                        "pitboss is shutting down; the job is kept: watch it again once pitboss is back", NULL, NULL, 0);
-        pit_jobs_unlisten(w->jobs, w->job_id, &w->l);
-        watcher_unref(&w->l); /* the call's */
-        watcher_unref(&w->l); /* ours */
-    }
+    pit_job_calls_stop_all(); /* watchers and batch streams alike */
 }
 
 void pit_job_rpc_register(pit_sup *sup) {

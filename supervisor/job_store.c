@@ -127,31 +127,38 @@ int pit_job_store_add(pit_job_store *s, pit_job *job) {
     return rc;
 }
 
+/* The columns every read selects, in this order; with_blobs adds qasm and result_json. */
+#define JOB_COLUMNS "id, request_id, backend, shots, seed, state, submitted_us, started_us, completed_us, attempts, error"
+
+static void read_row(sqlite3_stmt *st, pit_job *out, int with_blobs) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", (const char *)sqlite3_column_text(st, 0));
+    const unsigned char *rq = sqlite3_column_text(st, 1);
+    snprintf(out->request_id, sizeof out->request_id, "%s", rq ? (const char *)rq : "");
+    snprintf(out->backend, sizeof out->backend, "%s", (const char *)sqlite3_column_text(st, 2));
+    out->shots = sqlite3_column_int64(st, 3);
+    out->seed = sqlite3_column_int64(st, 4);
+    out->state = (pit_job_state)sqlite3_column_int(st, 5);
+    out->submitted_us = sqlite3_column_int64(st, 6);
+    out->started_us = sqlite3_column_int64(st, 7);
+    out->completed_us = sqlite3_column_int64(st, 8);
+    out->attempts = sqlite3_column_int(st, 9);
+    out->error = dup_col(st, 10);
+    if (with_blobs) {
+        out->qasm = dup_col(st, 11);
+        out->result_json = dup_col(st, 12);
+    }
+}
+
 int pit_job_store_get(pit_job_store *s, const char *id, pit_job *out) {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(s->db,
-                       "SELECT id, request_id, backend, qasm, shots, seed, state, submitted_us, started_us, "
-                       "completed_us, attempts, error, result_json FROM jobs WHERE id = ?",
-                       -1, &st, NULL);
+    sqlite3_prepare_v2(s->db, "SELECT " JOB_COLUMNS ", qasm, result_json FROM jobs WHERE id = ?", -1, &st, NULL);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = -1;
     if (sqlite3_step(st) == SQLITE_ROW) {
-        snprintf(out->id, sizeof out->id, "%s", (const char *)sqlite3_column_text(st, 0));
-        const unsigned char *rq = sqlite3_column_text(st, 1);
-        snprintf(out->request_id, sizeof out->request_id, "%s", rq ? (const char *)rq : "");
-        snprintf(out->backend, sizeof out->backend, "%s", (const char *)sqlite3_column_text(st, 2));
-        out->qasm = dup_col(st, 3);
-        out->shots = sqlite3_column_int64(st, 4);
-        out->seed = sqlite3_column_int64(st, 5);
-        out->state = (pit_job_state)sqlite3_column_int(st, 6);
-        out->submitted_us = sqlite3_column_int64(st, 7);
-        out->started_us = sqlite3_column_int64(st, 8);
-        out->completed_us = sqlite3_column_int64(st, 9);
-        out->attempts = sqlite3_column_int(st, 10);
-        out->error = dup_col(st, 11);
-        out->result_json = dup_col(st, 12);
+        read_row(st, out, 1);
         rc = 0;
     }
     sqlite3_finalize(st);
@@ -256,29 +263,12 @@ size_t pit_job_store_queued(pit_job_store *s, char (*ids)[40], size_t max) {
 size_t pit_job_store_list(pit_job_store *s, int state, pit_job *out, size_t max) {
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(s->db,
-                       "SELECT id, request_id, backend, shots, seed, state, submitted_us, started_us, completed_us, "
-                       "attempts, error FROM jobs WHERE ?1 < 0 OR state = ?1 ORDER BY seq DESC LIMIT ?2",
+    sqlite3_prepare_v2(s->db, "SELECT " JOB_COLUMNS " FROM jobs WHERE ?1 < 0 OR state = ?1 ORDER BY seq DESC LIMIT ?2",
                        -1, &st, NULL);
     sqlite3_bind_int(st, 1, state);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)max);
     size_t n = 0;
-    while (n < max && sqlite3_step(st) == SQLITE_ROW) {
-        pit_job *j = &out[n++];
-        memset(j, 0, sizeof *j);
-        snprintf(j->id, sizeof j->id, "%s", (const char *)sqlite3_column_text(st, 0));
-        const unsigned char *rq = sqlite3_column_text(st, 1);
-        snprintf(j->request_id, sizeof j->request_id, "%s", rq ? (const char *)rq : "");
-        snprintf(j->backend, sizeof j->backend, "%s", (const char *)sqlite3_column_text(st, 2));
-        j->shots = sqlite3_column_int64(st, 3);
-        j->seed = sqlite3_column_int64(st, 4);
-        j->state = (pit_job_state)sqlite3_column_int(st, 5);
-        j->submitted_us = sqlite3_column_int64(st, 6);
-        j->started_us = sqlite3_column_int64(st, 7);
-        j->completed_us = sqlite3_column_int64(st, 8);
-        j->attempts = sqlite3_column_int(st, 9);
-        j->error = dup_col(st, 10);
-    }
+    while (n < max && sqlite3_step(st) == SQLITE_ROW) read_row(st, &out[n++], 0);
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
     return n;

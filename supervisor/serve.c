@@ -236,7 +236,6 @@ int pit_cli_serve(int argc, char **argv) {
     pthread_mutex_unlock(&sup->mu);
     pit_jobs_shutdown(sup->jobs);
     pit_job_rpc_shutdown(sup);
-    pit_job_batch_stream_shutdown(sup);
     pit_server_shutdown(sup->server, sup->cfg.timeouts.graceful_ms);
     pit_monitor_stop_workers(sup, sup->cfg.timeouts.graceful_ms);
     pit_server_destroy(sup->server);

@@ -455,3 +455,50 @@ def test_cli_jobs_and_backends(jsup, tmp_path):
     assert out.returncode == 1 and "INVALID_ARGUMENT" in out.stderr and "4:1: expected ';'" in out.stderr
     out = run_cli("jobs", "status", "nope", *target)
     assert out.returncode == 3 and "NOT_FOUND" in out.stderr
+
+
+def test_sigterm_ends_open_watches_and_batch_streams_and_keeps_the_jobs(tmp_path):
+    state = str(tmp_path / "state")
+    sup = Supervisor(tmp_path, pools=[POOL], state_dir=state, jobs={"max_running_jobs": 1},
+                     timeouts={"graceful_ms": 1000})
+    stub = jobs_stub(sup)
+    slow = submit(stub, SLOW, shots=200_000)
+    wait_state(stub, slow, RUNNING)
+    queued = submit(stub)
+    outcome = {}
+
+    def watch_it():
+        try:
+            outcome["updates"] = [u.state for u in stub.WatchJob(jpb.WatchJobRequest(job_id=queued), timeout=60)]
+        except grpc.RpcError as e:
+            outcome["code"], outcome["details"] = e.code(), e.details()
+
+    def stream_it():
+        def subs():
+            yield jpb.BatchJobSubmission(circuit=jpb.CircuitPayload(qasm=BELL), backend_id="simulator", shots=5)
+            time.sleep(30)  # keep our side open
+        try:
+            outcome["events"] = [e.WhichOneof("event") for e in stub.SubmitBatchStream(subs(), timeout=60)]
+        except grpc.RpcError as e:
+            outcome["stream_code"] = e.code()
+
+    threads = [threading.Thread(target=watch_it), threading.Thread(target=stream_it)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    sup.proc.send_signal(signal.SIGTERM)
+    assert sup.proc.wait(timeout=30) == 0
+    for t in threads:
+        t.join(5)
+    assert outcome.get("code") == grpc.StatusCode.UNAVAILABLE and "watch it again" in outcome["details"]
+    assert outcome.get("stream_code") == grpc.StatusCode.UNAVAILABLE
+    sup.stop()
+
+    again = Supervisor(tmp_path, pools=[POOL], state_dir=state)
+    try:
+        stub = jobs_stub(again)
+        assert wait_done(stub, queued) == COMPLETED
+        stub.CancelJob(jpb.CancelJobRequest(job_id=slow), timeout=10)  # it was running: it runs again
+        assert status(stub, slow).state == CANCELED
+    finally:
+        assert again.stop() == 0
