@@ -407,6 +407,17 @@ static grpc_status_code admit(pit_proxy *px, int internal, pit_slot **slot, char
     return refuse;
 }
 
+static pit_proxy *proxy_new(pit_sup *sup, pit_pool *pool, const char *command, grpc_byte_buffer *req, int refs) {
+    pit_proxy *px = calloc(1, sizeof *px);
+    px->sup = sup;
+    px->pool = pool;
+    px->req = req;
+    px->refs = refs;
+    snprintf(px->command, sizeof px->command, "%s", command);
+    px->arrived_us = pit_mono_us();
+    return px;
+}
+
 static void accept_call(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int streaming) {
     pit_sup *sup = arg;
     Pitboss__V1__ExecuteRequest *req =
@@ -427,16 +438,10 @@ static void accept_call(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int
         return;
     }
 
-    pit_proxy *px = calloc(1, sizeof *px);
-    px->sup = sup;
-    px->pool = pool;
+    pit_proxy *px = proxy_new(sup, pool, req->command, req_bb, 1);
     px->front = call;
-    px->req = req_bb;
     px->streaming = streaming;
-    px->refs = 1;
-    snprintf(px->command, sizeof px->command, "%s", req->command);
     if (req->session_id[0]) px->session_id = strdup(req->session_id);
-    px->arrived_us = pit_mono_us();
     /* The deadline: the client's, the request's timeout_ms, or the configured default. */
     int64_t left_ms = pit_deadline_remaining_ms(pit_call_deadline(call));
     int64_t limit_ms = req->timeout_ms ? (int64_t)req->timeout_ms
@@ -466,15 +471,9 @@ static void accept_call(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int
 pit_proxy *pit_router_submit_internal(pit_sup *sup, pit_pool *pool, const char *command, grpc_byte_buffer *req,
                                       int64_t deadline_us, pit_proxy_done_fn on_done, void *arg,
                                       grpc_status_code *code, char *why, size_t whylen) {
-    pit_proxy *px = calloc(1, sizeof *px);
-    px->sup = sup;
-    px->pool = pool;
-    px->req = req;
+    pit_proxy *px = proxy_new(sup, pool, command, req, 2); /* the router's and the caller's */
     px->on_done = on_done;
     px->done_arg = arg;
-    px->refs = 2; /* the router's and the caller's */
-    snprintf(px->command, sizeof px->command, "%s", command);
-    px->arrived_us = pit_mono_us();
     px->deadline_us = deadline_us;
     pit_slot *slot = NULL;
     *code = admit(px, 1, &slot, why, whylen);
