@@ -243,9 +243,10 @@ static void run_over(pit_jobs *jobs, job_entry *e, grpc_status_code code, const 
         /* Canceled while it ran: the store and the listeners already know. */
     } else if (code == GRPC_STATUS_OK) {
         if (pit_job_store_complete(jobs->store, e->id, result_json) == 0) set_state(jobs, e, JOB_COMPLETED, NULL, &f);
-    } else if (code == GRPC_STATUS_UNAVAILABLE && jobs->stopping) {
-        /* The supervisor is stopping: the job stays RUNNING in the store and is requeued (without
-         * costing an attempt) when pitboss starts again. */
+    } else if (jobs->stopping) {
+        /* The supervisor is stopping (its workers were stopped, or the run was called off): the job
+         * stays RUNNING in the store and is requeued, without costing an attempt, when pitboss
+         * starts again. */
         if (e->in_table) table_remove(jobs, e);
     } else if (code == GRPC_STATUS_UNAVAILABLE && e->backend->pool->state != POOL_FAILED) {
         int st = pit_job_store_requeue(jobs->store, e->id, (int)jobs->cfg->max_attempts, details);
@@ -754,6 +755,14 @@ void pit_jobs_shutdown(pit_jobs *jobs) {
     jobs->stopping = 1;
     pthread_mutex_unlock(&jobs->mu);
     if (ev_is_active(&jobs->expire_w)) ev_timer_stop(jobs->sup->ev, &jobs->expire_w);
+}
+
+void pit_jobs_cancel_runs(pit_jobs *jobs) {
+    pthread_mutex_lock(&jobs->mu);
+    for (int h = 0; h < HASH_SIZE; h++)
+        for (job_entry *e = jobs->table[h]; e; e = e->hnext)
+            if (e->px) pit_router_cancel(e->px);
+    pthread_mutex_unlock(&jobs->mu);
 }
 
 void pit_jobs_destroy(pit_jobs *jobs) {

@@ -64,6 +64,9 @@ pit_jobs *pit_jobs_create(pit_sup *sup, char *err, size_t errlen);
 void pit_jobs_start(pit_jobs *jobs);
 /* Stops dispatching; ends listeners' calls (UNAVAILABLE: the job goes on after a restart). */
 void pit_jobs_shutdown(pit_jobs *jobs);
+/* After the workers stopped: calls off runs still waiting in a pool's queue (their jobs stay
+ * RUNNING in the store and run again after a restart). The queue threads must still run. */
+void pit_jobs_cancel_runs(pit_jobs *jobs);
 void pit_jobs_destroy(pit_jobs *jobs);
 
 /* Validates and queues. Returns GRPC_STATUS_OK with the id in job_id (*duplicate set when the

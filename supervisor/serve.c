@@ -238,6 +238,7 @@ int pit_cli_serve(int argc, char **argv) {
     pit_job_rpc_shutdown(sup);
     pit_server_shutdown(sup->server, sup->cfg.timeouts.graceful_ms);
     pit_monitor_stop_workers(sup, sup->cfg.timeouts.graceful_ms);
+    pit_jobs_cancel_runs(sup->jobs);
     pit_server_destroy(sup->server);
     grpc_completion_queue_shutdown(sup->cq);
     pit_cq_loop_join(sup->loop);

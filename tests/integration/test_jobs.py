@@ -502,3 +502,25 @@ def test_sigterm_ends_open_watches_and_batch_streams_and_keeps_the_jobs(tmp_path
         assert status(stub, slow).state == CANCELED
     finally:
         assert again.stop() == 0
+
+
+def test_sigterm_with_runs_waiting_in_the_pool_queue_keeps_them(tmp_path):
+    """max_running_jobs above the pool's capacity: runs wait in the pool's queue. A stop calls them off
+    cleanly (no leak under the sanitizers) and a restart runs them."""
+    state = str(tmp_path / "state")
+    pool = dict(POOL, size=1, max_concurrency=1)
+    sup = Supervisor(tmp_path, pools=[pool], state_dir=state, jobs={"max_running_jobs": 3},
+                     timeouts={"graceful_ms": 300})
+    stub = jobs_stub(sup)
+    ids = [submit(stub, SLOW, shots=1000) for _ in range(3)]
+    for j in ids:
+        wait_state(stub, j, RUNNING)  # all three count as running: one on the worker, two in its queue
+    sup.proc.send_signal(signal.SIGTERM)
+    assert sup.proc.wait(timeout=30) == 0
+    sup.stop()
+    again = Supervisor(tmp_path, pools=[pool], state_dir=state)
+    try:
+        stub = jobs_stub(again)
+        assert [wait_done(stub, j) for j in ids] == [COMPLETED] * 3
+    finally:
+        assert again.stop() == 0
