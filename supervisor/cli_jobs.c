@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <grpc/grpc.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,20 +228,50 @@ typedef struct {
     int64_t start_us;
     int last_state;
     char error[1024];
+    char job_id[64];
+    pthread_mutex_t mu; /* on a terminal, a ticker thread redraws the line while the job runs */
+    pthread_cond_t cond;
+    int done;
 } watch_state;
+
+/* The state line: the job, its state and the time since the watch began. Under w->mu. */
+static void draw(watch_state *w) {
+    fprintf(stderr, "\r\033[K%s %-9s %7.1f s", w->job_id, state_name(w->last_state),
+            (double)(pit_mono_us() - w->start_us) / 1e6);
+    fflush(stderr);
+}
+
+static void *ticker(void *arg) {
+    watch_state *w = arg;
+    pthread_mutex_lock(&w->mu);
+    while (!w->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w->cond, &w->mu, &ts);
+        if (!w->done && w->last_state) draw(w);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
 
 static int on_update(grpc_byte_buffer *msg, void *arg) {
     watch_state *w = arg;
     Pitboss__V1__JobStatusUpdate *u =
         (Pitboss__V1__JobStatusUpdate *)pit_pb_from_bb(&pitboss__v1__job_status_update__descriptor, msg);
     if (!u) return 1;
+    pthread_mutex_lock(&w->mu);
     w->last_state = u->state;
     snprintf(w->error, sizeof w->error, "%s", u->error_message);
+    snprintf(w->job_id, sizeof w->job_id, "%s", u->job_id);
     double t = (double)(pit_mono_us() - w->start_us) / 1e6;
     if (!w->quiet) {
         if (w->tty) {
-            /* One line, rewritten in place: the state and the time since the watch began. */
-            fprintf(stderr, "\r\033[K%s %-9s %7.3f s", u->job_id, state_name(u->state), t);
+            draw(w);
             if (u->state >= 3) fprintf(stderr, "\n");
         } else {
             fprintf(w->out, "%.3f %s %s%s%s\n", t, u->job_id, state_name(u->state), u->error_message[0] ? " " : "",
@@ -248,6 +279,7 @@ static int on_update(grpc_byte_buffer *msg, void *arg) {
             fflush(w->out);
         }
     }
+    pthread_mutex_unlock(&w->mu);
     pitboss__v1__job_status_update__free_unpacked(u, NULL);
     return 0;
 }
@@ -255,9 +287,26 @@ static int on_update(grpc_byte_buffer *msg, void *arg) {
 static int watch(grpc_channel *ch, const char *id, FILE *out, const char *target, int *final_state) {
     Pitboss__V1__WatchJobRequest req = PITBOSS__V1__WATCH_JOB_REQUEST__INIT;
     req.job_id = (char *)id;
-    watch_state w = {isatty(2) && (out == stderr || isatty(1)), 0, out, pit_mono_us(), 0, ""};
+    watch_state w;
+    memset(&w, 0, sizeof w);
+    w.tty = isatty(2) && (out == stderr || isatty(1));
+    w.out = out;
+    w.start_us = pit_mono_us();
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    pthread_t tick;
+    int ticking = w.tty && pthread_create(&tick, NULL, ticker, &w) == 0;
     pit_call_result r;
     pit_stream_blocking(ch, "/pitboss.v1.Jobs/WatchJob", 0, NULL, 0, pit_bb_from_pb(&req.base), on_update, &w, &r);
+    if (ticking) {
+        pthread_mutex_lock(&w.mu);
+        w.done = 1;
+        pthread_cond_signal(&w.cond);
+        pthread_mutex_unlock(&w.mu);
+        pthread_join(tick, NULL);
+    }
+    pthread_mutex_destroy(&w.mu);
+    pthread_cond_destroy(&w.cond);
     *final_state = w.last_state;
     int rc = 0;
     if (r.code != GRPC_STATUS_OK) rc = report_error("watch", &r, target);
