@@ -524,3 +524,23 @@ def test_sigterm_with_runs_waiting_in_the_pool_queue_keeps_them(tmp_path):
         assert [wait_done(stub, j) for j in ids] == [COMPLETED] * 3
     finally:
         assert again.stop() == 0
+
+
+def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(make_supervisor):
+    sup = make_supervisor(pools=[dict(POOL, size=1)], jobs={"max_attempts": 2},
+                          restart={"backoff_initial_ms": 10, "max_restarts": 100})
+    stub = jobs_stub(sup)
+    job_id = submit(stub, SLOW, shots=200_000)
+    for attempt in (1, 2):
+        deadline = time.monotonic() + 30
+        while status(stub, job_id).attempts < attempt or status(stub, job_id).state != RUNNING:
+            assert time.monotonic() < deadline, status(stub, job_id)
+            time.sleep(0.05)
+        sup.wait_ready()
+        os.kill(sup.pids()[0], signal.SIGKILL)
+    assert wait_done(stub, job_id) == FAILED
+    st = status(stub, job_id)
+    assert st.attempts == 2 and "gave up after 2 attempts" in st.error_message and "died" in st.error_message
+    # The pool is fine: the next job runs.
+    sup.wait_ready()
+    assert wait_done(stub, submit(stub)) == COMPLETED
