@@ -200,6 +200,22 @@ class Supervisor:
 
     def __init__(self, tmp_path, pools=None, wait_ready=True, **overrides):
         self.tmp = tmp_path
+        # Ports are picked by binding and closing, so another process may take one first: a start
+        # that fails because an address is in use is tried again on new ports.
+        for attempt in range(3):
+            self._start(tmp_path, pools, overrides)
+            if not wait_ready:
+                return
+            try:
+                self.wait_ready()
+                return
+            except AssertionError:
+                if attempt == 2 or self.proc.poll() is None or "in use" not in self.log_text():
+                    raise
+                self.channel.close()
+                self.log.close()
+
+    def _start(self, tmp_path, pools, overrides):
         self.port = free_port()
         self.metrics_port = free_port()
         pools = pools or [{"name": "default", "kind": "native", "size": 2}]
@@ -216,7 +232,7 @@ class Supervisor:
         }
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(cfg.get(key), dict):
-                cfg[key].update(value)
+                cfg[key] = {**cfg[key], **value}
             else:
                 cfg[key] = value
         self.config = cfg
@@ -229,8 +245,6 @@ class Supervisor:
         self.channel = channel(self.port)
         self.stub = pb_grpc.PoolStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
-        if wait_ready:
-            self.wait_ready()
 
     def info(self, pool=""):
         return self.stub.GetInfo(pb.GetInfoRequest(pool=pool), timeout=5)
