@@ -216,23 +216,32 @@ class JobFuture(concurrent.futures.Future):
         self.job_id = job_id
         self.index = index
         self._cancel_wanted = False
+        self._id_lock = threading.Lock()  # job_id arriving vs. cancel() asking for it
 
     def _accepted(self, job_id):
-        self.job_id = job_id
-        if self._cancel_wanted:
-            self._client.cancel_job(job_id)
-
-    def cancel(self):
-        if self.done():
-            return self.cancelled()
-        if self.job_id:
+        with self._id_lock:
+            self.job_id = job_id
+            wanted = self._cancel_wanted
+        if wanted:
             try:
-                self._client.cancel_job(self.job_id)
+                self._client.cancel_job(job_id)
             except PitbossError:
                 pass
-        else:
-            self._cancel_wanted = True
-        return super().cancel()
+
+    def cancel(self):
+        # Cancel the future first, then the job: the other order lets the watcher see CANCELED and
+        # settle the future with JobCanceled before cancel() returns, so cancel() would say False.
+        if not super().cancel():
+            return self.cancelled()
+        with self._id_lock:
+            job_id = self.job_id
+            self._cancel_wanted = job_id is None  # _accepted() cancels it when the id comes
+        if job_id:
+            try:
+                self._client.cancel_job(job_id)
+            except PitbossError:
+                pass  # already finished on the server; the future stays cancelled
+        return True
 
     def wait(self, timeout=None):
         """True once the job has finished (any way), False if timeout passed first."""
