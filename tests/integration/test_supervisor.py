@@ -210,11 +210,12 @@ def test_slow_reader_slows_the_worker_and_memory_stays_flat(make_supervisor):
     # Unbounded, the worker would have sent all 1000 chunks (250 MB) by now.
     assert max(aheads) <= 3, f"worker ran ahead by {aheads} chunks"
     assert growth < 4 * 1024, f"supervisor RSS grew {growth} kB"
-    # A default grpcio reader grows its own window (BDP probing) to a few MB: still bounded, not growing
-    # (the lead wobbles by a few chunks as the reader's window is re-measured; unbounded, it would be
-    # hundreds).
+    # A default grpcio reader sizes its own window (BDP probing): the lead is whatever that window holds,
+    # seen anywhere from 26 to 59 chunks (7..15 MB) in CI, and it wobbles by a few chunks as the window is
+    # re-measured. Bounded and not growing is what pitboss owes; unbounded, the worker would have sent
+    # all 1000 chunks long before the fifth read.
     aheads, growth = slow_read(sup, sup.stub, 256 * 1024)
-    assert max(aheads) <= 40 and aheads[-1] <= aheads[0] + 8, f"worker ran ahead by {aheads} chunks"
+    assert max(aheads) <= 128 and aheads[-1] <= aheads[0] + 12, f"worker ran ahead by {aheads} chunks"
     assert growth < 4 * 1024, f"supervisor RSS grew {growth} kB"
 
 
