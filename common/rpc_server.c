@@ -65,6 +65,9 @@ struct pit_call {
     pthread_mutex_t mu; /* guards the fields below */
     void (*on_cancel)(void *);
     void *cancel_arg;
+    void (*on_close)(void *, int);
+    void *close_arg;
+    int closed; /* RECV_CLOSE_ON_SERVER completed */
     int initial_md_sent;
     int send_in_flight;
     int finished;
@@ -108,14 +111,19 @@ static void on_close(pit_tag *tag, int ok) {
     (void)ok;
     pit_call *c = (pit_call *)((char *)tag - offsetof(pit_call, close_tag));
     pthread_mutex_lock(&c->mu);
-    if (c->close_cancelled) {
+    int cancelled = c->close_cancelled;
+    if (cancelled) {
         atomic_store(&c->cancelled, 1);
         /* Run under the lock, so that whoever clears the hook (pit_call_on_cancel(c, NULL, NULL))
          * knows that afterwards it will not run: the hook's argument may then be freed. */
         if (c->on_cancel) c->on_cancel(c->cancel_arg);
         c->on_cancel = NULL;
     }
+    c->closed = 1;
+    void (*close_fn)(void *, int) = c->on_close;
+    c->on_close = NULL;
     pthread_mutex_unlock(&c->mu);
+    if (close_fn) close_fn(c->close_arg, cancelled);
     call_release(c);
 }
 
@@ -398,6 +406,18 @@ void pit_call_on_cancel(pit_call *c, void (*fn)(void *), void *arg) {
     }
     pthread_mutex_unlock(&c->mu);
     if (now && fn) fn(arg);
+}
+
+void pit_call_on_close(pit_call *c, void (*fn)(void *arg, int cancelled), void *arg) {
+    pthread_mutex_lock(&c->mu);
+    int closed = c->closed;
+    int cancelled = c->close_cancelled;
+    if (!closed) {
+        c->on_close = fn;
+        c->close_arg = arg;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (closed) fn(arg, cancelled);
 }
 
 void pit_call_cancel(pit_call *c) { grpc_call_cancel(c->call, NULL); }

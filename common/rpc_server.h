@@ -63,6 +63,11 @@ int pit_call_cancelled(const pit_call *c);
  * call's lock: it must be quick and must not call pit_call_* on this call. fn == NULL clears the
  * hook; once that returned, the old hook will not run. */
 void pit_call_on_cancel(pit_call *c, void (*fn)(void *arg), void *arg);
+/* fn(arg, cancelled) runs once when the call is over on the wire: its status was sent, or the
+ * client cancelled, its deadline passed or the connection broke (cancelled != 0). It runs on a queue
+ * thread outside the call's lock, so it may finish the call (at once, here, if it is already over).
+ * It cannot be withdrawn: arg must live until it has run (hold a reference for it). */
+void pit_call_on_close(pit_call *c, void (*fn)(void *arg, int cancelled), void *arg);
 /* Cancels the call from the server side (any thread). */
 void pit_call_cancel(pit_call *c);
 

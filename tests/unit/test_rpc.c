@@ -76,6 +76,27 @@ static void on_hang(pit_call *call, grpc_byte_buffer *req, void *arg) {
     pit_call_on_cancel(call, hang_cancelled_cb, call);
 }
 
+/* The close hook: -1 until it ran, then the cancelled flag it got. A cancelled call is finished
+ * from the hook itself, which is what the hook is for. */
+static atomic_int close_result;
+
+static void closed_cb(void *arg, int cancelled) {
+    if (cancelled) pit_call_finish(arg, GRPC_STATUS_CANCELLED, "gone", NULL, NULL, 0);
+    atomic_store(&close_result, cancelled);
+}
+
+static void on_close_hang(pit_call *call, grpc_byte_buffer *req, void *arg) {
+    (void)arg;
+    if (req) grpc_byte_buffer_destroy(req);
+    pit_call_on_close(call, closed_cb, call);
+}
+
+static void on_close_answer(pit_call *call, grpc_byte_buffer *req, void *arg) {
+    (void)arg;
+    pit_call_on_close(call, closed_cb, call);
+    pit_call_finish(call, GRPC_STATUS_OK, "", req, NULL, 0);
+}
+
 static void on_fail(pit_call *call, grpc_byte_buffer *req, void *arg) {
     (void)arg;
     if (req) grpc_byte_buffer_destroy(req);
@@ -92,6 +113,8 @@ static void setup_with_token(const char *token) {
     pit_server_add_method(server, "/t.T/Count", on_count, NULL);
     pit_server_add_method(server, "/t.T/Hang", on_hang, NULL);
     pit_server_add_method(server, "/t.T/Fail", on_fail, NULL);
+    pit_server_add_method(server, "/t.T/CloseHang", on_close_hang, NULL);
+    pit_server_add_method(server, "/t.T/CloseAnswer", on_close_answer, NULL);
     int port = pit_server_listen(server, "127.0.0.1:0");
     cr_assert_gt(port, 0);
     pit_server_start(server, 4);
@@ -100,6 +123,7 @@ static void setup_with_token(const char *token) {
     snprintf(target, sizeof target, "127.0.0.1:%d", port);
     ch = pit_channel_create(target, 8u << 20);
     atomic_store(&hang_cancelled, 0);
+    atomic_store(&close_result, -1);
     g_hanging = NULL;
 }
 
@@ -200,6 +224,32 @@ Test(rpc, deadline_cancels_the_server_call) {
     pit_call_result_free(&r);
 }
 
+static int wait_close_result(void) {
+    for (int i = 0; i < 200 && atomic_load(&close_result) < 0; i++) usleep(10000);
+    return atomic_load(&close_result);
+}
+
+Test(rpc, close_hook_runs_when_the_client_leaves_and_may_finish_the_call) {
+    pit_call_result r;
+    grpc_byte_buffer *resp =
+        pit_unary_blocking(ch, "/t.T/CloseHang", 200, NULL, 0, pit_bb_from_data((const uint8_t *)"", 0), &r);
+    cr_assert_null(resp);
+    cr_assert_eq(r.code, GRPC_STATUS_DEADLINE_EXCEEDED, "got %d: %s", r.code, r.details);
+    cr_assert_eq(wait_close_result(), 1, "the hook did not run, or did not see the cancel");
+    pit_call_result_free(&r);
+}
+
+Test(rpc, close_hook_runs_after_a_normal_answer) {
+    pit_call_result r;
+    grpc_byte_buffer *resp =
+        pit_unary_blocking(ch, "/t.T/CloseAnswer", 5000, NULL, 0, pit_bb_from_data((const uint8_t *)"ab", 2), &r);
+    cr_assert_eq(r.code, GRPC_STATUS_OK, "%s", r.details);
+    cr_assert_not_null(resp);
+    grpc_byte_buffer_destroy(resp);
+    cr_assert_eq(wait_close_result(), 0);
+    pit_call_result_free(&r);
+}
+
 Test(rpc, error_status_carries_trailing_metadata) {
     pit_call_result r;
     grpc_byte_buffer *resp = pit_unary_blocking(ch, "/t.T/Fail", 5000, NULL, 0, pit_bb_from_data((const uint8_t *)"", 0), &r);
@@ -220,7 +270,7 @@ Test(rpc, unknown_method_is_unimplemented) {
     pit_call_result_free(&r);
 }
 
-Test(rpc, token_is_required_when_set, .init = setup_token) {
+Test(rpc, token_is_required_when_set, .init = setup_token, .fini = teardown) {
     pit_call_result r;
     grpc_byte_buffer *resp = pit_unary_blocking(ch, "/t.T/Reverse", 5000, NULL, 0, pit_bb_from_data((const uint8_t *)"ab", 2), &r);
     cr_assert_null(resp);
