@@ -97,6 +97,21 @@ static void bs_free(pit_job_call *c) {
         }
 }
 
+/* The call ended early (client gone, shutdown): stop listening to the jobs still running, which
+ * carry on without it. Their ids are copied first: c.mu is taken under jobs->mu, never around it. */
+static void bs_stopped(pit_job_call *c) {
+    bstream *b = (bstream *)c;
+    pthread_mutex_lock(&b->c.mu);
+    int n = 0;
+    char(*ids)[40] = calloc((size_t)(b->pending > 0 ? b->pending : 1), sizeof *ids);
+    for (int i = 0; i < MAP_SIZE; i++)
+        for (job_ref *r = b->map[i]; r; r = r->next)
+            if (!r->done && n < b->pending) memcpy(ids[n++], r->job_id, sizeof ids[0]);
+    pthread_mutex_unlock(&b->c.mu);
+    for (int i = 0; i < n; i++) pit_jobs_unlisten(b->jobs, ids[i], &b->c.l);
+    free(ids);
+}
+
 /* Under jobs->mu. The first update of a job is its acceptance (it runs inside pit_jobs_submit, on
  * the receiving thread, so cur_* name the submission); a final state is its last event. */
 static void bs_on_update(pit_job_listener *l, const pit_job_update *u) {
@@ -255,7 +270,9 @@ static void on_batch_stream(pit_call *call, grpc_byte_buffer *req, void *arg) {
     pit_job_call_init(&b->c, call, bs_on_update, bs_flush,
                       "pitboss is shutting down; accepted jobs are kept and run after it restarts: follow them by id");
     b->c.on_free = bs_free;
+    b->c.on_stopped = bs_stopped;
     b->jobs = sup->jobs;
+    pit_job_call_watch_client(&b->c); /* first: once receiving, another thread may finish the call */
     recv_next(b);
 }
 

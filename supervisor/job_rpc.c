@@ -480,7 +480,8 @@ static void on_watch(pit_call *call, grpc_byte_buffer *bb, void *arg) {
         job_not_found(call, r->job_id);
         pit_job_call_unref(&w->c.l);
     } else {
-        watcher_flush(&w->c.l); /* the state now; for a finished job that also ends the call */
+        pit_job_call_watch_client(&w->c); /* before the flush, which may drop the last other reference */
+        watcher_flush(&w->c.l);           /* the state now; for a finished job that also ends the call */
     }
     pitboss__v1__watch_job_request__free_unpacked(r, NULL);
 }

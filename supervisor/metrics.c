@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "job_call.h"
 #include "jobs.h"
 #include "log.h"
 #include "sessions.h"
@@ -207,7 +208,11 @@ char *pit_metrics_render(pit_metrics *m, pit_sup *sup) {
             put(&t, "pitboss_worker_rss_bytes{pool=\"%s\",slot=\"%d\"} %lld\n", esc(sup->pools[i].cfg->name, e1, sizeof e1),
                 k, (long long)sup->pools[i].slots[k].rss_kb * 1024);
     pthread_mutex_unlock(&sup->mu);
-    if (sup->jobs) pit_jobs_render_metrics(sup->jobs, put_line, &t);
+    if (sup->jobs) {
+        pit_jobs_render_metrics(sup->jobs, put_line, &t);
+        put(&t, "# HELP pitboss_jobs_streams_open WatchJob and SubmitBatchStream calls the supervisor holds.\n"
+                "# TYPE pitboss_jobs_streams_open gauge\npitboss_jobs_streams_open %d\n", pit_job_calls_open());
+    }
     return t.buf;
 }
 

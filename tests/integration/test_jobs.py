@@ -238,6 +238,43 @@ def test_watch_pushes_each_state_once_and_ends_at_the_final_one(make_supervisor)
     assert [u.state for u in last] == [CANCELED] and last[0].error_message
 
 
+def streams_open(sup):
+    return int(next(line.split()[1] for line in metrics(sup).splitlines()
+                    if line.startswith("pitboss_jobs_streams_open ")))
+
+
+def test_a_client_that_leaves_a_watch_or_batch_stream_is_let_go_at_once(make_supervisor):
+    """Not at the job's next change: a queued job may wait for hours."""
+    sup = make_supervisor(pools=[POOL], jobs={"max_running_jobs": 1})
+    stub = jobs_stub(sup)
+    blocker = submit(stub, SLOW, shots=200_000)  # runs until canceled
+    call = stub.WatchJob(jpb.WatchJobRequest(job_id=blocker), timeout=60)
+    assert next(u for u in call if u.state == RUNNING)
+    call.cancel()
+    queued = submit(stub)
+    watches = [stub.WatchJob(jpb.WatchJobRequest(job_id=queued), timeout=60) for _ in range(3)]
+    assert all(next(w).state == QUEUED for w in watches)
+    release = threading.Event()
+
+    def subs():
+        yield jpb.BatchJobSubmission(circuit=jpb.CircuitPayload(qasm=BELL), backend_id="simulator", shots=10)
+        release.wait(30)
+
+    batch = stub.SubmitBatchStream(subs(), timeout=60)
+    assert next(batch).WhichOneof("event") == "submitted"
+    assert streams_open(sup) == 4
+    for c in watches + [batch]:
+        c.cancel()
+    release.set()
+    deadline = time.monotonic() + 5
+    while streams_open(sup) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert streams_open(sup) == 0
+    assert status(stub, queued).state == QUEUED  # the jobs themselves carry on
+    stub.CancelJob(jpb.CancelJobRequest(job_id=blocker), timeout=10)
+    assert wait_done(stub, queued) == COMPLETED
+
+
 def test_stream_results_of_50000_outcomes_add_up(jsup):
     stub = jobs_stub(jsup)
     qasm = 'OPENQASM 3; include "stdgates.inc"; qubit[16] q; bit[16] c; h q; c = measure q;'
