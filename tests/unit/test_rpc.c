@@ -104,11 +104,10 @@ static void on_fail(pit_call *call, grpc_byte_buffer *req, void *arg) {
     pit_call_finish(call, GRPC_STATUS_UNKNOWN, "bad value", NULL, md, 2);
 }
 
-static void setup_with_token(const char *token) {
+static void setup(void) {
     grpc_init();
     cq = grpc_completion_queue_create_for_next(NULL);
     server = pit_server_create(cq, 8u << 20);
-    pit_server_require_token(server, token);
     pit_server_add_method(server, "/t.T/Reverse", on_reverse, NULL);
     pit_server_add_method(server, "/t.T/Count", on_count, NULL);
     pit_server_add_method(server, "/t.T/Hang", on_hang, NULL);
@@ -127,8 +126,6 @@ static void setup_with_token(const char *token) {
     g_hanging = NULL;
 }
 
-static void setup(void) { setup_with_token(NULL); }
-static void setup_token(void) { setup_with_token("s3cret"); }
 
 static void teardown(void) {
     grpc_channel_destroy(ch);
@@ -270,7 +267,10 @@ Test(rpc, unknown_method_is_unimplemented) {
     pit_call_result_free(&r);
 }
 
-Test(rpc, token_is_required_when_set, .init = setup_token, .fini = teardown) {
+/* The suite's setup runs first (criterion runs a suite's init and then a test's own), so the token is
+ * set here, on the server the suite started, before any call. */
+Test(rpc, token_is_required_when_set) {
+    pit_server_require_token(server, "s3cret");
     pit_call_result r;
     grpc_byte_buffer *resp = pit_unary_blocking(ch, "/t.T/Reverse", 5000, NULL, 0, pit_bb_from_data((const uint8_t *)"ab", 2), &r);
     cr_assert_null(resp);
