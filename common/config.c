@@ -201,7 +201,7 @@ int pit_cfg_load_text(const pit_cfg_schema *schema, const char *name, const char
     load_ctx ctx = {name, err, errlen};
     pit_cfg_defaults(schema, out);
     json_error_t je;
-    json_t *root = json_loads(text, JSON_DECODE_ANY, &je);
+    json_t *root = json_loads(text, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         snprintf(err, errlen, "%s:%d:%d: not valid JSON: %s", name, je.line, je.column, je.text);
         return -1;

@@ -573,8 +573,9 @@ void pit_call_finish_error(pit_call *c, grpc_status_code code, const char *fmt, 
 }
 
 void *pit_call_unpack(pit_call *c, const ProtobufCMessageDescriptor *desc, grpc_byte_buffer *req) {
-    ProtobufCMessage *m = pit_pb_from_bb(desc, req);
+    char why[256];
+    ProtobufCMessage *m = pit_pb_from_bb_checked(desc, req, why, sizeof why);
     if (req) grpc_byte_buffer_destroy(req);
-    if (!m) pit_call_finish_error(c, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid %s", desc->name);
+    if (!m) pit_call_finish_error(c, GRPC_STATUS_INVALID_ARGUMENT, "%s", why);
     return m;
 }

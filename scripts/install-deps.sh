@@ -9,6 +9,7 @@ PACKAGES=(
   libev-dev libjansson-dev libpython3-dev libsqlite3-dev libcriterion-dev
   python3 python3-grpcio python3-protobuf python3-grpc-tools python3-pytest python3-numpy python3-venv
   python3-setuptools python3-wheel
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, and runs every test: once on a normal build, once on an
-# AddressSanitizer + UBSan build. Exits non-zero if anything fails.
+# AddressSanitizer + UBSan build; then replays the fuzzers' kept crashes and fuzzes each parser of
+# untrusted input for a while (scripts/fuzz.sh). Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -15,4 +16,6 @@ scripts/build.sh build-asan -DPITBOSS_SANITIZE=ON
 echo "== tests under the sanitizers (build-asan/)"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --output-on-failure --timeout 900)
-echo "== all tests passed (normal and sanitizer builds)"
+echo "== fuzz the parsers of untrusted input (libFuzzer; kept crashes replayed first)"
+scripts/fuzz.sh
+echo "== all tests passed (normal and sanitizer builds, fuzzers)"

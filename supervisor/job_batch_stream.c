@@ -231,16 +231,16 @@ static void on_recv(pit_call *call, grpc_byte_buffer *msg, void *arg) {
         return;
     }
     uint32_t index = b->next_index++;
-    Pitboss__V1__BatchJobSubmission *s =
-        (Pitboss__V1__BatchJobSubmission *)pit_pb_from_bb(&pitboss__v1__batch_job_submission__descriptor, msg);
+    char bad[256];
+    Pitboss__V1__BatchJobSubmission *s = (Pitboss__V1__BatchJobSubmission *)pit_pb_from_bb_checked(
+        &pitboss__v1__batch_job_submission__descriptor, msg, bad, sizeof bad);
     grpc_byte_buffer_destroy(msg);
     pthread_mutex_lock(&b->c.mu);
     int stopping = b->c.finished || b->c.stop_requested;
     pthread_mutex_unlock(&b->c.mu);
     if (!s) {
         pthread_mutex_lock(&b->c.mu);
-        push_event(b, BEV_ERROR, "", "", index, "the message is not a valid pitboss.v1.BatchJobSubmission",
-                   GRPC_STATUS_INVALID_ARGUMENT);
+        push_event(b, BEV_ERROR, "", "", index, bad, GRPC_STATUS_INVALID_ARGUMENT);
         pthread_mutex_unlock(&b->c.mu);
     } else if (!stopping) {
         pit_job_spec spec = {s->circuit ? s->circuit->qasm : "", s->backend_id, s->shots,

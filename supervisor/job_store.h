@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "request_limits.h"
+
 typedef enum { JOB_QUEUED = 0, JOB_RUNNING, JOB_COMPLETED, JOB_FAILED, JOB_CANCELED } pit_job_state;
 
 const char *pit_job_state_name(pit_job_state s); /* "QUEUED", ... */
@@ -17,7 +19,7 @@ int pit_job_state_terminal(pit_job_state s);
 
 typedef struct {
     char id[40];
-    char request_id[128]; /* the client's idempotency key, or "" */
+    char request_id[PIT_MAX_ID_BYTES + 1]; /* the client's idempotency key, or "" (longer ones are refused) */
     char backend[64];
     char *qasm;           /* owned */
     int64_t shots;

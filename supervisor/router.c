@@ -420,11 +420,13 @@ static pit_proxy *proxy_new(pit_sup *sup, pit_pool *pool, const char *command, g
 
 static void accept_call(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int streaming) {
     pit_sup *sup = arg;
-    Pitboss__V1__ExecuteRequest *req =
-        (Pitboss__V1__ExecuteRequest *)pit_pb_from_bb(&pitboss__v1__execute_request__descriptor, req_bb);
+    char bad[256];
+    Pitboss__V1__ExecuteRequest *req = (Pitboss__V1__ExecuteRequest *)pit_pb_from_bb_checked(
+        &pitboss__v1__execute_request__descriptor, req_bb, bad, sizeof bad);
     if (!req) {
         if (req_bb) grpc_byte_buffer_destroy(req_bb);
-        pit_call_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "the request is not a valid pitboss.v1.ExecuteRequest");
+        pit_metrics_call_done(sup->metrics, "", "", GRPC_STATUS_INVALID_ARGUMENT, 0);
+        pit_call_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", bad);
         return;
     }
     pit_pool *pool = pit_sup_find_pool(sup, req->pool);

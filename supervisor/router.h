@@ -2,6 +2,7 @@
 #ifndef PIT_ROUTER_H
 #define PIT_ROUTER_H
 
+#include "request_limits.h"
 #include "rpc_client.h"
 #include "supervisor.h"
 
@@ -16,7 +17,7 @@ struct pit_proxy {
     pit_proxy_done_fn on_done; /* internal calls: gets the answer instead of a client */
     void *done_arg;
     grpc_byte_buffer *req;   /* the request, until it is sent to a worker */
-    char command[96];
+    char command[PIT_MAX_NAME_BYTES + 1];
     char *session_id;        /* NULL without a session */
     int streaming;
     int64_t deadline_us;     /* monotonic; INT64_MAX: none */

@@ -220,6 +220,14 @@ static int validate(const char *path, pit_sup_config *c, char *err, size_t errle
     return 0;
 }
 
+int pit_sup_config_load_text(const char *name, const char *text, pit_sup_config *out, char *err, size_t errlen) {
+    memset(out, 0, sizeof *out);
+    if (pit_cfg_load_text(&pit_sup_config_schema, name, text, out, err, errlen) != 0) return -1;
+    if (validate(name, out, err, errlen) != 0) return -1;
+    out->config_dir = strdup(".");
+    return 0;
+}
+
 int pit_sup_config_load(const char *path, pit_sup_config *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
     if (pit_cfg_load_file(&pit_sup_config_schema, path, out, err, errlen) != 0) return -1;

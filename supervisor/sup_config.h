@@ -97,6 +97,9 @@ extern const pit_cfg_schema pit_sup_config_schema;
 
 /* Loads and validates; on failure returns -1 with one message naming file, key and problem. */
 int pit_sup_config_load(const char *path, pit_sup_config *out, char *err, size_t errlen);
+/* The same from text already read (name stands for the file in messages; relative paths are taken
+ * from the current folder). On failure the caller still frees out with pit_sup_config_free. */
+int pit_sup_config_load_text(const char *name, const char *text, pit_sup_config *out, char *err, size_t errlen);
 void pit_sup_config_free(pit_sup_config *c);
 const pit_pool_config *pit_sup_config_pool(const pit_sup_config *c, const char *name);
 

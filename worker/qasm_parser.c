@@ -24,9 +24,14 @@ qasm_op *qasm_oplist_push(qasm_oplist *l) {
     return &l->ops[l->n++];
 }
 
-static void ops_free(qasm_op *ops, size_t n) {
+static void ops_free(qasm_op *ops, size_t n);
+static void ops_free_bodies(qasm_op *ops, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (ops[i].kind == OP_IF) ops_free(ops[i].body, ops[i].n_body);
+}
+static void ops_free(qasm_op *ops, size_t n) {
+    if (!ops) return;
+    ops_free_bodies(ops, n);
     free(ops);
 }
 
@@ -44,6 +49,12 @@ void qasm_circuit_free(qasm_circuit *c) {
 /* ---------------------------------------------------------------- tokens */
 
 typedef enum { T_EOF, T_ID, T_NUM, T_STR, T_PUNCT } tok_type;
+
+/* Op lists open at once (see parser.live); above any max_depth the callers use. */
+#define LIVE_MAX 256
+/* Whole numbers in the source are read up to this; anything larger is clamped to it, which every
+ * caller then refuses as out of range (no float-to-integer overflow). */
+#define INT_LITERAL_MAX 1000000000L
 
 typedef struct {
     tok_type type;
@@ -86,15 +97,12 @@ typedef struct {
     int n_defs, cap_defs;
     int def_pending; /* defs[n_defs] is half-built */
     int depth;
-    /* Op lists being built: an error longjmps past their owners, who cannot free them. */
-    qasm_oplist *live[256];
+    /* Op lists being built live here, not on the C stack: an error longjmps past the frames that
+     * use them, and qasm_parse frees whatever is still open. One per open gate call or if block, so
+     * their number is bounded by max_depth. */
+    qasm_oplist live[LIVE_MAX];
     int n_live;
 } parser;
-
-static void live_push(parser *p, qasm_oplist *l) {
-    if (p->n_live < 256) p->live[p->n_live++] = l;
-}
-static void live_pop(parser *p) { p->n_live--; }
 
 static void fail_at(parser *p, const token *t, qasm_error_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 4, 5), noreturn));
@@ -112,6 +120,20 @@ static void fail_at(parser *p, const token *t, qasm_error_kind kind, const char 
     else
         snprintf(p->err->message, sizeof p->err->message, "%s", msg);
     longjmp(p->fail, 1);
+}
+
+/* A zeroed op list owned by the parser, freed by live_close or, after an error, by qasm_parse. */
+static qasm_oplist *live_open(parser *p, const token *at) {
+    if (p->n_live == LIVE_MAX)
+        fail_at(p, at, QASM_TOO_LARGE, "more than %d gate calls and if blocks nested inside each other", LIVE_MAX);
+    qasm_oplist *l = &p->live[p->n_live++];
+    memset(l, 0, sizeof *l);
+    return l;
+}
+/* Closes the innermost open list; its ops are freed unless the caller took them (set l->ops NULL). */
+static void live_close(parser *p) {
+    qasm_oplist *l = &p->live[--p->n_live];
+    qasm_oplist_free(l);
 }
 
 static void describe(const token *t, char *out, size_t len) {
@@ -238,7 +260,7 @@ static long expect_int(parser *p, const char *what) {
         fail_at(p, t, QASM_SYNTAX, "expected %s (a whole number), got %s", what, got);
     }
     next(p);
-    return (long)t->num;
+    return t->num > (double)INT_LITERAL_MAX ? INT_LITERAL_MAX : (long)t->num;
 }
 
 static char *tok_dup(const token *t) {
@@ -248,9 +270,13 @@ static char *tok_dup(const token *t) {
     return s;
 }
 
+/* Every recursive step of the parser goes through enter(): the C stack it uses is bounded by
+ * max_depth, whatever the input. */
 static void enter(parser *p, const token *t) {
     if (++p->depth > p->lim->max_depth)
-        fail_at(p, t, QASM_TOO_LARGE, "nesting deeper than %d (gate definitions, ifs or parentheses)", p->lim->max_depth);
+        fail_at(p, t, QASM_TOO_LARGE,
+                "nesting deeper than %d levels (max_depth: gate calls inside gate definitions, ifs, parentheses, "
+                "function calls and powers)", p->lim->max_depth);
 }
 static void leave(parser *p) { p->depth--; }
 
@@ -310,13 +336,34 @@ static double primary(parser *p, const param_env *env) {
     fail_at(p, t, QASM_SYNTAX, "expected a number or an expression, got %s", got);
 }
 
+/* An expression whose value must be a finite number (nan and inf come from arcsin(2), exp(1000) ...). */
+static double finite_expr(parser *p, const param_env *env, const char *what) {
+    token *at = peek(p);
+    double v = expr(p, env);
+    if (!isfinite(v))
+        fail_at(p, at, QASM_SYNTAX, "%s is %s, not a finite number (check the expression's domain)", what,
+                isnan(v) ? "nan" : "infinite");
+    return v;
+}
+
 static double unary(parser *p, const param_env *env) {
-    if (accept(p, "-")) return -unary(p, env);
-    if (accept(p, "+")) return unary(p, env);
-    double base = primary(p, env);
-    /* ^ and ** bind tighter than unary minus on their right and are right-associative */
-    if (accept(p, "^") || accept(p, "**")) return pow(base, unary(p, env));
-    return base;
+    /* A run of signs is folded in a loop: a million '-' must not be a million stack frames. */
+    int negative = 0;
+    for (;;) {
+        if (accept(p, "-"))
+            negative = !negative;
+        else if (!accept(p, "+"))
+            break;
+    }
+    double v = primary(p, env);
+    /* ^ and ** bind tighter than unary minus on their left and are right-associative */
+    token *op = peek(p);
+    if (accept(p, "^") || accept(p, "**")) {
+        enter(p, op);
+        v = pow(v, unary(p, env));
+        leave(p);
+    }
+    return negative ? -v : v;
 }
 
 static double term(parser *p, const param_env *env) {
@@ -361,6 +408,13 @@ static void declare(parser *p, int quantum, const token *name, long size) {
         fail_at(p, name, QASM_SYNTAX, "'%.*s' is already declared", name->len, name->s);
     if (size < 1) fail_at(p, name, QASM_SYNTAX, "register '%.*s' needs a size of at least 1", name->len, name->s);
     if ((quantum ? c->n_qregs : c->n_cregs) == 64) fail_at(p, name, QASM_TOO_LARGE, "more than 64 registers");
+    /* Checked on the long, before the sum or the cast to int can wrap. */
+    if (quantum && (long)c->n_qubits + size > p->lim->max_qubits)
+        fail_at(p, name, QASM_TOO_LARGE, "the circuit declares %ld qubits; this backend simulates at most %d",
+                (long)c->n_qubits + size, p->lim->max_qubits);
+    if (!quantum && (long)c->n_cbits + size > QASM_MAX_CBITS)
+        fail_at(p, name, QASM_TOO_LARGE, "the circuit declares %ld classical bits; at most %d are supported",
+                (long)c->n_cbits + size, QASM_MAX_CBITS);
     qasm_register *r = quantum ? &c->qregs[c->n_qregs++] : &c->cregs[c->n_cregs++];
     snprintf(r->name, sizeof r->name, "%.*s", name->len, name->s);
     r->size = (int)size;
@@ -537,10 +591,18 @@ static void apply_modifiers(parser *p, const token *at, const modifier *mods, in
                 }
                 size_t n = ops->n;
                 if ((double)n * k > (double)p->lim->max_gates)
-                    fail_at(p, at, QASM_TOO_LARGE, "pow(%g) makes more than %zu gates", m->k, p->lim->max_gates);
-                for (long r = 1; r < (long)k; r++)
-                    for (size_t j = 0; j < n; j++) *qasm_oplist_push(ops) = ops->ops[j];
-                if (k == 0) ops->n = 0;
+                    fail_at(p, at, QASM_TOO_LARGE, "pow(%g) makes more than %zu gates (max_gates)", m->k,
+                            p->lim->max_gates);
+                if (k == 0) {
+                    ops_free_bodies(ops->ops, ops->n);
+                    ops->n = 0;
+                }
+                for (long r = 1; n && r < (long)k; r++)
+                    for (size_t j = 0; j < n; j++) {
+                        /* Copied out first: the push may move ops->ops. */
+                        qasm_op copy = ops->ops[j];
+                        *qasm_oplist_push(ops) = copy;
+                    }
             } else if (ops->n == 1 && ops->ops[0].kind == OP_GATE && ops->ops[0].n_targets == 1 &&
                        ops->ops[0].n_controls == 0) {
                 pow2x2(ops->ops[0].m, k);
@@ -626,7 +688,7 @@ static void parse_gate_call(parser *p, const token *name, const modifier *mods, 
     if (accept(p, "(") && !accept(p, ")")) {
         do {
             if (n_params == 16) fail_at(p, peek(p), QASM_SYNTAX, "more than 16 parameters");
-            params[n_params++] = expr(p, penv);
+            params[n_params++] = finite_expr(p, penv, "a gate parameter");
         } while (accept(p, ","));
         expect(p, ")", "after the gate's parameters");
     }
@@ -646,9 +708,12 @@ static void parse_gate_call(parser *p, const token *name, const modifier *mods, 
     } while (accept(p, ","));
     expect(p, ";", "after the gate call");
     }
-    int n_ctrl = 0;
+    int n_ctrl = 0; /* each modifier's count is at most QASM_MAX_CONTROLS, so this cannot overflow */
     for (int i = 0; i < n_mods; i++)
         if (mods[i].kind == MOD_CTRL) n_ctrl += (int)mods[i].k;
+    if (n_ctrl > QASM_MAX_CONTROLS)
+        fail_at(p, name, QASM_TOO_LARGE, "the modifiers ask for %d controls; at most %d are supported", n_ctrl,
+                QASM_MAX_CONTROLS);
     if (n_ops < n_ctrl)
         fail_at(p, name, QASM_SYNTAX, "the modifiers need %d control qubit(s) before the gate's own qubits", n_ctrl);
     for (int b = 0; b < width; b++) {
@@ -657,14 +722,16 @@ static void parse_gate_call(parser *p, const token *name, const modifier *mods, 
         for (int i = 0; i < n_ops; i++)
             for (int k = 0; k < i; k++)
                 if (q[i] == q[k]) fail_at(p, ops[i].at, QASM_SYNTAX, "the same qubit is used twice in one gate call");
-        qasm_oplist local = {0};
-        live_push(p, &local);
-        expand_gate(p, name, params, n_params, q + n_ctrl, n_ops - n_ctrl, &local);
-        apply_modifiers(p, name, mods, n_mods, q, &local);
-        count_gates(p, name, local.n);
-        for (size_t k = 0; k < local.n; k++) *qasm_oplist_push(out) = local.ops[k];
-        live_pop(p);
-        free(local.ops);
+        qasm_oplist *local = live_open(p, name);
+        expand_gate(p, name, params, n_params, q + n_ctrl, n_ops - n_ctrl, local);
+        apply_modifiers(p, name, mods, n_mods, q, local);
+        count_gates(p, name, local->n);
+        for (size_t k = 0; k < local->n; k++) *qasm_oplist_push(out) = local->ops[k];
+        /* The copies in out own the if bodies now; free the array only. */
+        free(local->ops);
+        local->ops = NULL;
+        local->n = 0;
+        live_close(p);
     }
 }
 
@@ -681,12 +748,14 @@ static void parse_modified_call(parser *p, qasm_oplist *out, const param_env *pe
         modifier m = {is_inv ? MOD_INV : is_pow ? MOD_POW : MOD_CTRL, is_ctrl || is_neg ? 1 : 0, is_neg};
         if (is_pow) {
             expect(p, "(", "after pow");
-            m.k = expr(p, penv);
+            m.k = finite_expr(p, penv, "pow's exponent");
             expect(p, ")", "after pow's exponent");
         } else if ((is_ctrl || is_neg) && accept(p, "(")) {
             token *at = peek(p);
-            m.k = expr(p, penv);
+            m.k = finite_expr(p, penv, "the number of controls");
             if (m.k < 1 || m.k != floor(m.k)) fail_at(p, at, QASM_SYNTAX, "the number of controls must be a whole number >= 1");
+            if (m.k > QASM_MAX_CONTROLS)
+                fail_at(p, at, QASM_TOO_LARGE, "%g controls on one gate; at most %d are supported", m.k, QASM_MAX_CONTROLS);
             expect(p, ")", "after the number of controls");
         }
         expect(p, "@", "after a gate modifier");
@@ -739,26 +808,27 @@ static void parse_if(parser *p, qasm_oplist *out, const token *at) {
         fail_at(p, peek(p), QASM_SYNTAX, "expected '==' and a value after the register in the if condition");
     }
     expect(p, ")", "to close the if condition");
-    qasm_oplist body = {0};
-    live_push(p, &body);
+    qasm_oplist *body = live_open(p, at);
     enter(p, at);
     if (accept(p, "{")) {
         while (!accept(p, "}")) {
             if (peek(p)->type == T_EOF) fail_at(p, at, QASM_SYNTAX, "the if block has no closing '}'");
-            parse_body(p, &body, NULL, NULL, 0);
+            parse_body(p, body, NULL, NULL, 0);
         }
     } else {
-        parse_body(p, &body, NULL, NULL, 0);
+        parse_body(p, body, NULL, NULL, 0);
     }
     leave(p);
-    live_pop(p);
     qasm_op *op = qasm_oplist_push(out);
     op->kind = OP_IF;
     op->cond_start = start;
     op->cond_len = len;
     op->cond_value = value;
-    op->body = body.ops;
-    op->n_body = body.n;
+    op->body = body->ops; /* out owns the body now */
+    op->n_body = body->n;
+    body->ops = NULL;
+    body->n = 0;
+    live_close(p);
     p->c->has_midcircuit = 1;
 }
 
@@ -922,7 +992,7 @@ int qasm_parse(const char *text, const qasm_limits *limits, qasm_circuit *out, q
         find_midcircuit(out);
     } else {
         qasm_oplist_free(&ops);
-        for (int i = 0; i < p.n_live; i++) qasm_oplist_free(p.live[i]);
+        for (int i = 0; i < p.n_live; i++) qasm_oplist_free(&p.live[i]);
         rc = -1;
     }
     if (p.def_pending) p.n_defs++; /* free the half-built one too */

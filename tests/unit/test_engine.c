@@ -509,3 +509,70 @@ Test(engine, large_state_kernels_match_the_dense_reference) {
     sv_free(&a);
     qasm_circuit_free(&c);
 }
+
+/* ---------------------------------------------------------------- hostile input (issue 11) */
+
+static void assert_same_circuit(const char *text, const char *expected, int nq) {
+    pit_statevec a, b;
+    sv_init(&a, nq);
+    sv_init(&b, nq);
+    random_state(&a, 5);
+    random_state(&b, 5);
+    run_text(&a, text);
+    run_text(&b, expected);
+    assert_close(a.amp, b.amp, (size_t)1 << nq, text);
+    sv_free(&a);
+    sv_free(&b);
+}
+
+static void assert_refused(const char *text, qasm_error_kind kind, const char *says) {
+    qasm_circuit c;
+    qasm_error err;
+    cr_assert_eq(qasm_parse(text, &LIM, &c, &err), -1, "parsed: %.80s", text);
+    cr_assert_eq(err.kind, kind, "%.80s: kind %d, %s", text, err.kind, err.message);
+    cr_assert(strstr(err.message, says), "\"%s\" lacks \"%s\"", err.message, says);
+}
+
+Test(engine, integer_powers_repeat_the_gate) {
+    /* pow(15) once read freed memory (the push moved the list it copied from); a power of a
+     * multi-qubit gate answered wrong. */
+    assert_same_circuit("qubit q; pow(15) @ x q;", "qubit q; x q;", 1);
+    assert_same_circuit("qubit q; pow(16) @ h q;", "qubit q; id q;", 1);
+    assert_same_circuit("qubit[2] q; x q[0]; pow(17) @ cx q[0], q[1];", "qubit[2] q; x q[0]; cx q[0], q[1];", 2);
+    assert_same_circuit("qubit[3] q; pow(33) @ ccx q[0], q[1], q[2];", "qubit[3] q; ccx q[0], q[1], q[2];", 3);
+    assert_same_circuit("qubit q; pow(-3) @ s q;", "qubit q; s q;", 1);
+    assert_same_circuit("qubit q; gate e a { } pow(1e300) @ e q; pow(0) @ x q;", "qubit q; id q;", 1);
+}
+
+Test(engine, deep_input_is_bounded_not_recursed) {
+    /* A million signs folds in a loop (it overflowed the stack: a remote crash of the supervisor). */
+    size_t n = 1000000;
+    char *text = malloc(n + 64);
+    int k = sprintf(text, "qubit q; rx(");
+    memset(text + k, '-', n);
+    sprintf(text + k + n, "1) q;");
+    assert_same_circuit(text, "qubit q; rx(1) q;", 1);
+    /* Chains that do nest stop at max_depth with RESOURCE_EXHAUSTED naming it. */
+    k = sprintf(text, "qubit q; rx(");
+    for (size_t i = 0; i < 100000; i++) k += sprintf(text + k, "1^");
+    sprintf(text + k, "1) q;");
+    assert_refused(text, QASM_TOO_LARGE, "max_depth");
+    k = sprintf(text, "qreg q[1]; creg c[1]; ");
+    for (size_t i = 0; i < 50000; i++) k += sprintf(text + k, "if (c==0) ");
+    sprintf(text + k, "x q[0];");
+    assert_refused(text, QASM_TOO_LARGE, "nesting deeper than 64");
+    free(text);
+}
+
+Test(engine, numbers_that_would_overflow_are_refused) {
+    assert_refused("qubit[4] q; ctrl(2147483647) @ ctrl(2147483647) @ ctrl(2) @ x q[0], q[1], q[2], q[3];",
+                   QASM_TOO_LARGE, "at most 16 are supported");
+    assert_refused("qubit[4] q; ctrl(9) @ ctrl(9) @ x q[0], q[1], q[2], q[3];", QASM_TOO_LARGE, "ask for 18 controls");
+    assert_refused("qubit[4294967295] a; qubit[3] b;", QASM_TOO_LARGE, "simulates at most 24");
+    assert_refused("qubit[3] b; qubit[4294967295] a;", QASM_TOO_LARGE, "simulates at most 24");
+    assert_refused("bit[4294967295] c;", QASM_TOO_LARGE, "classical bits; at most 64");
+    assert_refused("qubit[2] q; x q[100000000000000000000000000000];", QASM_SYNTAX, "out of range");
+    assert_refused("qubit q;\nrx(arcsin(2)) q;", QASM_SYNTAX, "2:4: a gate parameter is nan");
+    assert_refused("qubit q; rx(exp(1000)) q;", QASM_SYNTAX, "infinite");
+    assert_refused("qubit q; pow(exp(1000)) @ x q;", QASM_SYNTAX, "pow's exponent is infinite");
+}

@@ -1,0 +1,1 @@
+qubit[4] q; cx q[0], q[1]; x q[2]; cx q[2], q[3]; x q[2]; sx q[1]; ctrl @ ch q[0], q[1], q[2];

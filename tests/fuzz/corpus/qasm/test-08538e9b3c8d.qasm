@@ -1,0 +1,1 @@
+qubit[3] q; bit[3] c; {g}{params} {qubits}; c = measure q;

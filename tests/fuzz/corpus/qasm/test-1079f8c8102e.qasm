@@ -1,0 +1,1 @@
+qubit q; id q;

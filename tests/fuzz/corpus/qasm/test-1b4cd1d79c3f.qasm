@@ -1,0 +1,1 @@
+qubit[6] q; bit[6] c; h q; rz(0.3) q[2]; cx q[0], q[5]; c = measure q;

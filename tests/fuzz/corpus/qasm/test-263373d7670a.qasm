@@ -1,0 +1,1 @@
+qubit[4] q; rz(pi/6) q[1]; cx q[0], q[1]; rz(-pi/6) q[0]; 

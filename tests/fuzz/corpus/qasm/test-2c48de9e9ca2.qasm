@@ -1,0 +1,1 @@
+qubit[5] q; bit[5] m;

@@ -1,0 +1,2 @@
+qubit[2] q;
+gate g a { measure a; }

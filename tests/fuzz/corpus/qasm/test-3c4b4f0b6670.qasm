@@ -1,0 +1,3 @@
+OPENQASM 3;
+qubit q;
+h q

@@ -1,0 +1,1 @@
+qubit q; rx(Ï / 3) q; rx(-pi/3) q;

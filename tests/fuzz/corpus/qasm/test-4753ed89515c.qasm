@@ -1,0 +1,1 @@
+OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; creg c[4]; x q[1]; measure q[0] -> c[0]; 

@@ -1,0 +1,1 @@
+qubit[4] q; gate r(t) x { rz(t/2) x; } gate rr(t) x, y { r(t) x; cx x, y; r(-t) y; } 

@@ -1,0 +1,1 @@
+qubit[%d] q; %s inv @ %s

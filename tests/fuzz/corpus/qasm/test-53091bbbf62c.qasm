@@ -1,0 +1,1 @@
+OPENQASM 3; qubit[3] q; bit[1] a; bit[2] b; x q[0]; x q[2]; a[0] = measure q[0]; 

@@ -1,0 +1,1 @@
+qubit[2] q; h q; h q; h q; h q; h q; h q;

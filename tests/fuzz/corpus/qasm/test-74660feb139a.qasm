@@ -1,0 +1,1 @@
+gate 'cx' acts on 2 qubit(s), got 1

@@ -1,0 +1,2 @@
+qubit[2] q;
+rx(bogus) q[0];

@@ -1,0 +1,1 @@
+qubit[2] q; qubit[3] q;

@@ -1,0 +1,1 @@
+qubit[4] q; ctrl @ x q[0], q[1]; negctrl @ x q[2], q[3]; pow(0.5) @ x q[1]; ctrl(2) @ h q[0], q[1], q[2];

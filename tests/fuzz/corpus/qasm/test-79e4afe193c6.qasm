@@ -1,0 +1,2 @@
+qubit[2] q;
+/* never closed

@@ -1,0 +1,1 @@
+OPENQASM 3; include "stdgates.inc"; qubit[%d] q; bit[%d] c; h q[0];

@@ -1,0 +1,1 @@
+qubit[4] q; ctrl @ gphase(0.3) q[2];

@@ -1,0 +1,1 @@
+qubit q; rx(-pi/2 + 2^2 * tau / 8 - sqrt(4) * arcsin(1) + ln(euler) - 1 + cos(0) + pi - 1) q;

@@ -1,0 +1,1 @@
+'r' is not a declared qubit register

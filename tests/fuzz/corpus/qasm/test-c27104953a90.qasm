@@ -1,0 +1,1 @@
+qubit[4] q; s q[0]; sdg q[0]; t q[1]; tdg q[1]; sx q[2]; sxdg q[2]; pow(2) @ s q[3]; z q[3];

@@ -1,0 +1,1 @@
+the same qubit is used twice

@@ -1,0 +1,1 @@
+qubit[2] q; bit[2] c; x q; reset q[0]; c = measure q;

@@ -1,0 +1,1 @@
+qubit q; rx(pi/2) q;

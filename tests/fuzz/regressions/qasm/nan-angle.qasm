@@ -1,0 +1,1 @@
+OPENQASM 3; qubit q; rx(arcsin(2)) q;

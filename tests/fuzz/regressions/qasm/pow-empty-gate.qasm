@@ -1,0 +1,1 @@
+OPENQASM 3; qubit q; gate e a { } pow(1e300) @ e q; pow(0) @ x q;
