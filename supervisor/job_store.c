@@ -1,17 +1,22 @@
 #include "job_store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "clock.h"
 
 struct pit_job_store {
     sqlite3 *db;
     pthread_mutex_t mu;
+    int lock_fd; /* <path>.lock, flock'ed for as long as the store is open */
 };
 
 static const char *const STATE_NAMES[] = {"QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELED"};
@@ -43,11 +48,48 @@ static const char *SCHEMA =
     "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);"
     "CREATE INDEX IF NOT EXISTS jobs_seq ON jobs(seq);";
 
+/* One owner per store: two supervisors that both "recover" one store would run its RUNNING jobs
+ * twice. The lock is an flock on <path>.lock (released by the kernel when the owner dies, however
+ * it dies); the file holds the owner's pid for the message. Returns the fd, or -1 with err set. */
+static int take_lock(const char *path, char *err, size_t errlen) {
+    char lock_path[4200];
+    snprintf(lock_path, sizeof lock_path, "%s.lock", path);
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open the job store's lock file %s: %s", lock_path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = 0;
+        pid[strcspn(pid, "\n")] = 0;
+        snprintf(err, errlen,
+                 "the job store %s (its state_dir) is in use by pitboss pid %s; give this instance its own state_dir "
+                 "(or jobs.store)", path, pid[0] ? pid : "?");
+        close(fd);
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+        /* The lock holds without the pid; only the message of a second instance is poorer. */
+    }
+    return fd;
+}
+
 pit_job_store *pit_job_store_open(const char *path, char *err, size_t errlen) {
+    int lock_fd = take_lock(path, err, errlen);
+    if (lock_fd < 0) return NULL;
+    /* Created 0600 before SQLite opens it: it holds every client's circuits, and SQLite gives the
+     * -wal and -shm files the database's own mode. */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) close(fd);
     sqlite3 *db;
     if (sqlite3_open(path, &db) != SQLITE_OK) {
         snprintf(err, errlen, "cannot open the job store %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
         sqlite3_close(db);
+        close(lock_fd);
         return NULL;
     }
     sqlite3_busy_timeout(db, 5000);
@@ -56,10 +98,12 @@ pit_job_store *pit_job_store_open(const char *path, char *err, size_t errlen) {
         snprintf(err, errlen, "cannot prepare the job store %s: %s", path, msg ? msg : "unknown error");
         sqlite3_free(msg);
         sqlite3_close(db);
+        close(lock_fd);
         return NULL;
     }
     pit_job_store *s = calloc(1, sizeof *s);
     s->db = db;
+    s->lock_fd = lock_fd;
     pthread_mutex_init(&s->mu, NULL);
     return s;
 }
@@ -67,6 +111,7 @@ pit_job_store *pit_job_store_open(const char *path, char *err, size_t errlen) {
 void pit_job_store_close(pit_job_store *s) {
     if (!s) return;
     sqlite3_close(s->db);
+    close(s->lock_fd); /* releases the flock */
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

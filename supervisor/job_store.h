@@ -33,7 +33,9 @@ typedef struct {
 
 typedef struct pit_job_store pit_job_store;
 
-/* Opens (creating if needed) the store at path; NULL with the reason in err. */
+/* Opens (creating if needed, mode 0600) the store at path and takes its lock (path.lock): one owner
+ * at a time; a second open while the first is held fails naming the owner's pid. NULL with the
+ * reason in err. */
 pit_job_store *pit_job_store_open(const char *path, char *err, size_t errlen);
 void pit_job_store_close(pit_job_store *s);
 

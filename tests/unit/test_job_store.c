@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +25,8 @@ static void teardown(void) {
     snprintf(p, sizeof p, "%s-wal", path);
     unlink(p);
     snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s.lock", path);
     unlink(p);
 }
 
@@ -210,5 +213,36 @@ Test(job_store, list_is_newest_first_and_filters_by_state) {
     cr_assert_str_eq(out[0].id, ids[1]);
     cr_assert_str_eq(out[0].error, "canceled by request");
     pit_job_clear(&out[0]);
+    pit_job_store_close(s);
+}
+
+Test(job_store, one_owner_at_a_time_and_the_file_is_private) {
+    pit_job_store *s = pit_job_store_open(path, err, sizeof err);
+    cr_assert_not_null(s, "%s", err);
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600, "the store is %o", st.st_mode & 0777);
+    pit_job j = new_job("", 1);
+    pit_job_store_add(s, &j); /* makes the -wal file */
+    char wal[300];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    cr_assert_eq(stat(wal, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600, "the -wal file is %o", st.st_mode & 0777);
+    /* A second owner (another supervisor on the same state_dir) is refused, naming the first. */
+    pid_t pid = fork();
+    if (pid == 0) _exit(pit_job_store_open(path, err, sizeof err) == NULL && strstr(err, "in use by pitboss pid") ? 0 : 1);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a second open was not refused");
+    char want[64];
+    snprintf(want, sizeof want, "pid %d;", (int)getpid());
+    pid = fork();
+    if (pid == 0) _exit(pit_job_store_open(path, err, sizeof err) == NULL && strstr(err, want) ? 0 : 1);
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the refusal does not name pid %d", (int)getpid());
+    pit_job_store_close(s);
+    /* Closed (or its owner dead): the next one takes it. */
+    s = pit_job_store_open(path, err, sizeof err);
+    cr_assert_not_null(s, "%s", err);
     pit_job_store_close(s);
 }
