@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,4 +52,30 @@ void pit_log(pit_log_level level, const char *fmt, ...) {
     /* A single write keeps lines whole when several threads or processes share stderr. */
     ssize_t unused = write(STDERR_FILENO, line, len);
     (void)unused;
+}
+
+static char g_file[4096];
+
+int pit_log_open_file(const char *path, char *err, size_t errlen) {
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open the log file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    /* dup2 swaps fd 2 in one step: a line written meanwhile goes wholly to the old file or the new. */
+    if (dup2(fd, STDERR_FILENO) < 0) {
+        snprintf(err, errlen, "cannot write the log to %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    snprintf(g_file, sizeof g_file, "%s", path);
+    return 0;
+}
+
+int pit_log_reopen(char *err, size_t errlen) {
+    if (!g_file[0]) return 0;
+    char path[sizeof g_file];
+    snprintf(path, sizeof path, "%s", g_file);
+    return pit_log_open_file(path, err, errlen);
 }

@@ -1,5 +1,7 @@
 #include "rpc_server.h"
 
+#include <errno.h>
+
 #include <grpc/grpc_security.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -7,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buffers.h"
 #include "clock.h"
@@ -349,13 +352,22 @@ void pit_server_shutdown(pit_server *s, int64_t grace_ms) {
     pthread_mutex_unlock(&s->mu);
 
     grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
-    gpr_timespec until = gpr_convert_clock_type(pit_deadline_in_ms(grace_ms), GPR_CLOCK_REALTIME);
-    struct timespec ts = {until.tv_sec, until.tv_nsec};
+    /* Not pit_deadline_in_ms: 0 ms means "cancel now" here (SIGQUIT, graceful_ms 0), not "no deadline". */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += grace_ms / 1000;
+    ts.tv_nsec += (grace_ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
     int cancelled = 0;
     pthread_mutex_lock(&s->mu);
     while (!s->shutdown_notified || s->calls_active > 0 || s->accepts_posted > 0) {
         if (!cancelled) {
-            if (pthread_cond_timedwait(&s->cond, &s->mu, &ts) != 0 && !s->shutdown_notified) {
+            /* Past the grace period, whatever has been notified: the core may report the shutdown
+             * done while calls of ours are still open (grace 0, SIGQUIT, showed it). */
+            if (pthread_cond_timedwait(&s->cond, &s->mu, &ts) == ETIMEDOUT) {
                 cancelled = 1;
                 pthread_mutex_unlock(&s->mu);
                 pit_warn("grace period of %lld ms over with %d call(s) running: cancelling them",

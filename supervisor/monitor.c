@@ -334,6 +334,9 @@ static void on_worker_stderr(struct ev_loop *loop, ev_io *w, int revents) {
 /* ---------------------------------------------------------------- ready */
 
 static void reload_continue(pit_sup *sup);
+static void pool_grow(pit_sup *sup, pit_pool *pool);
+static void pool_shrink(pit_sup *sup, pit_pool *pool);
+static void pool_trim(pit_pool *pool);
 
 static void on_ready_line(struct ev_loop *loop, ev_io *w, int revents) {
     (void)revents;
@@ -478,6 +481,11 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents) {
     if (sup->shutting_down || pool->state == POOL_FAILED) {
         slot->state = SLOT_STOPPED;
         pit_info("worker %d of pool \"%s\" (pid %d) %s", slot->index, pool->cfg->name, (int)slot->last_pid, slot->last_exit);
+    } else if (slot->retiring) {
+        slot->state = SLOT_STOPPED;
+        pit_info("worker %d of pool \"%s\" (pid %d) %s: it left the pool", slot->index, pool->cfg->name,
+                 (int)slot->last_pid, slot->last_exit);
+        pool_trim(pool);
     } else if (slot->restart_now && WIFEXITED(w->rstatus) && WEXITSTATUS(w->rstatus) == 0) {
         /* A planned replacement (recycle, reload): not a crash. */
         pit_info("worker %d of pool \"%s\" (pid %d) stopped for replacement: starting a new one", slot->index,
@@ -538,6 +546,91 @@ void pit_monitor_slot_idle(pit_sup *sup, pit_slot *slot) {
     slot->state = SLOT_STOPPING;
     slot->restart_now = 1;
     kill(slot->pid, SIGTERM);
+}
+
+/* ---------------------------------------------------------------- pool size (SIGTTIN, SIGTTOU) */
+
+/* Under sup->mu: a retired slot at the end of the pool leaves it (slots keep their index, so only
+ * the last ones can go; a retired slot in the middle waits for those after it). */
+static void pool_trim(pit_pool *pool) {
+    while (pool->n_slots > 1) {
+        pit_slot *last = &pool->slots[pool->n_slots - 1];
+        if (!last->retiring || last->pid || last->state != SLOT_STOPPED) break;
+        last->retiring = 0;
+        pool->n_slots--;
+        pit_info("pool \"%s\" now has %d worker%s", pool->cfg->name, pool->n_slots, pool->n_slots == 1 ? "" : "s");
+    }
+}
+
+/* Under sup->mu: one more worker, up to the pool's max_size. */
+static void pool_grow(pit_sup *sup, pit_pool *pool) {
+    if (sup->shutting_down) return;
+    if (pool->state == POOL_FAILED) {
+        pit_warn("SIGTTIN: pool \"%s\" is FAILED: not adding a worker", pool->cfg->name);
+        return;
+    }
+    /* A worker still draining out (an earlier SIGTTOU) is simply kept. */
+    for (int k = pool->n_slots - 1; k >= 0; k--) {
+        pit_slot *s = &pool->slots[k];
+        if (!s->retiring) continue;
+        s->retiring = 0;
+        if (s->state == SLOT_DRAINING) s->state = SLOT_READY;
+        if (s->state == SLOT_STOPPED) spawn(sup, s);
+        pit_info("SIGTTIN: pool \"%s\" keeps worker %d", pool->cfg->name, s->index);
+        return;
+    }
+    if (pool->n_slots >= pool->cap_slots) {
+        pit_warn("SIGTTIN: pool \"%s\" already has %d workers, its max_size", pool->cfg->name, pool->n_slots);
+        return;
+    }
+    pit_slot *slot = &pool->slots[pool->n_slots];
+    int port = find_port(sup, slot, pool->slots[pool->n_slots - 1].port);
+    if (!port) {
+        pit_warn("SIGTTIN: no free port left in workers.port_range for another worker of pool \"%s\"", pool->cfg->name);
+        return;
+    }
+    slot->port = port;
+    slot->backoff_ms = 0;
+    pool->n_slots++;
+    pit_info("SIGTTIN: pool \"%s\" grows to %d workers", pool->cfg->name, pool->n_slots);
+    spawn(sup, slot);
+}
+
+/* Under sup->mu: one worker fewer, down to 1: the last one drains (its running calls finish), then
+ * stops; sessions on it move to another worker, flagged session_reset. */
+static void pool_shrink(pit_sup *sup, pit_pool *pool) {
+    if (sup->shutting_down) return;
+    int active = 0;
+    for (int k = 0; k < pool->n_slots; k++) active += !pool->slots[k].retiring;
+    if (active <= 1) {
+        pit_warn("SIGTTOU: pool \"%s\" is down to 1 worker: not removing it", pool->cfg->name);
+        return;
+    }
+    pit_slot *slot = NULL;
+    for (int k = pool->n_slots - 1; k >= 0 && !slot; k--)
+        if (!pool->slots[k].retiring) slot = &pool->slots[k];
+    slot->retiring = 1;
+    pit_info("SIGTTOU: pool \"%s\" shrinks to %d workers: worker %d (pid %d) drains and stops", pool->cfg->name,
+             active - 1, slot->index, (int)slot->pid);
+    switch (slot->state) {
+    case SLOT_READY:
+        slot->state = SLOT_DRAINING;
+        if (slot->in_flight == 0) pit_monitor_slot_idle(sup, slot);
+        break;
+    case SLOT_DRAINING:
+        break;
+    case SLOT_BACKOFF:
+        ev_timer_stop(sup->ev, &slot->backoff_w);
+        slot->state = SLOT_STOPPED;
+        break;
+    case SLOT_STARTING:
+        slot->state = SLOT_STOPPING;
+        kill(slot->pid, SIGTERM);
+        break;
+    default:
+        break;
+    }
+    pool_trim(pool);
 }
 
 /* ---------------------------------------------------------------- reload (SIGHUP) */
@@ -702,23 +795,93 @@ static void on_session_tick(struct ev_loop *loop, ev_timer *w, int revents) {
 
 /* ---------------------------------------------------------------- signals */
 
+/* The signal table (docs/signals.md): TERM/INT drain, QUIT stops fast, HUP reloads, USR1 reopens the
+ * log file, TTIN/TTOU add or remove a worker in every pool. Every other signal whose default action
+ * would stop, freeze or kill the supervisor is caught and logged once: a stray `kill -USR2` or a
+ * terminal's SIGTSTP must not take the service down or leave it frozen with calls hanging. */
+
 static void on_stop_signal(struct ev_loop *loop, ev_signal *w, int revents) {
     (void)revents;
-    pit_info("%s: stopping: no new calls; running calls have up to %lld ms (timeouts.graceful_ms)", strsignal(w->signum),
-             (long long)g_sup->cfg.timeouts.graceful_ms);
+    if (w->signum == SIGQUIT) {
+        pthread_mutex_lock(&g_sup->mu);
+        g_sup->fast_stop = 1;
+        pthread_mutex_unlock(&g_sup->mu);
+        pit_info("SIGQUIT: stopping fast: running calls are cancelled now, workers get %d ms before SIGKILL; "
+                 "running jobs run again after the restart", PIT_FAST_STOP_MS);
+    } else {
+        pit_info("%s: stopping: no new calls; running calls have up to %lld ms (timeouts.graceful_ms)",
+                 strsignal(w->signum), (long long)g_sup->cfg.timeouts.graceful_ms);
+    }
     ev_break(loop, EVBREAK_ALL);
 }
 
+static void on_sigusr1(struct ev_loop *loop, ev_signal *w, int revents) {
+    (void)loop;
+    (void)w;
+    (void)revents;
+    char err[512];
+    if (!g_sup->cfg.log_file[0]) {
+        pit_info("SIGUSR1: logs flushed (they go to stderr: log_file is not set, so there is nothing to reopen)");
+    } else if (pit_log_reopen(err, sizeof err) != 0) {
+        pit_error("SIGUSR1: %s; still writing to the file opened before", err);
+    } else {
+        pit_info("SIGUSR1: reopened the log file %s", g_sup->cfg.log_file);
+    }
+}
+
+static void on_sigttin(struct ev_loop *loop, ev_signal *w, int revents) {
+    (void)loop;
+    (void)revents;
+    pthread_mutex_lock(&g_sup->mu);
+    for (int i = 0; i < g_sup->n_pools; i++) {
+        if (w->signum == SIGTTIN)
+            pool_grow(g_sup, &g_sup->pools[i]);
+        else
+            pool_shrink(g_sup, &g_sup->pools[i]);
+    }
+    pthread_mutex_unlock(&g_sup->mu);
+    pit_cq_loop_wake(g_sup->loop);
+}
+
+static const int unused_signals[] = {SIGUSR2, SIGTSTP, SIGALRM, SIGVTALRM, SIGPROF, SIGPOLL, SIGPWR, SIGXCPU,
+                                     SIGXFSZ, SIGSTKFLT};
+
+static void on_unused_signal(struct ev_loop *loop, ev_signal *w, int revents) {
+    (void)revents;
+    pit_warn("%s (signal %d) received: pitboss does not use it and ignores it from now on, without logging it "
+             "again (docs/signals.md lists what each signal does)", strsignal(w->signum), w->signum);
+    ev_signal_stop(loop, w);
+    signal(w->signum, SIG_IGN);
+}
+
+static void install_signals(pit_sup *sup) {
+    static ev_signal used[8], unused[sizeof unused_signals / sizeof unused_signals[0]], realtime[64];
+    static const struct {
+        int signum;
+        void (*cb)(struct ev_loop *, ev_signal *, int);
+    } table[] = {{SIGTERM, on_stop_signal}, {SIGINT, on_stop_signal}, {SIGQUIT, on_stop_signal},
+                 {SIGHUP, on_sighup},       {SIGUSR1, on_sigusr1},    {SIGTTIN, on_sigttin},
+                 {SIGTTOU, on_sigttin}};
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        ev_signal_init(&used[i], table[i].cb, table[i].signum);
+        ev_signal_start(sup->ev, &used[i]);
+    }
+    for (size_t i = 0; i < sizeof unused_signals / sizeof unused_signals[0]; i++) {
+        ev_signal_init(&unused[i], on_unused_signal, unused_signals[i]);
+        ev_signal_start(sup->ev, &unused[i]);
+    }
+    /* Real-time signals terminate by default; libc keeps the ones below SIGRTMIN for itself. */
+    int n = 0;
+    for (int s = SIGRTMIN; s <= SIGRTMAX && n < 64; s++, n++) {
+        ev_signal_init(&realtime[n], on_unused_signal, s);
+        ev_signal_start(sup->ev, &realtime[n]);
+    }
+}
+
 void pit_monitor_install(pit_sup *sup) {
-    static ev_signal sigterm, sigint, sighup;
     static ev_timer health, sessions;
     g_sup = sup;
-    ev_signal_init(&sigterm, on_stop_signal, SIGTERM);
-    ev_signal_init(&sigint, on_stop_signal, SIGINT);
-    ev_signal_init(&sighup, on_sighup, SIGHUP);
-    ev_signal_start(sup->ev, &sigterm);
-    ev_signal_start(sup->ev, &sigint);
-    ev_signal_start(sup->ev, &sighup);
+    install_signals(sup);
     double every = (double)sup->cfg.timeouts.health_interval_ms / 1000.0;
     ev_timer_init(&health, on_health_tick, every, every);
     ev_timer_start(sup->ev, &health);

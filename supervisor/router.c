@@ -24,7 +24,7 @@ const char *pit_slot_state_name(pit_slot_state s) { return slot_state_names[s]; 
 int pit_slot_global_index(const pit_slot *slot) {
     int n = 0;
     pit_sup *sup = slot->pool->sup;
-    for (int i = 0; i < slot->pool->index; i++) n += sup->pools[i].n_slots;
+    for (int i = 0; i < slot->pool->index; i++) n += sup->pools[i].cap_slots; /* stable as pools resize */
     return n + slot->index;
 }
 
@@ -85,6 +85,17 @@ static pick_result pick(pit_proxy *px, pit_slot **out) {
         s->slot = slot->index;
         s->generation = slot->generation;
         s->last_used_us = pit_mono_us();
+        *out = slot;
+        return PICK_SLOT;
+    }
+    if (s->slot >= pool->n_slots) {
+        /* Its worker left the pool (SIGTTOU): place it again, and say that its state is gone. */
+        pit_slot *slot = least_loaded(pool, 1);
+        if (!slot) return PICK_WAIT;
+        s->slot = slot->index;
+        s->generation = slot->generation;
+        s->last_used_us = pit_mono_us();
+        px->session_reset = 1;
         *out = slot;
         return PICK_SLOT;
     }

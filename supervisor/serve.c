@@ -23,7 +23,8 @@ static void usage(FILE *out) {
                  "Starts the supervisor and its workers as the config file says (default config/pitboss.json).\n"
                  "  -c, --config FILE   the config file (keys: docs/config.md)\n"
                  "  --check             check the config and exit: 0 if good, 2 with the problem if not\n\n"
-                 "Signals: SIGTERM/SIGINT stop gracefully; SIGHUP replaces the workers one at a time.\n");
+                 "Signals (docs/signals.md): TERM/INT stop gracefully, QUIT stops fast, HUP replaces the workers one\n"
+                 "at a time, USR1 reopens log_file, TTIN/TTOU add/remove a worker in every pool; others are ignored.\n");
 }
 
 static int find_worker_bin(pit_sup *sup, char *err, size_t errlen) {
@@ -80,7 +81,7 @@ static int resolve_pool_bins(pit_sup *sup, char *err, size_t errlen) {
 static void remove_run_dir(pit_sup *sup) {
     if (!sup->run_dir[0]) return;
     int total = 0;
-    for (int i = 0; i < sup->n_pools; i++) total += (int)sup->cfg.pools[i].size;
+    for (int i = 0; i < sup->n_pools; i++) total += (int)sup->cfg.pools[i].max_size;
     for (int g = 0; g < total; g++) {
         char path[400];
         snprintf(path, sizeof path, "%s/w%d.sock", sup->run_dir, g);
@@ -109,10 +110,11 @@ static void sup_init_tables(pit_sup *sup) {
         p->cfg = &sup->cfg.pools[i];
         p->index = i;
         p->n_slots = (int)p->cfg->size;
-        p->slots = calloc((size_t)p->n_slots, sizeof(pit_slot));
+        p->cap_slots = (int)p->cfg->max_size;
+        p->slots = calloc((size_t)p->cap_slots, sizeof(pit_slot));
         p->restart_times = calloc((size_t)sup->cfg.restart.max_restarts + 2, sizeof(int64_t));
         p->sessions = pit_sessions_create((size_t)sup->cfg.sessions.max_sessions);
-        for (int k = 0; k < p->n_slots; k++) {
+        for (int k = 0; k < p->cap_slots; k++) {
             p->slots[k].pool = p;
             p->slots[k].index = k;
             p->slots[k].ready_fd = p->slots[k].stderr_fd = -1;
@@ -125,7 +127,7 @@ static void sup_init_tables(pit_sup *sup) {
 static void sup_free_tables(pit_sup *sup) {
     for (int i = 0; i < sup->n_pools; i++) {
         pit_pool *p = &sup->pools[i];
-        for (int k = 0; k < p->n_slots; k++)
+        for (int k = 0; k < p->cap_slots; k++)
             if (p->slots[k].chan) pit_chan_unref(p->slots[k].chan);
         free(p->slots);
         free(p->restart_times);
@@ -179,6 +181,19 @@ int pit_cli_serve(int argc, char **argv) {
     }
     pit_log_set_level((pit_log_level)pit_log_level_parse(sup->cfg.log_level));
     pit_log_set_tag("supervisor");
+    if (sup->cfg.log_file[0]) {
+        char log_path[8192];
+        if (sup->cfg.log_file[0] == '/')
+            snprintf(log_path, sizeof log_path, "%s", sup->cfg.log_file);
+        else
+            snprintf(log_path, sizeof log_path, "%s/%s", sup->cfg.config_dir, sup->cfg.log_file);
+        if (pit_log_open_file(log_path, err, sizeof err) != 0) {
+            fprintf(stderr, "pitboss: %s: log_file: %s\n", path, err);
+            sup_free_tables(sup);
+            pit_sup_config_free(&sup->cfg);
+            return 2;
+        }
+    }
     signal(SIGPIPE, SIG_IGN);
     sup->started_us = pit_mono_us();
     make_token(sup->token);
@@ -236,8 +251,9 @@ int pit_cli_serve(int argc, char **argv) {
     pthread_mutex_unlock(&sup->mu);
     pit_jobs_shutdown(sup->jobs);
     pit_job_rpc_shutdown(sup);
-    pit_server_shutdown(sup->server, sup->cfg.timeouts.graceful_ms);
-    pit_monitor_stop_workers(sup, sup->cfg.timeouts.graceful_ms);
+    int64_t grace_ms = sup->fast_stop ? 0 : sup->cfg.timeouts.graceful_ms;
+    pit_server_shutdown(sup->server, grace_ms);
+    pit_monitor_stop_workers(sup, sup->fast_stop ? PIT_FAST_STOP_MS : grace_ms);
     pit_jobs_cancel_runs(sup->jobs);
     pit_server_destroy(sup->server);
     grpc_completion_queue_shutdown(sup->cq);

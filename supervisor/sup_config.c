@@ -20,6 +20,7 @@ static const pit_cfg_field pool_fields[] = {
     {.key = "name", F(PIT_CFG_STRING, name), .required = 1, .doc = "the pool's name, used by requests"},
     {.key = "kind", F(PIT_CFG_ENUM, kind), .def_int = PIT_KIND_NATIVE, .choices = kinds, .doc = "native or python"},
     INT_FIELD("size", size, 2, 1, 256, "worker processes"),
+    INT_FIELD("max_size", max_size, 0, 0, 256, "most workers SIGTTIN grows the pool to (0: twice size, at most 256)"),
     INT_FIELD("max_concurrency", max_concurrency, 0, 0, 1024, "calls in flight per worker (0: native 4, python 1)"),
     INT_FIELD("queue_limit", queue_limit, 64, 0, 1000000, "calls waiting for a worker before RESOURCE_EXHAUSTED"),
     INT_FIELD("worker_threads", worker_threads, 0, 0, 1024, "command threads per worker (0: max_concurrency)"),
@@ -112,6 +113,8 @@ static const pit_cfg_schema jobs_schema = {"jobs", jobs_fields, sizeof jobs_fiel
 static const pit_cfg_field top_fields[] = {
     {.key = "listen", F(PIT_CFG_STRING, listen), .def_str = "127.0.0.1:50051", .doc = "clients' address"},
     {.key = "log_level", F(PIT_CFG_STRING, log_level), .def_str = "info", .doc = "debug, info, warn or error"},
+    {.key = "log_file", F(PIT_CFG_STRING, log_file), .def_str = "",
+     .doc = "append the log here instead of stderr (reopened on SIGUSR1); relative to the config file's folder"},
     {.key = "state_dir", F(PIT_CFG_STRING, state_dir), .def_str = "",
      .doc = "folder for the job store (\"\": $PITBOSS_STATE_DIR, else ~/.local/state/pitboss)"},
     {.key = "default_pool", F(PIT_CFG_STRING, default_pool), .def_str = "", .doc = "pool of calls naming none"},
@@ -172,6 +175,12 @@ static int validate(const char *path, pit_sup_config *c, char *err, size_t errle
         for (size_t k = 0; k < i; k++)
             if (strcmp(c->pools[k].name, p->name) == 0)
                 return invalid(err, errlen, path, key, "\"%s\" is already the name of pools[%zu]", p->name, k);
+        if (p->max_size == 0) p->max_size = p->size * 2 > 256 ? 256 : p->size * 2;
+        if (p->max_size < p->size) {
+            snprintf(key, sizeof key, "pools[%zu].max_size", i);
+            return invalid(err, errlen, path, key, "%lld is below the pool's size (%lld)", (long long)p->max_size,
+                           (long long)p->size);
+        }
         if (p->max_concurrency == 0) p->max_concurrency = p->kind == PIT_KIND_PYTHON ? 1 : 4;
         if (p->worker_threads == 0) p->worker_threads = p->max_concurrency;
         if (p->kind == PIT_KIND_PYTHON && p->module.count == 0) {

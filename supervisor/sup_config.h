@@ -13,6 +13,7 @@ typedef struct {
     char *name;
     int kind;
     int64_t size;
+    int64_t max_size;        /* SIGTTIN's ceiling; 0 in the file: twice size */
     int64_t max_concurrency; /* 0: the kind's default (native 4, python 1) */
     int64_t queue_limit;
     int64_t worker_threads;  /* command threads in each worker; 0: max_concurrency */
@@ -75,6 +76,7 @@ typedef struct {
 typedef struct {
     char *listen;
     char *log_level;
+    char *log_file;          /* "": stderr */
     char *state_dir;
     char *default_pool;
     char *worker_bin;

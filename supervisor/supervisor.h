@@ -20,6 +20,9 @@
 #include "rpc_server.h"
 #include "sup_config.h"
 
+/* How long workers get on SIGQUIT before SIGKILL. */
+#define PIT_FAST_STOP_MS 1000
+
 typedef struct pit_sup pit_sup;
 typedef struct pit_pool pit_pool;
 typedef struct pit_slot pit_slot;
@@ -68,6 +71,7 @@ struct pit_slot {
     int64_t backoff_ms;
     int64_t rss_kb;
     int restart_now;   /* a planned stop (recycle, reload): restart at once, no backoff, not a crash */
+    int retiring;      /* SIGTTOU: drain, stop, and leave the pool (not restarted) */
     int health_pending;
     int64_t health_sent_us;
 
@@ -93,8 +97,9 @@ struct pit_pool {
     char *worker_bin; /* resolved program path */
     pit_pool_state state;
     char failed_reason[512];
-    pit_slot *slots;
-    int n_slots;
+    pit_slot *slots;   /* cap_slots allocated (the pool's max_size), never moved: calls keep pointers */
+    int n_slots;       /* in use: [0, n_slots); SIGTTIN/SIGTTOU move it within [1, cap_slots] */
+    int cap_slots;
     /* FIFO of calls waiting for a worker */
     pit_proxy *queue_head, *queue_tail;
     uint32_t queued;
@@ -117,6 +122,7 @@ struct pit_sup {
     pit_pool *pools;
     int n_pools;
     int shutting_down;
+    int fast_stop;     /* SIGQUIT: cancel calls at once, PIT_FAST_STOP_MS for workers before SIGKILL */
     int reload_slot;   /* SIGHUP: next slot (global index) to replace; -1 when idle */
     int64_t next_wake_us; /* earliest queued deadline (monotonic µs); INT64_MAX when none */
     pit_proxy *exit_waiters; /* failed worker calls waiting to learn how their worker ended */

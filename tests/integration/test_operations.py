@@ -1,5 +1,6 @@
 """Operations (issue 11): what an operator does to a running pitboss (a second instance, signals,
 reloads, health probes), each against a real supervisor and its real workers."""
+import json
 import os
 import signal
 import time
@@ -7,7 +8,7 @@ import time
 import grpc
 import pytest
 
-from conftest import Supervisor
+from conftest import Supervisor, pid_alive
 
 
 def wait_exit(proc, timeout=20):
@@ -32,3 +33,99 @@ def test_a_second_supervisor_on_the_same_state_dir_exits_naming_the_first(make_s
     # The first one never noticed.
     assert first.proc.poll() is None
     first.wait_ready()
+
+
+def wait_for(pred, timeout=20, what="the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = pred()
+        if got:
+            return got
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def proc_state(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(") ", 1)[1][0]
+
+
+def ping(sup):
+    return json.loads(sup.execute("ping").result_json)["pong"]
+
+
+UNUSED = [signal.SIGUSR2, signal.SIGTSTP, signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF, signal.SIGPWR,
+          signal.SIGXFSZ, signal.SIGRTMIN + 3, signal.SIGRTMAX]
+
+
+def test_unused_signals_neither_stop_freeze_nor_kill_the_supervisor(make_supervisor):
+    sup = make_supervisor()
+    for sig in UNUSED:
+        for _ in range(2):
+            sup.proc.send_signal(sig)
+            assert ping(sup), sig
+        assert sup.proc.poll() is None, f"{signal.Signals(sig).name} ended the supervisor"
+        assert proc_state(sup.proc.pid) != "T", f"{signal.Signals(sig).name} froze the supervisor"
+    # Logged, once each, with the signal's number.
+    log = sup.log_text()
+    for sig in UNUSED:
+        assert log.count(f"(signal {int(sig)}) received: pitboss does not use it") == 1, (int(sig), log[-3000:])
+    # TTIN and TTOU (which stop a process by default) are used; QUIT, USR1 too (below).
+    assert sup.wait_ready()
+
+
+def test_ttin_adds_a_worker_and_ttou_removes_one_within_bounds(make_supervisor):
+    sup = make_supervisor(pools=[{"name": "default", "kind": "native", "size": 2, "max_size": 3}])
+    session_pids = {}
+    for i in range(6):
+        r = sup.execute("ping", session_id=f"s{i}")
+        session_pids[f"s{i}"] = r.worker.pid
+    sup.proc.send_signal(signal.SIGTTIN)
+    wait_for(lambda: len(sup.pool().slots) == 3 and all(s.state == "ready" for s in sup.pool().slots), what="3 workers")
+    sup.proc.send_signal(signal.SIGTTIN)  # at max_size 3: refused, logged
+    wait_for(lambda: "already has 3 workers, its max_size" in sup.log_text(), what="the max_size refusal")
+    assert proc_state(sup.proc.pid) != "T"
+    third = sup.pool().slots[2].pid
+    # One at a time: two of the same signal sent at once may arrive as one (POSIX signals do not queue).
+    sup.proc.send_signal(signal.SIGTTOU)
+    wait_for(lambda: len(sup.pool().slots) == 2, what="the pool to shrink to 2 workers")
+    sup.proc.send_signal(signal.SIGTTOU)
+    wait_for(lambda: len(sup.pool().slots) == 1, what="the pool to shrink to 1 worker")
+    wait_for(lambda: not pid_alive(third), what="the removed worker to exit")
+    sup.proc.send_signal(signal.SIGTTOU)
+    wait_for(lambda: "is down to 1 worker: not removing it" in sup.log_text(), what="the minimum refusal")
+    survivor = sup.pool().slots[0].pid
+    # Sessions that lived on a removed worker moved, and say that their state is gone.
+    for sid, pid in session_pids.items():
+        r = sup.execute("ping", session_id=sid)
+        assert r.worker.pid == survivor
+        assert r.session_reset == (pid != survivor), (sid, pid, survivor)
+    assert ping(sup)
+
+
+def test_sigquit_stops_fast_cancelling_calls(make_supervisor):
+    sup = make_supervisor(timeouts={"graceful_ms": 120000})
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        fut = ex.submit(sup.execute, "sleep", '{"ms": 100000}', 200)
+        wait_for(lambda: sup.pool().in_flight == 1, what="the call to be running")
+        start = time.monotonic()
+        sup.proc.send_signal(signal.SIGQUIT)
+        with pytest.raises(grpc.RpcError) as e:
+            fut.result(timeout=60)
+        assert e.value.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
+    assert sup.proc.wait(60) == 0
+    # Far inside graceful_ms (120 s): the stop did not wait for the call.
+    assert time.monotonic() - start < 60
+    assert "SIGQUIT: stopping fast" in sup.log_text()
+
+
+def test_sigusr1_reopens_the_log_file(make_supervisor, tmp_path):
+    log = tmp_path / "pitboss.log"
+    sup = make_supervisor(log_file=str(log))
+    wait_for(lambda: log.exists() and "pitboss serving on" in log.read_text(), what="the log file")
+    os.rename(log, tmp_path / "pitboss.log.1")  # what logrotate does
+    sup.proc.send_signal(signal.SIGUSR1)
+    wait_for(lambda: log.exists() and "SIGUSR1: reopened the log file" in log.read_text(), what="a new log file")
+    assert "pitboss serving on" in (tmp_path / "pitboss.log.1").read_text()
+    assert ping(sup)
