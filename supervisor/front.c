@@ -203,43 +203,8 @@ static void on_close_session(pit_call *call, grpc_byte_buffer *req_bb, void *arg
     pitboss__v1__close_session_request__free_unpacked(req, NULL);
 }
 
-/* ---------------------------------------------------------------- health */
-
-/* "" and "pitboss.v1.Pool": the supervisor serves (SERVING unless it is stopping).
- * A pool's name: SERVING while the pool has a ready worker and has not failed. */
-static void on_health_check(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {
-    pit_sup *sup = arg;
-    Grpc__Health__V1__HealthCheckRequest *req = pit_call_unpack(call, &grpc__health__v1__health_check_request__descriptor, req_bb);
-    if (!req) return;
-    int serving = -1;
-    pthread_mutex_lock(&sup->mu);
-    if (!req->service[0] || strcmp(req->service, "pitboss.v1.Pool") == 0) {
-        serving = !sup->shutting_down;
-    } else {
-        for (int i = 0; i < sup->n_pools; i++) {
-            pit_pool *p = &sup->pools[i];
-            if (strcmp(p->cfg->name, req->service) != 0) continue;
-            serving = 0;
-            if (p->state != POOL_FAILED && !sup->shutting_down)
-                for (int k = 0; k < p->n_slots; k++) serving |= p->slots[k].state == SLOT_READY;
-        }
-    }
-    pthread_mutex_unlock(&sup->mu);
-    if (serving < 0) {
-        pit_call_finish_error(call, GRPC_STATUS_NOT_FOUND, "unknown service \"%s\": ask for \"\" or a pool's name",
-                              req->service);
-    } else {
-        Grpc__Health__V1__HealthCheckResponse resp = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
-        resp.status = serving ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
-                              : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
-        pit_call_finish(call, GRPC_STATUS_OK, "", pit_bb_from_pb(&resp.base), NULL, 0);
-    }
-    grpc__health__v1__health_check_request__free_unpacked(req, NULL);
-}
-
 void pit_front_register(pit_sup *sup) {
     pit_server_add_method(sup->server, "/pitboss.v1.Pool/GetInfo", on_get_info, sup);
     pit_server_add_method(sup->server, "/pitboss.v1.Pool/ListCommands", on_list_commands, sup);
     pit_server_add_method(sup->server, "/pitboss.v1.Pool/CloseSession", on_close_session, sup);
-    pit_server_add_method(sup->server, "/grpc.health.v1.Health/Check", on_health_check, sup);
 }

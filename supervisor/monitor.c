@@ -22,15 +22,15 @@
 #include "health.pb-c.h"
 #include "log.h"
 #include "pitboss.pb-c.h"
+#include "protocol.h"
 #include "rpc_client.h"
 #include "sessions.h"
 #include "supervisor.h"
 
 extern char **environ;
 
-/* Exit codes of pitboss-worker that mean something to the monitor. */
-#define WORKER_EXIT_PORT_BUSY 3
-#define WORKER_EXIT_FATAL 4 /* a start-up error that a restart cannot fix (e.g. a module fails to import) */
+#define WORKER_EXIT_PORT_BUSY PIT_WORKER_EXIT_PORT_BUSY
+#define WORKER_EXIT_FATAL PIT_WORKER_EXIT_FATAL
 
 static pit_sup *g_sup; /* for libev callbacks that carry no data pointer */
 
@@ -503,7 +503,17 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents) {
                      (int)slot->last_pid, slot->last_exit, pit_slot_state_name(was));
         char why[1024];
         if (WIFEXITED(w->rstatus) && WEXITSTATUS(w->rstatus) == WORKER_EXIT_FATAL) {
-            snprintf(why, sizeof why, "worker %d could not start and a restart cannot fix it: %.900s", slot->index, tail);
+            /* The worker's own one-line reason when it gave one; its whole output is logged above. */
+            const char *mark = strstr(tail, PIT_FATAL_MARK);
+            if (mark) {
+                mark += strlen(PIT_FATAL_MARK);
+                snprintf(why, sizeof why, "%.*s", (int)strcspn(mark, "|"), mark);
+                size_t n = strlen(why);
+                while (n && why[n - 1] == ' ') why[--n] = 0;
+            } else {
+                snprintf(why, sizeof why, "worker %d could not start and a restart cannot fix it: %.900s", slot->index,
+                         tail);
+            }
             pool_fail(sup, pool, why);
         } else if (count_restart(sup, pool)) {
             snprintf(why, sizeof why, "more than %lld restarts within %lld s (restart.max_restarts); the last worker %s. "

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "cli.h"
 #include "log.h"
+#include "health.h"
 #include "jobs.h"
 #include "metrics.h"
 #include "sessions.h"
@@ -211,6 +212,7 @@ int pit_cli_serve(int argc, char **argv) {
     sup->server = pit_server_create(sup->cq, (size_t)sup->cfg.max_message_mb << 20);
     pit_router_register(sup);
     pit_front_register(sup);
+    pit_health_register(sup);
     pit_job_rpc_register(sup);
     pit_job_batch_stream_register(sup);
     int rc = 0;
@@ -236,6 +238,7 @@ int pit_cli_serve(int argc, char **argv) {
     pit_cq_hooks hooks = {pit_router_next_wake, pit_router_on_wake, sup};
     sup->loop = pit_cq_loop_start(sup->cq, (int)sup->cfg.cq_threads, &hooks);
     pit_monitor_install(sup);
+    pit_health_start(sup);
     if (pit_monitor_start_all(sup) != 0) {
         rc = 1;
     } else {
@@ -251,6 +254,7 @@ int pit_cli_serve(int argc, char **argv) {
     pthread_mutex_unlock(&sup->mu);
     pit_jobs_shutdown(sup->jobs);
     pit_job_rpc_shutdown(sup);
+    pit_health_shutdown(sup);
     int64_t grace_ms = sup->fast_stop ? 0 : sup->cfg.timeouts.graceful_ms;
     pit_server_shutdown(sup->server, grace_ms);
     pit_monitor_stop_workers(sup, sup->fast_stop ? PIT_FAST_STOP_MS : grace_ms);

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "cq_loop.h"
 #include "log.h"
+#include "protocol.h"
 #include "circuit_commands.h"
 #include "native_commands.h"
 #include "python_adapter.h"
@@ -220,11 +221,13 @@ int main(int argc, char **argv) {
         /* Import the handlers (and load what their startup hooks load) once, before serving. */
         pit_py_options po = {o.modules, o.n_modules, o.paths, o.n_paths, o.session_ttl_s};
         char err[1024];
-        if (pit_py_init(&po, err, sizeof err) != 0) {
+        char reason[512];
+        if (pit_py_init(&po, err, sizeof err, reason, sizeof reason) != 0) {
             pit_error("%s", err);
+            pit_error(PIT_FATAL_MARK "%s", reason);
             grpc_shutdown();
             free(token);
-            return 4; /* a restart would fail the same way */
+            return PIT_WORKER_EXIT_FATAL; /* a restart would fail the same way */
         }
         w.commands = pit_py_commands(&w.n_commands);
         w.close_session = pit_py_close_session;

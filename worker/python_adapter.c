@@ -124,7 +124,7 @@ static int commands_from(PyObject *list) {
     return 0;
 }
 
-int pit_py_init(const pit_py_options *o, char *err, size_t errlen) {
+int pit_py_init(const pit_py_options *o, char *err, size_t errlen, char *reason, size_t reasonlen) {
     PyImport_AppendInittab("_pitboss_worker", init_native_module);
     PyConfig config;
     PyConfig_InitPythonConfig(&config);
@@ -153,6 +153,7 @@ int pit_py_init(const pit_py_options *o, char *err, size_t errlen) {
         char what[512];
         describe_exception(what, sizeof what);
         snprintf(err, errlen, "cannot import the pitboss package from %s: %s (set PITBOSS_PYTHON_DIR)", bridge, what);
+        snprintf(reason, reasonlen, "%s (importing the pitboss package from %s)", what, bridge);
         return -1;
     }
     PyObject *mods = str_list(o->modules, o->n_modules);
@@ -168,6 +169,16 @@ int pit_py_init(const pit_py_options *o, char *err, size_t errlen) {
         for (size_t i = 0; i < o->n_modules && used < sizeof names; i++)
             used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", o->modules[i]);
         snprintf(err, errlen, "cannot load the handler module(s) %s: %s", names, what);
+        /* The reason a pool shows: the exception's own line and the module being imported (or the
+         * start-up hook that failed), not a piece of the traceback. */
+        PyObject *stage = PyObject_GetAttrString(g_adapter, "loading");
+        const char *at = stage && PyUnicode_Check(stage) ? PyUnicode_AsUTF8(stage) : NULL;
+        if (at && *at)
+            snprintf(reason, reasonlen, "%s (%s)", what, at);
+        else
+            snprintf(reason, reasonlen, "%s", what);
+        Py_XDECREF(stage);
+        PyErr_Clear();
         return -1;
     }
     commands_from(cmds);

@@ -17,7 +17,8 @@ typedef struct {
 
 /* Starts the interpreter, imports the modules, runs their startup hooks. On failure returns -1
  * with the module and the exception in err (the traceback went to stderr). Main thread only. */
-int pit_py_init(const pit_py_options *o, char *err, size_t errlen);
+/* reason: the one-line cause for the pool's failed reason (the exception and what was loading). */
+int pit_py_init(const pit_py_options *o, char *err, size_t errlen, char *reason, size_t reasonlen);
 /* The commands the modules registered. */
 const pit_command *const *pit_py_commands(size_t *n);
 /* pit_command.run of every Python command. */

@@ -8,7 +8,7 @@ import time
 import grpc
 import pytest
 
-from conftest import Supervisor, pid_alive
+from conftest import Supervisor, pid_alive, run_cli
 
 
 def wait_exit(proc, timeout=20):
@@ -129,3 +129,62 @@ def test_sigusr1_reopens_the_log_file(make_supervisor, tmp_path):
     wait_for(lambda: log.exists() and "SIGUSR1: reopened the log file" in log.read_text(), what="a new log file")
     assert "pitboss serving on" in (tmp_path / "pitboss.log.1").read_text()
     assert ping(sup)
+
+
+import health_pb2 as hpb  # noqa: E402
+
+SERVING, NOT_SERVING, SERVICE_UNKNOWN = (hpb.HealthCheckResponse.SERVING, hpb.HealthCheckResponse.NOT_SERVING,
+                                         hpb.HealthCheckResponse.SERVICE_UNKNOWN)
+
+
+def pool_state(sup):
+    try:
+        return sup.info().pools[0].state
+    except grpc.RpcError:  # not listening yet
+        return None
+
+
+def check(sup, service=""):
+    return sup.health.Check(hpb.HealthCheckRequest(service=service), timeout=5).status
+
+
+def test_health_is_not_serving_when_no_pool_can_serve_and_says_why_in_one_line(make_supervisor):
+    sup = make_supervisor(pools=[{"name": "py", "kind": "python", "size": 1, "module": "no_such_module_here"}],
+                          wait_ready=False)
+    wait_for(lambda: pool_state(sup) == "failed", what="the pool to fail")
+    # A readiness probe of "" must take this instance out of rotation: no pool can take a call.
+    assert check(sup, "") == NOT_SERVING
+    assert check(sup, "pitboss.v1.Pool") == NOT_SERVING
+    assert check(sup, "py") == NOT_SERVING
+    reason = sup.info().pools[0].failed_reason
+    assert reason == ("ModuleNotFoundError: No module named 'no_such_module_here' "
+                      "(importing module 'no_such_module_here')"), reason
+    with pytest.raises(grpc.RpcError) as e:
+        sup.execute("anything", pool="py")
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE and reason in e.value.details()
+    # The whole traceback stays in the log.
+    assert "Traceback (most recent call last)" in sup.log_text()
+    out = run_cli("status", "--target", f"127.0.0.1:{sup.port}")
+    assert reason in out.stdout, out.stdout
+
+
+def test_health_watch_pushes_every_change(make_supervisor):
+    sup = make_supervisor(pools=[{"name": "default", "kind": "native", "size": 1}],
+                          restart={"backoff_initial_ms": 300, "backoff_max_ms": 300})
+    assert check(sup, "pitboss.v1.Jobs") == SERVING
+    watch = sup.health.Watch(hpb.HealthCheckRequest(service="default"), timeout=60)
+    assert next(watch).status == SERVING
+    unknown = sup.health.Watch(hpb.HealthCheckRequest(service="no-such-pool"), timeout=60)
+    assert next(unknown).status == SERVICE_UNKNOWN
+    unknown.cancel()
+    os.kill(sup.pids()[0], signal.SIGKILL)
+    assert next(watch).status == NOT_SERVING  # pushed while the worker is down
+    assert next(watch).status == SERVING      # and again once its replacement is ready
+    every = sup.health.Watch(hpb.HealthCheckRequest(service=""), timeout=60)
+    assert next(every).status == SERVING
+    sup.proc.send_signal(signal.SIGTERM)
+    assert next(every).status == NOT_SERVING
+    with pytest.raises(grpc.RpcError) as e:
+        next(every)
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE and "stopping" in e.value.details()
+    assert sup.proc.wait(30) == 0

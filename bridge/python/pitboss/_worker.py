@@ -66,17 +66,25 @@ def _run_hook(fn):
         _loop().run_until_complete(result)
 
 
+#: What load() was doing, for the one-line reason of a failure ("importing module 'x'").
+loading = ""
+
+
 def load(modules, paths, session_ttl_s):
     """Imports the handler modules and runs the startup hooks. Returns what ListCommands says of each
     command. Raises on failure: the worker then reports the traceback and exits (code 4)."""
+    global loading
     _sessions.ttl_s = session_ttl_s
     for p in reversed(paths):
         if p not in sys.path:
             sys.path.insert(0, p)
     for name in modules:
+        loading = f"importing module '{name}'"
         importlib.import_module(name)
     for fn in registry.startup:
+        loading = f"running the @on_startup hook {getattr(fn, '__qualname__', fn)!s}"
         _run_hook(fn)
+    loading = ""
     if not registry.commands:
         raise RuntimeError(f"the modules {', '.join(modules)} register no command: decorate handlers with "
                            f"@pitboss.command")
