@@ -6,12 +6,14 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "job_call.h"
 #include "jobs.h"
 #include "log.h"
@@ -46,8 +48,18 @@ struct pit_metrics {
     int n_hist;
     int listen_fd;
     ev_io listen_w;
+    ev_timer accept_retry_w; /* accept failed for want of descriptors: listen again after a pause */
+    struct ev_loop *loop;
     struct pit_sup *sup;
+    /* open scrape connections (libev thread only) */
+    struct http_conn *conns;
+    int n_conns;
+    int max_conns;
+    double idle_s;
 };
+
+struct http_conn;
+static void conn_close(struct ev_loop *loop, struct http_conn *c);
 
 pit_metrics *pit_metrics_create(void) {
     pit_metrics *m = calloc(1, sizeof *m);
@@ -58,6 +70,7 @@ pit_metrics *pit_metrics_create(void) {
 
 void pit_metrics_destroy(pit_metrics *m) {
     if (!m) return;
+    while (m->conns) conn_close(m->loop, m->conns);
     if (m->listen_fd >= 0) close(m->listen_fd);
     pthread_mutex_destroy(&m->mu);
     free(m);
@@ -218,17 +231,37 @@ char *pit_metrics_render(pit_metrics *m, pit_sup *sup) {
 
 /* ---------------------------------------------------------------- HTTP */
 
-typedef struct {
-    ev_io w;
+/* One scrape connection. A client that connects and sends nothing is closed after metrics.idle_ms,
+ * and at most metrics.max_connections are open at once: idle connections held open on purpose must
+ * not use up the supervisor's descriptors. */
+typedef struct http_conn {
+    ev_io w; /* first: the watcher is the connection */
+    ev_timer idle_w;
     pit_metrics *m;
     char req[4096];
     size_t len;
+    struct http_conn *prev, *next;
 } http_conn;
 
 static void conn_close(struct ev_loop *loop, http_conn *c) {
     ev_io_stop(loop, &c->w);
+    ev_timer_stop(loop, &c->idle_w);
     close(c->w.fd);
+    pit_metrics *m = c->m;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        m->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    m->n_conns--;
     free(c);
+}
+
+static void on_conn_idle(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    http_conn *c = (http_conn *)((char *)t - offsetof(http_conn, idle_w));
+    pit_debug("metrics: closing a connection that sent no request within %.0f ms (metrics.idle_ms)", c->m->idle_s * 1000);
+    conn_close(loop, c);
 }
 
 static void write_all(int fd, const char *p, size_t n) {
@@ -275,15 +308,51 @@ static void on_conn_readable(struct ev_loop *loop, ev_io *w, int revents) {
     conn_close(loop, c);
 }
 
+static void on_accept_retry(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    pit_metrics *m = t->data;
+    ev_io_start(loop, &m->listen_w);
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents) {
     (void)revents;
     pit_metrics *m = w->data;
     int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) return;
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* The connection stays in the backlog, so the socket stays readable: without a pause
+             * this loop would spin a core until a descriptor frees up. */
+            static int64_t last_warned_us;
+            int64_t now = pit_mono_us();
+            if (now - last_warned_us > 10000000) {
+                pit_warn("metrics: cannot accept a connection: %s (pausing the metrics listener for 100 ms; "
+                         "raise the open-file limit or lower metrics.max_connections)", strerror(errno));
+                last_warned_us = now;
+            }
+            ev_io_stop(loop, &m->listen_w);
+            ev_timer_set(&m->accept_retry_w, 0.1, 0);
+            ev_timer_start(loop, &m->accept_retry_w);
+        }
+        return;
+    }
+    if (m->n_conns >= m->max_conns) {
+        static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 50\r\n"
+                                   "Connection: close\r\n\r\ntoo many metrics connections (metrics.max_connections)\n";
+        ssize_t unused = write(fd, busy, sizeof busy - 1); /* best effort: the socket is non-blocking */
+        (void)unused;
+        close(fd);
+        return;
+    }
     http_conn *c = calloc(1, sizeof *c);
     c->m = m;
+    c->next = m->conns;
+    if (m->conns) m->conns->prev = c;
+    m->conns = c;
+    m->n_conns++;
     ev_io_init(&c->w, on_conn_readable, fd, EV_READ);
     ev_io_start(loop, &c->w);
+    ev_timer_init(&c->idle_w, on_conn_idle, m->idle_s, 0);
+    ev_timer_start(loop, &c->idle_w);
 }
 
 int pit_metrics_listen(pit_metrics *m, struct ev_loop *loop, const char *addr, pit_sup *sup) {
@@ -313,8 +382,13 @@ int pit_metrics_listen(pit_metrics *m, struct ev_loop *loop, const char *addr, p
     getsockname(fd, (struct sockaddr *)&a, &alen);
     m->listen_fd = fd;
     m->sup = sup;
+    m->loop = loop;
+    m->max_conns = (int)sup->cfg.metrics.max_connections;
+    m->idle_s = (double)sup->cfg.metrics.idle_ms / 1000.0;
     ev_io_init(&m->listen_w, on_accept, fd, EV_READ);
     m->listen_w.data = m;
     ev_io_start(loop, &m->listen_w);
+    ev_timer_init(&m->accept_retry_w, on_accept_retry, 0.1, 0);
+    m->accept_retry_w.data = m;
     return ntohs(a.sin_port);
 }

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "pitboss.pb-c.h"
 #include "protocol.h"
+#include "router.h"
 #include "rpc_client.h"
 #include "sessions.h"
 #include "supervisor.h"
@@ -803,6 +804,40 @@ static void on_session_tick(struct ev_loop *loop, ev_timer *w, int revents) {
     pthread_mutex_unlock(&sup->mu);
 }
 
+/* ---------------------------------------------------------------- streams whose client reads nothing */
+
+/* A stream's worker waits for its client to take each chunk, so a client that never reads would
+ * hold a worker slot (and, behind it, the queue) for good: past timeouts.stream_idle_ms with a chunk
+ * not taken, the stream is cancelled (its worker call too) and the cancel logged. */
+static void on_stream_idle_tick(struct ev_loop *loop, ev_timer *w, int revents) {
+    (void)loop;
+    (void)w;
+    (void)revents;
+    pit_sup *sup = g_sup;
+    int64_t limit_us = sup->cfg.timeouts.stream_idle_ms * 1000, now = pit_mono_us();
+    pit_proxy *stalled[64];
+    int64_t stalled_ms[64];
+    int n = 0;
+    pthread_mutex_lock(&sup->mu);
+    for (pit_proxy *px = sup->streams; px && n < 64; px = px->snext) {
+        int64_t since = atomic_load_explicit(&px->send_since_us, memory_order_relaxed);
+        if (!since || px->idle_cancelled || px->worker_done || now - since < limit_us) continue;
+        px->idle_cancelled = 1;
+        px->refs++; /* until cancelled, outside sup->mu */
+        stalled_ms[n] = (now - since) / 1000;
+        stalled[n++] = px;
+    }
+    pthread_mutex_unlock(&sup->mu);
+    for (int i = 0; i < n; i++) {
+        pit_proxy *px = stalled[i];
+        pit_warn("stream \"%s\" of pool \"%s\" (worker %d, pid %d): its client read nothing for %lld ms "
+                 "(timeouts.stream_idle_ms): cancelling it", px->command, px->pool->cfg->name, px->slot->index,
+                 (int)px->pid_at_dispatch, (long long)stalled_ms[i]);
+        pit_call_cancel(px->front); /* the send in flight fails, which cancels the worker call */
+        pit_proxy_release(px);
+    }
+}
+
 /* ---------------------------------------------------------------- signals */
 
 /* The signal table (docs/signals.md): TERM/INT drain, QUIT stops fast, HUP reloads, USR1 reopens the
@@ -889,9 +924,15 @@ static void install_signals(pit_sup *sup) {
 }
 
 void pit_monitor_install(pit_sup *sup) {
-    static ev_timer health, sessions;
+    static ev_timer health, sessions, streams;
     g_sup = sup;
     install_signals(sup);
+    if (sup->cfg.timeouts.stream_idle_ms > 0) {
+        double every = (double)sup->cfg.timeouts.stream_idle_ms / 4000.0;
+        if (every > 1.0) every = 1.0;
+        ev_timer_init(&streams, on_stream_idle_tick, every, every);
+        ev_timer_start(sup->ev, &streams);
+    }
     double every = (double)sup->cfg.timeouts.health_interval_ms / 1000.0;
     ev_timer_init(&health, on_health_tick, every, every);
     ev_timer_start(sup->ev, &health);

@@ -21,6 +21,13 @@
 void pit_proxy_release(pit_proxy *px) {
     pthread_mutex_lock(&px->sup->mu);
     int left = --px->refs;
+    if (!left && px->listed) {
+        if (px->sprev)
+            px->sprev->snext = px->snext;
+        else
+            px->sup->streams = px->snext;
+        if (px->snext) px->snext->sprev = px->sprev;
+    }
     pthread_mutex_unlock(&px->sup->mu);
     if (left) return;
     if (px->req) grpc_byte_buffer_destroy(px->req);
@@ -143,6 +150,7 @@ static void on_stream_msg(pit_ccall *cc, grpc_byte_buffer *msg, void *arg);
 static void on_front_sent(pit_call *front, int ok, void *arg) {
     (void)front;
     pit_proxy *px = arg;
+    atomic_store_explicit(&px->send_since_us, 0, memory_order_relaxed);
     if (!ok) pit_ccall_cancel(px->stream_cc); /* the client is gone: stop the worker */
     pit_ccall_stream_next(px->stream_cc, on_stream_msg, px);
 }
@@ -160,7 +168,9 @@ static void on_stream_msg(pit_ccall *cc, grpc_byte_buffer *msg, void *arg) {
         msg = append_fields(msg, &extra.base);
         px->first_chunk_sent = 1;
     }
+    atomic_store_explicit(&px->send_since_us, pit_mono_us(), memory_order_relaxed);
     if (pit_call_send(px->front, msg, on_front_sent, px) != 0) {
+        atomic_store_explicit(&px->send_since_us, 0, memory_order_relaxed);
         pit_ccall_cancel(cc);
         pit_ccall_stream_next(cc, on_stream_msg, px);
     }
@@ -189,6 +199,13 @@ void pit_proxy_dispatch(pit_proxy *px) {
     if (!px->worker_done) {
         px->cc = cc;
         if (px->cancelled) pit_ccall_cancel(cc);
+    }
+    if (px->streaming && px->front && !px->listed) {
+        px->listed = 1;
+        px->sprev = NULL;
+        px->snext = sup->streams;
+        if (sup->streams) sup->streams->sprev = px;
+        sup->streams = px;
     }
     pthread_mutex_unlock(&sup->mu);
     pit_proxy_release(px); /* the dispatcher's reference */

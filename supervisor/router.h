@@ -2,6 +2,8 @@
 #ifndef PIT_ROUTER_H
 #define PIT_ROUTER_H
 
+#include <stdatomic.h>
+
 #include "request_limits.h"
 #include "rpc_client.h"
 #include "supervisor.h"
@@ -37,6 +39,12 @@ struct pit_proxy {
     int worker_done;
     int cancelled;           /* the client cancelled or its deadline passed */
     int first_chunk_sent;
+    /* streams: when the chunk now being handed to the client was sent (0: none in flight); the
+     * monitor cancels a stream whose client has read nothing for timeouts.stream_idle_ms */
+    _Atomic int64_t send_since_us;
+    int idle_cancelled;         /* under sup->mu */
+    pit_proxy *snext, *sprev;   /* sup->streams, under sup->mu */
+    int listed;
 
     /* queue links (pool FIFO), under sup->mu */
     int queued;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -196,6 +197,15 @@ int pit_cli_serve(int argc, char **argv) {
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    /* systemd's default soft limit is 1024 descriptors; every call and worker channel takes some. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        rlim_t was = nofile.rlim_cur;
+        nofile.rlim_cur = nofile.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &nofile) == 0)
+            pit_info("open-file limit raised from %llu to %llu (the hard limit)", (unsigned long long)was,
+                     (unsigned long long)nofile.rlim_max);
+    }
     sup->started_us = pit_mono_us();
     make_token(sup->token);
     /* Workers' Unix sockets live in a folder only this user can enter. */

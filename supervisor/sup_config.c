@@ -54,9 +54,13 @@ static const pit_cfg_field timeouts_fields[] = {
     INT_FIELD("graceful_ms", graceful_ms, 10000, 0, 3600000, "time running calls have to finish on SIGTERM"),
     INT_FIELD("health_interval_ms", health_interval_ms, 2000, 50, 3600000, "time between health pings"),
     INT_FIELD("health_timeout_ms", health_timeout_ms, 1000, 10, 3600000, "a ping slower than this kills the worker"),
+    INT_FIELD("stream_idle_ms", stream_idle_ms, 60000, 0, 86400000,
+              "a stream whose client takes no chunk for this long is cancelled (0: never)"),
 };
 #undef STRUCT
-static const pit_cfg_schema timeouts_schema = {"timeouts", timeouts_fields, 6, sizeof(pit_timeouts_config)};
+static const pit_cfg_schema timeouts_schema = {"timeouts", timeouts_fields,
+                                               sizeof timeouts_fields / sizeof timeouts_fields[0],
+                                               sizeof(pit_timeouts_config)};
 
 #define STRUCT pit_restart_config
 static const pit_cfg_field restart_fields[] = {
@@ -89,9 +93,12 @@ static const pit_cfg_schema recycle_schema = {"recycle", recycle_fields, 3, size
 static const pit_cfg_field metrics_fields[] = {
     {.key = "listen", F(PIT_CFG_STRING, listen), .def_str = "127.0.0.1:9464",
      .doc = "address of GET /metrics (\"\": off)"},
+    INT_FIELD("max_connections", max_connections, 64, 1, 65536, "scrape connections open at once (more get 503)"),
+    INT_FIELD("idle_ms", idle_ms, 5000, 100, 3600000, "a connection that sends no request in this time is closed"),
 };
 #undef STRUCT
-static const pit_cfg_schema metrics_schema = {"metrics", metrics_fields, 1, sizeof(pit_metrics_config)};
+static const pit_cfg_schema metrics_schema = {"metrics", metrics_fields, sizeof metrics_fields / sizeof metrics_fields[0],
+                                              sizeof(pit_metrics_config)};
 
 #define STRUCT pit_jobs_config
 static const pit_cfg_field jobs_fields[] = {

@@ -39,6 +39,7 @@ typedef struct {
     int64_t graceful_ms;
     int64_t health_interval_ms;
     int64_t health_timeout_ms;
+    int64_t stream_idle_ms;
 } pit_timeouts_config;
 
 typedef struct {
@@ -61,6 +62,8 @@ typedef struct {
 
 typedef struct {
     char *listen;
+    int64_t max_connections;
+    int64_t idle_ms;
 } pit_metrics_config;
 
 typedef struct {

@@ -126,6 +126,7 @@ struct pit_sup {
     int reload_slot;   /* SIGHUP: next slot (global index) to replace; -1 when idle */
     int64_t next_wake_us; /* earliest queued deadline (monotonic µs); INT64_MAX when none */
     pit_proxy *exit_waiters; /* failed worker calls waiting to learn how their worker ended */
+    pit_proxy *streams;      /* client streams being proxied (for timeouts.stream_idle_ms) */
 
     grpc_completion_queue *cq;
     pit_server *server;

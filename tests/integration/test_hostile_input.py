@@ -2,6 +2,9 @@
 built to cost memory or to smuggle a second name past a NUL byte. Each goes through a real
 supervisor and its real workers; after each, the supervisor still serves."""
 import json
+import socket
+import time
+import urllib.request
 
 import grpc
 import pytest
@@ -133,3 +136,39 @@ def test_job_ids_and_request_ids_are_bounded(sup):
     assert not a.duplicate and not b.duplicate and a.job_id != b.job_id
     assert submit(sup, "qubit q;", client_request_id="k" * 127 + "a").job_id == a.job_id
     assert_still_serving(sup)
+
+
+def test_a_stream_whose_client_never_reads_is_cancelled_and_frees_its_worker(make_supervisor):
+    sup = make_supervisor(pools=[{"name": "default", "kind": "native", "size": 1, "max_concurrency": 1,
+                                  "queue_limit": 1}], timeouts={"stream_idle_ms": 500})
+    # 64 KiB chunks: the client's transport window fills after a few, and then nothing is taken.
+    stalled = sup.stub.ExecuteStream(pb.ExecuteRequest(
+        command="ping_stream", args_json=json.dumps({"count": 100000, "payload_bytes": 65536})), timeout=120)
+    deadline = time.monotonic() + 30
+    while "its client read nothing for" not in sup.log_text():
+        assert time.monotonic() < deadline, sup.log_text()[-2000:]
+        time.sleep(0.05)
+    # The worker slot is free again: another call runs (it would have waited behind the stalled stream).
+    assert json.loads(sup.execute("ping", timeout=20).result_json)["pong"] is True
+    with pytest.raises(grpc.RpcError) as e:
+        for _ in stalled:
+            pass
+    assert e.value.code() == grpc.StatusCode.CANCELLED
+    log = sup.log_text()
+    assert 'stream "ping_stream" of pool "default"' in log and "timeouts.stream_idle_ms" in log
+
+
+def test_idle_metrics_connections_are_capped_and_timed_out(make_supervisor):
+    sup = make_supervisor(metrics={"max_connections": 8, "idle_ms": 1000})
+    held = [socket.create_connection(("127.0.0.1", sup.metrics_port), timeout=10) for _ in range(8)]
+    # Past the cap: refused at once with a 503 that names the limit (not left hanging).
+    extra = socket.create_connection(("127.0.0.1", sup.metrics_port), timeout=10)
+    assert b"503" in extra.recv(4096)
+    extra.close()
+    # The idle ones are closed by the supervisor (EOF) after idle_ms.
+    for s in held:
+        assert s.recv(10) == b""
+        s.close()
+    body = urllib.request.urlopen(f"http://127.0.0.1:{sup.metrics_port}/metrics", timeout=10).read().decode()
+    assert "pitboss_workers" in body
+    assert sup.proc.poll() is None
