@@ -29,8 +29,14 @@ static void print_info(const Pitboss__V1__InfoResponse *info) {
                "IN-FLIGHT", "SERVED", "SESSIONS", "RSS-MB", "LAST EXIT");
         for (size_t k = 0; k < p->n_slots; k++) {
             const Pitboss__V1__SlotInfo *s = p->slots[k];
-            printf("  %-5u %-8d %-6u %-9s %-8u %-9u %-10llu %-8u %-8.1f %s\n", s->slot, s->pid, s->port, s->state,
-                   s->restarts, s->in_flight, (unsigned long long)s->served, s->sessions, (double)s->rss_kb / 1024.0,
+            char in_flight[32];
+            /* "1 (1 abandoned)": a call whose client left while its handler still runs. */
+            if (s->abandoned)
+                snprintf(in_flight, sizeof in_flight, "%u (%u abandoned)", s->in_flight, s->abandoned);
+            else
+                snprintf(in_flight, sizeof in_flight, "%u", s->in_flight);
+            printf("  %-5u %-8d %-6u %-9s %-8u %-9s %-10llu %-8u %-8.1f %s\n", s->slot, s->pid, s->port, s->state,
+                   s->restarts, in_flight, (unsigned long long)s->served, s->sessions, (double)s->rss_kb / 1024.0,
                    s->last_exit[0] ? s->last_exit : "-");
         }
     }

@@ -78,6 +78,7 @@ static void on_get_info(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {
             snprintf(exits[g], sizeof exits[g], "%s", s->last_exit);
             si->last_exit = exits[g];
             si->in_flight = s->in_flight;
+            si->abandoned = s->abandoned;
             si->served = s->served;
             si->sessions = (uint32_t)pit_sessions_count_slot(p->sessions, k);
             si->rss_kb = (uint64_t)s->rss_kb;

@@ -196,6 +196,18 @@ char *pit_metrics_render(pit_metrics *m, pit_sup *sup) {
     for (int i = 0; i < sup->n_pools; i++)
         put(&t, "pitboss_sessions{pool=\"%s\"} %zu\n", esc(sup->pools[i].cfg->name, e1, sizeof e1),
             pit_sessions_count(sup->pools[i].sessions));
+    put(&t, "# HELP pitboss_calls_abandoned Calls whose client is gone while their handler still runs (counted in "
+            "pitboss_in_flight).\n# TYPE pitboss_calls_abandoned gauge\n");
+    for (int i = 0; i < sup->n_pools; i++) {
+        unsigned long long a = 0;
+        for (int k = 0; k < sup->pools[i].n_slots; k++) a += sup->pools[i].slots[k].abandoned;
+        put(&t, "pitboss_calls_abandoned{pool=\"%s\"} %llu\n", esc(sup->pools[i].cfg->name, e1, sizeof e1), a);
+    }
+    put(&t, "# HELP pitboss_workers_killed_total Workers the supervisor killed, by reason.\n"
+            "# TYPE pitboss_workers_killed_total counter\n");
+    for (int i = 0; i < sup->n_pools; i++)
+        put(&t, "pitboss_workers_killed_total{pool=\"%s\",reason=\"overran\"} %llu\n",
+            esc(sup->pools[i].cfg->name, e1, sizeof e1), (unsigned long long)sup->pools[i].killed_overran);
     put(&t, "# HELP pitboss_worker_restarts_total Worker restarts after a crash or failed start.\n"
             "# TYPE pitboss_worker_restarts_total counter\n");
     for (int i = 0; i < sup->n_pools; i++) {

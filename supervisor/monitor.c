@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "abandon.h"
 #include "buffers.h"
 #include "clock.h"
 #include "health.pb-c.h"
@@ -238,6 +239,7 @@ static void spawn(pit_sup *sup, pit_slot *slot) {
     slot->served_this_run = 0;
     slot->health_pending = 0;
     slot->restart_now = 0;
+    slot->overran_kill_sent = 0;
     slot->ready_fd = ready[0];
     slot->stderr_fd = err[0];
     slot->stderr_len = 0;
@@ -403,6 +405,15 @@ static void on_init_timeout(struct ev_loop *loop, ev_timer *w, int revents) {
 
 /* ---------------------------------------------------------------- exits and restarts */
 
+/* Under sup->mu: a planned stop (recycle, reload, a failed pool, SIGTTOU). The worker finishes its
+ * calls; past timeouts.graceful_ms the health tick sends SIGKILL (a handler that never returns must
+ * not keep a reload waiting forever). */
+static void terminate_slot(pit_slot *slot) {
+    if (!slot->pid) return;
+    if (!slot->stop_sent_us) slot->stop_sent_us = pit_mono_us();
+    kill(slot->pid, SIGTERM);
+}
+
 static void on_backoff_done(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop;
     (void)revents;
@@ -432,7 +443,7 @@ static void pool_fail(pit_sup *sup, pit_pool *pool, const char *why) {
         if (s->state == SLOT_BACKOFF) ev_timer_stop(sup->ev, &s->backoff_w);
         if (s->pid) {
             s->state = SLOT_STOPPING;
-            kill(s->pid, SIGTERM);
+            terminate_slot(s);
         } else {
             s->state = SLOT_STOPPED;
         }
@@ -474,6 +485,8 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents) {
     slot->last_pid = slot->pid;
     slot->pid = 0;
     slot->exits++;
+    pit_abandon_reset_locked(slot);
+    slot->stop_sent_us = 0;
     if (slot->chan) {
         pit_chan_unref(slot->chan);
         slot->chan = NULL;
@@ -556,7 +569,7 @@ void pit_monitor_slot_idle(pit_sup *sup, pit_slot *slot) {
     if (slot->state != SLOT_DRAINING || !slot->pid) return;
     slot->state = SLOT_STOPPING;
     slot->restart_now = 1;
-    kill(slot->pid, SIGTERM);
+    terminate_slot(slot);
 }
 
 /* ---------------------------------------------------------------- pool size (SIGTTIN, SIGTTOU) */
@@ -636,7 +649,7 @@ static void pool_shrink(pit_sup *sup, pit_pool *pool) {
         break;
     case SLOT_STARTING:
         slot->state = SLOT_STOPPING;
-        kill(slot->pid, SIGTERM);
+        terminate_slot(slot);
         break;
     default:
         break;
@@ -739,6 +752,15 @@ static void on_health_tick(struct ev_loop *loop, ev_timer *w, int revents) {
         for (int k = 0; k < sup->pools[i].n_slots; k++) {
             pit_slot *slot = &sup->pools[i].slots[k];
             if (!slot->pid) continue;
+            if (slot->state == SLOT_STOPPING && slot->stop_sent_us &&
+                pit_mono_us() - slot->stop_sent_us > sup->cfg.timeouts.graceful_ms * 1000) {
+                pit_warn("worker %d of pool \"%s\" (pid %d) is still running %lld ms after SIGTERM "
+                         "(timeouts.graceful_ms): killing it", slot->index, sup->pools[i].cfg->name, (int)slot->pid,
+                         (long long)((pit_mono_us() - slot->stop_sent_us) / 1000));
+                kill(slot->pid, SIGKILL);
+                slot->stop_sent_us = 0; /* once */
+                continue;
+            }
             slot->rss_kb = read_rss_kb(slot->pid);
             if (slot->state == SLOT_READY && sup->cfg.recycle.max_rss_mb && slot->rss_kb > sup->cfg.recycle.max_rss_mb * 1024) {
                 pit_info("worker %d of pool \"%s\" (pid %d) uses %lld MB (recycle.max_rss_mb %lld): replacing it",

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "abandon.h"
 #include "buffers.h"
 #include "clock.h"
 #include "log.h"
@@ -341,8 +342,15 @@ void pit_router_call_done(pit_proxy *px, grpc_status_code code) {
     actions a;
     a.n_dispatch = a.n_fail = a.more = 0;
     pthread_mutex_lock(&sup->mu);
-    slot->in_flight--;
-    pool->in_flight--;
+    /* Ended for its client (cancel, deadline) while its worker lives on: the handler may still run,
+     * so the call keeps its place until the worker says it ended (abandon.c). */
+    if ((code == GRPC_STATUS_CANCELLED || code == GRPC_STATUS_DEADLINE_EXCEEDED) && slot->pid == px->pid_at_dispatch &&
+        slot->exits == px->exits_at_dispatch) {
+        pit_abandon_add_locked(sup, slot, px->command);
+    } else {
+        slot->in_flight--;
+        pool->in_flight--;
+    }
     slot->served++;
     slot->served_this_run++;
     if (slot->state == SLOT_READY && slot->recycle_after && slot->served_this_run >= slot->recycle_after) {

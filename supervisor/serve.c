@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "abandon.h"
 #include "clock.h"
 #include "cli.h"
 #include "log.h"
@@ -249,6 +250,7 @@ int pit_cli_serve(int argc, char **argv) {
     sup->loop = pit_cq_loop_start(sup->cq, (int)sup->cfg.cq_threads, &hooks);
     pit_monitor_install(sup);
     pit_health_start(sup);
+    pit_abandon_start(sup);
     if (pit_monitor_start_all(sup) != 0) {
         rc = 1;
     } else {

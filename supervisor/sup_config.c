@@ -56,6 +56,8 @@ static const pit_cfg_field timeouts_fields[] = {
     INT_FIELD("health_timeout_ms", health_timeout_ms, 1000, 10, 3600000, "a ping slower than this kills the worker"),
     INT_FIELD("stream_idle_ms", stream_idle_ms, 60000, 0, 86400000,
               "a stream whose client takes no chunk for this long is cancelled (0: never)"),
+    INT_FIELD("abandon_grace_ms", abandon_grace_ms, 5000, 0, 86400000,
+              "a handler still running this long after its call ended gets its worker killed"),
 };
 #undef STRUCT
 static const pit_cfg_schema timeouts_schema = {"timeouts", timeouts_fields,

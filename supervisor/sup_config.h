@@ -40,6 +40,7 @@ typedef struct {
     int64_t health_interval_ms;
     int64_t health_timeout_ms;
     int64_t stream_idle_ms;
+    int64_t abandon_grace_ms;
 } pit_timeouts_config;
 
 typedef struct {

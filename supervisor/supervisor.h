@@ -20,6 +20,9 @@
 #include "rpc_server.h"
 #include "sup_config.h"
 
+/* Abandoned calls whose end time a slot keeps (more still count, with the newest time). */
+#define PIT_ABANDON_TRACKED 16
+
 /* How long workers get on SIGQUIT before SIGKILL. */
 #define PIT_FAST_STOP_MS 1000
 
@@ -72,6 +75,14 @@ struct pit_slot {
     int64_t rss_kb;
     int restart_now;   /* a planned stop (recycle, reload): restart at once, no backoff, not a crash */
     int retiring;      /* SIGTTOU: drain, stop, and leave the pool (not restarted) */
+    /* abandon.c: calls ended for their client whose handler may still run (counted in in_flight) */
+    uint32_t abandoned;
+    int64_t abandoned_at[PIT_ABANDON_TRACKED]; /* when each ended, oldest first */
+    int n_abandoned_at;
+    char abandoned_command[64];
+    int abandon_probe_pending;
+    int overran_kill_sent;
+    int64_t stop_sent_us; /* SIGTERM sent (a planned stop): SIGKILL after graceful_ms */
     int health_pending;
     int64_t health_sent_us;
 
@@ -108,6 +119,7 @@ struct pit_pool {
     int64_t *restart_times;
     int n_restart_times;
     pit_sessions *sessions;
+    uint64_t killed_overran; /* workers killed for calls that ran past their end (abandon.c) */
 };
 
 struct pit_sup {

@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import time
+import urllib.request
 
 import grpc
 import pytest
@@ -188,3 +189,66 @@ def test_health_watch_pushes_every_change(make_supervisor):
         next(every)
     assert e.value.code() == grpc.StatusCode.UNAVAILABLE and "stopping" in e.value.details()
     assert sup.proc.wait(30) == 0
+
+
+HANDLERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyhandlers")
+
+
+def py_pool(**kw):
+    return {"name": "py", "kind": "python", "size": 1, "module": "th", "python_path": HANDLERS, **kw}
+
+
+def slot0(sup, pool="py"):
+    return sup.pool(pool).slots[0]
+
+
+def metric(sup, line_start):
+    body = urllib.request.urlopen(f"http://127.0.0.1:{sup.metrics_port}/metrics", timeout=10).read().decode()
+    for line in body.splitlines():
+        if line.startswith(line_start):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no metric {line_start}")
+
+
+def test_a_handler_that_ignores_its_deadline_still_counts_as_in_flight(make_supervisor):
+    sup = make_supervisor(pools=[py_pool()], default_pool="py", timeouts={"abandon_grace_ms": 120000})
+    with pytest.raises(grpc.RpcError) as e:
+        sup.execute("busy", '{"ms": 4000}', timeout=0.5)
+    assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    # The handler still runs: the slot says so, and admits nothing more (max_concurrency 1).
+    s = slot0(sup)
+    assert (s.in_flight, s.abandoned) == (1, 1), s
+    assert metric(sup, 'pitboss_calls_abandoned{pool="py"}') == 1
+    assert "(1 abandoned)" in run_cli("status", "--target", f"127.0.0.1:{sup.port}").stdout
+    # A call sent now waits for that handler instead of sharing the worker with it...
+    r = sup.execute("whoami", timeout=30)
+    # ...and by the time it is answered, the abandoned call is over.
+    s = slot0(sup)
+    assert s.abandoned == 0 and s.in_flight == 0, s
+    assert json.loads(r.result_json)["pid"] == s.pid
+    assert metric(sup, 'pitboss_workers_killed_total{pool="py",reason="overran"}') == 0
+
+
+def test_a_handler_running_past_the_grace_gets_its_worker_replaced(make_supervisor):
+    sup = make_supervisor(pools=[py_pool()], default_pool="py", timeouts={"abandon_grace_ms": 500})
+    pid = slot0(sup).pid
+    with pytest.raises(grpc.RpcError):
+        sup.execute("busy", '{"ms": 600000}', timeout=0.3)
+    wait_for(lambda: slot0(sup).pid not in (0, pid) and slot0(sup).state == "ready",
+             what="the overrunning worker to be replaced")
+    assert not pid_alive(pid) and slot0(sup).abandoned == 0
+    log = sup.log_text()
+    assert f"(pid {pid}) still runs 1 call(s) whose client is gone" in log and 'command "busy"' in log
+    assert "timeouts.abandon_grace_ms" in log
+    assert metric(sup, 'pitboss_workers_killed_total{pool="py",reason="overran"}') == 1
+    assert json.loads(sup.execute("whoami").result_json)["pid"] == slot0(sup).pid
+
+
+def test_a_planned_stop_escalates_to_sigkill_after_graceful_ms(make_supervisor):
+    sup = make_supervisor(pools=[py_pool(size=2, module="hang_on_stop")], default_pool="py",
+                          timeouts={"graceful_ms": 300, "health_interval_ms": 100, "health_timeout_ms": 90})
+    last = sup.pool("py").slots[1].pid
+    sup.proc.send_signal(signal.SIGTTOU)  # the last worker drains, gets SIGTERM, and hangs in its hook
+    wait_for(lambda: not pid_alive(last), what="the hung worker to be killed")
+    assert f"(pid {last}) is still running" in sup.log_text() and "timeouts.graceful_ms" in sup.log_text()
+    wait_for(lambda: len(sup.pool("py").slots) == 1, what="the pool to shrink")
