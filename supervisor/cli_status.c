@@ -1,9 +1,12 @@
 /* pitboss status: the supervisor's GetInfo as a table. */
+#include <errno.h>
 #include <getopt.h>
 #include <grpc/grpc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buffers.h"
 #include "cli.h"
@@ -83,6 +86,96 @@ int pit_cli_status(int argc, char **argv) {
     }
     if (resp) grpc_byte_buffer_destroy(resp);
     pit_call_result_free(&r);
+    grpc_channel_destroy(chn);
+    grpc_shutdown();
+    return rc;
+}
+
+/* ---------------------------------------------------------------- pitboss reload */
+
+static void reload_usage(FILE *out) {
+    fprintf(out, "usage: pitboss reload [--target HOST:PORT]\n\n"
+                 "Makes the running supervisor read its config file again (it sends SIGHUP, so run it on the\n"
+                 "supervisor's host as its user), waits for the outcome and prints what changed.\n"
+                 "Exit codes: 0 applied, 1 refused (the file is bad: the running config stays) or unreachable,\n"
+                 "2 usage.\n");
+}
+
+static Pitboss__V1__InfoResponse *get_info(grpc_channel *chn, char *err, size_t errlen) {
+    Pitboss__V1__GetInfoRequest req = PITBOSS__V1__GET_INFO_REQUEST__INIT;
+    pit_call_result r;
+    grpc_byte_buffer *resp =
+        pit_unary_blocking(chn, "/pitboss.v1.Pool/GetInfo", 10000, NULL, 0, pit_bb_from_pb(&req.base), &r);
+    if (r.code != GRPC_STATUS_OK) {
+        snprintf(err, errlen, "%s: %s", pit_status_name(r.code), r.details);
+        if (resp) grpc_byte_buffer_destroy(resp);
+        pit_call_result_free(&r);
+        return NULL;
+    }
+    Pitboss__V1__InfoResponse *info =
+        (Pitboss__V1__InfoResponse *)pit_pb_from_bb(&pitboss__v1__info_response__descriptor, resp);
+    if (resp) grpc_byte_buffer_destroy(resp);
+    pit_call_result_free(&r);
+    if (!info || strcmp(info->role, "supervisor") != 0) {
+        snprintf(err, errlen, "not a pitboss supervisor");
+        if (info) pitboss__v1__info_response__free_unpacked(info, NULL);
+        return NULL;
+    }
+    return info;
+}
+
+int pit_cli_reload(int argc, char **argv) {
+    static const struct option longopts[] = {{"target", required_argument, NULL, 't'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *target = getenv("PITBOSS_TARGET") && *getenv("PITBOSS_TARGET") ? getenv("PITBOSS_TARGET")
+                                                                                 : PIT_DEFAULT_TARGET;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 't': target = optarg; break;
+        case 'h': reload_usage(stdout); return 0;
+        default: reload_usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "pitboss reload: unexpected argument \"%s\"\n", argv[optind]);
+        return 2;
+    }
+    grpc_init();
+    grpc_channel *chn = pit_channel_create(target, 64u << 20);
+    char err[1200];
+    int rc = 1;
+    Pitboss__V1__InfoResponse *before = get_info(chn, err, sizeof err);
+    if (!before) {
+        fprintf(stderr, "pitboss reload: %s: %s\n", target, err);
+        goto out;
+    }
+    uint32_t seen = before->reloads;
+    pid_t pid = before->pid;
+    pitboss__v1__info_response__free_unpacked(before, NULL);
+    if (kill(pid, SIGHUP) != 0) {
+        fprintf(stderr, "pitboss reload: cannot signal the supervisor (pid %d): %s. Run this on its host as its user, "
+                        "or send SIGHUP yourself\n", (int)pid, strerror(errno));
+        goto out;
+    }
+    for (int waited_ms = 0; waited_ms < 30000; waited_ms += 50) {
+        Pitboss__V1__InfoResponse *info = get_info(chn, err, sizeof err);
+        if (info && info->reloads != seen) {
+            if (info->last_reload_ok) {
+                printf("reloaded: %s\n", info->last_reload);
+                rc = 0;
+            } else {
+                fprintf(stderr, "pitboss reload: refused: %s\n(the running config stays)\n", info->last_reload);
+            }
+            pitboss__v1__info_response__free_unpacked(info, NULL);
+            goto out;
+        }
+        if (info) pitboss__v1__info_response__free_unpacked(info, NULL);
+        usleep(50000);
+    }
+    fprintf(stderr, "pitboss reload: sent SIGHUP to pid %d but saw no reload within 30 s (see its log)\n", (int)pid);
+out:
     grpc_channel_destroy(chn);
     grpc_shutdown();
     return rc;

@@ -34,20 +34,21 @@ static void on_get_info(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {
     info.pid = getpid();
     info.uptime_ms = (pit_mono_us() - sup->started_us) / 1000;
     info.listen = sup->cfg.listen;
-    int total_slots = 0;
-    for (int i = 0; i < sup->n_pools; i++) total_slots += sup->pools[i].n_slots;
-    Pitboss__V1__PoolInfo *pools = calloc((size_t)sup->n_pools, sizeof *pools);
-    Pitboss__V1__PoolInfo **pool_ptrs = calloc((size_t)sup->n_pools, sizeof *pool_ptrs);
-    Pitboss__V1__SlotInfo *slots = calloc((size_t)total_slots, sizeof *slots);
-    Pitboss__V1__SlotInfo **slot_ptrs = calloc((size_t)total_slots, sizeof *slot_ptrs);
-    char (*exits)[160] = calloc((size_t)total_slots, sizeof *exits);
-    char (*reasons)[512] = calloc((size_t)sup->n_pools, sizeof *reasons);
+    /* Sized under the lock: SIGTTIN, SIGTTOU and reloads change the pools' sizes. */
+    pthread_mutex_lock(&sup->mu);
+    size_t total_slots = 1, all_pools = (size_t)sup->n_pools + 1; /* +1: never calloc(0) */
+    for (int i = 0; i < sup->n_pools; i++) total_slots += (size_t)sup->pools[i].n_slots;
+    Pitboss__V1__PoolInfo *pools = calloc(all_pools, sizeof *pools);
+    Pitboss__V1__PoolInfo **pool_ptrs = calloc(all_pools, sizeof *pool_ptrs);
+    Pitboss__V1__SlotInfo *slots = calloc(total_slots, sizeof *slots);
+    Pitboss__V1__SlotInfo **slot_ptrs = calloc(total_slots, sizeof *slot_ptrs);
+    char (*exits)[160] = calloc(total_slots, sizeof *exits);
+    char (*reasons)[512] = calloc(all_pools, sizeof *reasons);
     size_t n_pools = 0;
     int g = 0;
-    pthread_mutex_lock(&sup->mu);
     for (int i = 0; i < sup->n_pools; i++) {
         pit_pool *p = &sup->pools[i];
-        if (req->pool[0] && strcmp(req->pool, p->cfg->name) != 0) {
+        if (p->removed || (req->pool[0] && strcmp(req->pool, p->cfg->name) != 0)) {
             g += p->n_slots;
             continue;
         }
@@ -86,6 +87,11 @@ static void on_get_info(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {
         }
         pool_ptrs[n_pools++] = pi;
     }
+    char last_reload[sizeof sup->last_reload];
+    snprintf(last_reload, sizeof last_reload, "%s", sup->last_reload);
+    info.reloads = sup->reloads;
+    info.last_reload_ok = sup->last_reload_ok;
+    info.last_reload = last_reload;
     pthread_mutex_unlock(&sup->mu);
     info.pools = pool_ptrs;
     info.n_pools = n_pools;

@@ -11,7 +11,7 @@
 /* ---------------------------------------------------------------- status (under sup->mu) */
 
 static int pool_serving(const pit_sup *sup, const pit_pool *p) {
-    if (p->state == POOL_FAILED || sup->shutting_down) return 0;
+    if (p->state == POOL_FAILED || p->removed || sup->shutting_down) return 0;
     for (int k = 0; k < p->n_slots; k++)
         if (p->slots[k].state == SLOT_READY) return 1;
     return 0;
@@ -32,7 +32,8 @@ int pit_health_status_locked(pit_sup *sup, const char *service) {
         return any;
     }
     for (int i = 0; i < sup->n_pools; i++)
-        if (strcmp(sup->pools[i].cfg->name, service) == 0) return pool_serving(sup, &sup->pools[i]);
+        if (!sup->pools[i].removed && strcmp(sup->pools[i].cfg->name, service) == 0)
+            return pool_serving(sup, &sup->pools[i]);
     return -1;
 }
 

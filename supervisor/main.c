@@ -10,6 +10,7 @@ static void usage(FILE *out) {
             "commands:\n"
             "  serve [-c FILE]         start the supervisor and its workers (default config/pitboss.json)\n"
             "  status                  show the pools and their workers\n"
+            "  reload                  re-read the running supervisor's config file, print what changed\n"
             "  call COMMAND [JSON]     run a command, print its result\n"
             "  stream COMMAND [JSON]   run a streaming command, print one chunk a line as it arrives\n"
             "  jobs submit FILE.qasm   queue a quantum circuit as a job (also: status, result, watch, cancel, list)\n"
@@ -25,6 +26,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1];
     if (strcmp(cmd, "serve") == 0) return pit_cli_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0) return pit_cli_status(argc - 1, argv + 1);
+    if (strcmp(cmd, "reload") == 0) return pit_cli_reload(argc - 1, argv + 1);
     if (strcmp(cmd, "call") == 0) return pit_cli_call(argc - 1, argv + 1);
     if (strcmp(cmd, "stream") == 0) return pit_cli_stream(argc - 1, argv + 1);
     if (strcmp(cmd, "jobs") == 0) return pit_cli_jobs(argc - 1, argv + 1);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "pitboss.pb-c.h"
 #include "protocol.h"
+#include "reload.h"
 #include "router.h"
 #include "rpc_client.h"
 #include "sessions.h"
@@ -337,8 +338,8 @@ static void on_worker_stderr(struct ev_loop *loop, ev_io *w, int revents) {
 /* ---------------------------------------------------------------- ready */
 
 static void reload_continue(pit_sup *sup);
-static void pool_grow(pit_sup *sup, pit_pool *pool);
-static void pool_shrink(pit_sup *sup, pit_pool *pool);
+static int pool_grow(pit_sup *sup, pit_pool *pool, const char *why);
+static int pool_shrink(pit_sup *sup, pit_pool *pool, const char *why);
 static void pool_trim(pit_pool *pool);
 
 static void on_ready_line(struct ev_loop *loop, ev_io *w, int revents) {
@@ -435,9 +436,15 @@ static void describe_exit(int status, char *out, size_t len) {
 static void pool_fail(pit_sup *sup, pit_pool *pool, const char *why) {
     if (pool->state == POOL_FAILED) return;
     pool->state = POOL_FAILED;
+    pool->failed_at_us = pit_mono_us();
     snprintf(pool->failed_reason, sizeof pool->failed_reason, "%s", why);
-    pit_error("pool \"%s\" FAILED: %s. Its calls fail with UNAVAILABLE until pitboss is restarted (fix the cause first).",
-              pool->cfg->name, why);
+    if (sup->cfg.restart.failed_retry_s)
+        pit_error("pool \"%s\" FAILED: %s. Its calls fail with UNAVAILABLE until it starts again: by itself in %lld s "
+                  "(restart.failed_retry_s), or at once on SIGHUP after you fixed the cause.", pool->cfg->name, why,
+                  (long long)sup->cfg.restart.failed_retry_s);
+    else
+        pit_error("pool \"%s\" FAILED: %s. Its calls fail with UNAVAILABLE until SIGHUP or a restart (fix the cause "
+                  "first).", pool->cfg->name, why);
     for (int k = 0; k < pool->n_slots; k++) {
         pit_slot *s = &pool->slots[k];
         if (s->state == SLOT_BACKOFF) ev_timer_stop(sup->ev, &s->backoff_w);
@@ -453,6 +460,10 @@ static void pool_fail(pit_sup *sup, pit_pool *pool, const char *why) {
 /* Records a crash in the pool's window; non-zero when the pool went over max_restarts. */
 static int count_restart(pit_sup *sup, pit_pool *pool) {
     int64_t now = pit_mono_us(), window = sup->cfg.restart.period_s * 1000000;
+    if (pool->restart_times_cap < (int)sup->cfg.restart.max_restarts + 2) { /* a reload raised it */
+        pool->restart_times_cap = (int)sup->cfg.restart.max_restarts + 2;
+        pool->restart_times = realloc(pool->restart_times, (size_t)pool->restart_times_cap * sizeof(int64_t));
+    }
     int k = 0;
     for (int i = 0; i < pool->n_restart_times; i++)
         if (now - pool->restart_times[i] < window) pool->restart_times[k++] = pool->restart_times[i];
@@ -577,7 +588,7 @@ void pit_monitor_slot_idle(pit_sup *sup, pit_slot *slot) {
 /* Under sup->mu: a retired slot at the end of the pool leaves it (slots keep their index, so only
  * the last ones can go; a retired slot in the middle waits for those after it). */
 static void pool_trim(pit_pool *pool) {
-    while (pool->n_slots > 1) {
+    while (pool->n_slots > (pool->removed ? 0 : 1)) {
         pit_slot *last = &pool->slots[pool->n_slots - 1];
         if (!last->retiring || last->pid || last->state != SLOT_STOPPED) break;
         last->retiring = 0;
@@ -587,11 +598,11 @@ static void pool_trim(pit_pool *pool) {
 }
 
 /* Under sup->mu: one more worker, up to the pool's max_size. */
-static void pool_grow(pit_sup *sup, pit_pool *pool) {
-    if (sup->shutting_down) return;
+static int pool_grow(pit_sup *sup, pit_pool *pool, const char *why) {
+    if (sup->shutting_down) return -1;
     if (pool->state == POOL_FAILED) {
-        pit_warn("SIGTTIN: pool \"%s\" is FAILED: not adding a worker", pool->cfg->name);
-        return;
+        pit_warn("%s: pool \"%s\" is FAILED: not adding a worker", why, pool->cfg->name);
+        return -1;
     }
     /* A worker still draining out (an earlier SIGTTOU) is simply kept. */
     for (int k = pool->n_slots - 1; k >= 0; k--) {
@@ -600,41 +611,43 @@ static void pool_grow(pit_sup *sup, pit_pool *pool) {
         s->retiring = 0;
         if (s->state == SLOT_DRAINING) s->state = SLOT_READY;
         if (s->state == SLOT_STOPPED) spawn(sup, s);
-        pit_info("SIGTTIN: pool \"%s\" keeps worker %d", pool->cfg->name, s->index);
-        return;
+        pit_info("%s: pool \"%s\" keeps worker %d", why, pool->cfg->name, s->index);
+        return 0;
     }
-    if (pool->n_slots >= pool->cap_slots) {
-        pit_warn("SIGTTIN: pool \"%s\" already has %d workers, its max_size", pool->cfg->name, pool->n_slots);
-        return;
+    if (pool->n_slots >= pool->cfg->max_size || pool->n_slots >= pool->cap_slots) {
+        pit_warn("%s: pool \"%s\" already has %d workers, its max_size", why, pool->cfg->name, pool->n_slots);
+        return -1;
     }
     pit_slot *slot = &pool->slots[pool->n_slots];
-    int port = find_port(sup, slot, pool->slots[pool->n_slots - 1].port);
+    int port = find_port(sup, slot, pool->n_slots ? pool->slots[pool->n_slots - 1].port : (int)sup->cfg.workers.base_port);
     if (!port) {
-        pit_warn("SIGTTIN: no free port left in workers.port_range for another worker of pool \"%s\"", pool->cfg->name);
-        return;
+        pit_warn("%s: no free port left in workers.port_range for another worker of pool \"%s\"", why, pool->cfg->name);
+        return -1;
     }
     slot->port = port;
     slot->backoff_ms = 0;
     pool->n_slots++;
-    pit_info("SIGTTIN: pool \"%s\" grows to %d workers", pool->cfg->name, pool->n_slots);
+    pit_info("%s: pool \"%s\" grows to %d workers", why, pool->cfg->name, pool->n_slots);
     spawn(sup, slot);
+    return 0;
 }
 
 /* Under sup->mu: one worker fewer, down to 1: the last one drains (its running calls finish), then
  * stops; sessions on it move to another worker, flagged session_reset. */
-static void pool_shrink(pit_sup *sup, pit_pool *pool) {
-    if (sup->shutting_down) return;
+static int pool_shrink(pit_sup *sup, pit_pool *pool, const char *why) {
+    if (sup->shutting_down) return -1;
     int active = 0;
     for (int k = 0; k < pool->n_slots; k++) active += !pool->slots[k].retiring;
-    if (active <= 1) {
-        pit_warn("SIGTTOU: pool \"%s\" is down to 1 worker: not removing it", pool->cfg->name);
-        return;
+    if (active <= 1 && !pool->removed) {
+        pit_warn("%s: pool \"%s\" is down to 1 worker: not removing it", why, pool->cfg->name);
+        return -1;
     }
+    if (active == 0) return -1;
     pit_slot *slot = NULL;
     for (int k = pool->n_slots - 1; k >= 0 && !slot; k--)
         if (!pool->slots[k].retiring) slot = &pool->slots[k];
     slot->retiring = 1;
-    pit_info("SIGTTOU: pool \"%s\" shrinks to %d workers: worker %d (pid %d) drains and stops", pool->cfg->name,
+    pit_info("%s: pool \"%s\" shrinks to %d workers: worker %d (pid %d) drains and stops", why, pool->cfg->name,
              active - 1, slot->index, (int)slot->pid);
     switch (slot->state) {
     case SLOT_READY:
@@ -655,21 +668,61 @@ static void pool_shrink(pit_sup *sup, pit_pool *pool) {
         break;
     }
     pool_trim(pool);
+    return 0;
+}
+
+/* Under sup->mu (libev thread): workers running or starting, not counting those on their way out. */
+static int pool_active(const pit_pool *pool) {
+    int n = 0;
+    for (int k = 0; k < pool->n_slots; k++) n += !pool->slots[k].retiring;
+    return n;
+}
+
+void pit_monitor_pool_resize_locked(pit_sup *sup, pit_pool *pool, int size, const char *why) {
+    while (pool_active(pool) < size && pool_grow(sup, pool, why) == 0)
+        ;
+    while (pool_active(pool) > size && pool_shrink(sup, pool, why) == 0)
+        ;
+}
+
+void pit_monitor_pool_restart_locked(pit_sup *sup, pit_pool *pool, const char *why) {
+    if (pool->state != POOL_FAILED) return;
+    pool->state = POOL_SERVING;
+    pool->failed_reason[0] = 0;
+    pool->n_restart_times = 0;
+    pit_info("%s: starting pool \"%s\" again (it had failed)", why, pool->cfg->name);
+    for (int k = 0; k < pool->n_slots; k++) {
+        pit_slot *s = &pool->slots[k];
+        s->backoff_ms = 0;
+        if (s->retiring || s->pid || s->state != SLOT_STOPPED) continue;
+        if (!s->port) s->port = find_port(sup, s, (int)sup->cfg.workers.base_port);
+        if (s->port) spawn(sup, s);
+    }
+}
+
+void pit_monitor_pool_add_locked(pit_sup *sup, pit_pool *pool) {
+    int n = pool->n_slots;
+    pool->n_slots = 0;
+    pit_monitor_pool_resize_locked(sup, pool, n, "reload");
+}
+
+void pit_monitor_pool_remove_locked(pit_sup *sup, pit_pool *pool) {
+    pool->removed = 1;
+    while (pool_shrink(sup, pool, "reload") == 0)
+        ;
 }
 
 /* ---------------------------------------------------------------- reload (SIGHUP) */
 
 /* Under sup->mu: drain the slot at sup->reload_slot, skipping slots with no worker to replace. */
 static void reload_continue(pit_sup *sup) {
-    int g = 0;
     for (int i = 0; i < sup->n_pools; i++) {
-        for (int k = 0; k < sup->pools[i].n_slots; k++, g++) {
-            if (g < sup->reload_slot) continue;
+        if (sup->pools[i].removed) continue;
+        for (int k = 0; k < sup->pools[i].n_slots; k++) {
             pit_slot *slot = &sup->pools[i].slots[k];
-            if (slot->state != SLOT_READY) {
-                sup->reload_slot++;
-                continue;
-            }
+            int g = pit_slot_global_index(slot);
+            if (g < sup->reload_slot || slot->state != SLOT_READY || slot->retiring) continue;
+            sup->reload_slot = g;
             pit_info("reload: replacing worker %d of pool \"%s\" (pid %d)", slot->index, sup->pools[i].cfg->name,
                      (int)slot->pid);
             slot->state = SLOT_DRAINING;
@@ -681,19 +734,21 @@ static void reload_continue(pit_sup *sup) {
     sup->reload_slot = -1;
 }
 
+/* SIGHUP: read the config file again and apply it (reload.c), then replace every worker one slot at
+ * a time, so that new settings and new handler code take effect without refusing a call. */
 static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents) {
     (void)loop;
     (void)w;
     (void)revents;
+    pit_info("SIGHUP: reading %s again", g_sup->config_path);
+    if (pit_reload(g_sup) != 0) return; /* a bad file changes nothing, workers included */
     pthread_mutex_lock(&g_sup->mu);
-    if (g_sup->reload_slot >= 0) {
-        pit_info("SIGHUP: a reload is already running");
-    } else {
-        pit_info("SIGHUP: replacing the workers one at a time");
-        g_sup->reload_slot = 0;
-        reload_continue(g_sup);
-    }
+    if (g_sup->reload_slot >= 0) pit_info("reload: a replacement was under way; starting it again from the first worker");
+    pit_info("reload: replacing the workers one at a time");
+    g_sup->reload_slot = 0;
+    reload_continue(g_sup);
     pthread_mutex_unlock(&g_sup->mu);
+    pit_cq_loop_wake(g_sup->loop);
 }
 
 /* ---------------------------------------------------------------- health, memory, sessions */
@@ -748,7 +803,18 @@ static void on_health_tick(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)revents;
     pit_sup *sup = g_sup;
     pthread_mutex_lock(&sup->mu);
+    int64_t retry_us = sup->cfg.restart.failed_retry_s * 1000000;
     for (int i = 0; i < sup->n_pools; i++) {
+        pit_pool *pool = &sup->pools[i];
+        /* OTP's escalation, with a way back: a pool that used up its restarts tries again later, so a
+         * passing cause (a full disk, a network mount) heals without an operator. */
+        if (pool->state == POOL_FAILED && !pool->removed && retry_us && !sup->shutting_down &&
+            pit_mono_us() - pool->failed_at_us >= retry_us) {
+            char why[96];
+            snprintf(why, sizeof why, "restart.failed_retry_s (%lld s since it failed)",
+                     (long long)sup->cfg.restart.failed_retry_s);
+            pit_monitor_pool_restart_locked(sup, pool, why);
+        }
         for (int k = 0; k < sup->pools[i].n_slots; k++) {
             pit_slot *slot = &sup->pools[i].slots[k];
             if (!slot->pid) continue;
@@ -901,10 +967,11 @@ static void on_sigttin(struct ev_loop *loop, ev_signal *w, int revents) {
     (void)revents;
     pthread_mutex_lock(&g_sup->mu);
     for (int i = 0; i < g_sup->n_pools; i++) {
+        if (g_sup->pools[i].removed) continue;
         if (w->signum == SIGTTIN)
-            pool_grow(g_sup, &g_sup->pools[i]);
+            pool_grow(g_sup, &g_sup->pools[i], "SIGTTIN");
         else
-            pool_shrink(g_sup, &g_sup->pools[i]);
+            pool_shrink(g_sup, &g_sup->pools[i], "SIGTTOU");
     }
     pthread_mutex_unlock(&g_sup->mu);
     pit_cq_loop_wake(g_sup->loop);

@@ -32,7 +32,7 @@ int pit_slot_global_index(const pit_slot *slot) {
 pit_pool *pit_sup_find_pool(pit_sup *sup, const char *name) {
     if (!name || !*name) name = sup->cfg.default_pool;
     for (int i = 0; i < sup->n_pools; i++)
-        if (strcmp(sup->pools[i].cfg->name, name) == 0) return &sup->pools[i];
+        if (!sup->pools[i].removed && strcmp(sup->pools[i].cfg->name, name) == 0) return &sup->pools[i];
     return NULL;
 }
 
@@ -40,7 +40,8 @@ static void pool_names(pit_sup *sup, char *buf, size_t len) {
     size_t used = 0;
     buf[0] = 0;
     for (int i = 0; i < sup->n_pools && used < len; i++)
-        used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? ", " : "", sup->pools[i].cfg->name);
+        if (!sup->pools[i].removed)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", sup->pools[i].cfg->name);
 }
 
 /* ---------------------------------------------------------------- choosing a slot (under sup->mu) */
@@ -187,9 +188,9 @@ static void service_queue_locked(pit_pool *pool, actions *a) {
             a->more = 1;
             return;
         }
-        if (px->cancelled || px->deadline_us <= now || pool->state == POOL_FAILED) {
+        if (px->cancelled || px->deadline_us <= now || pool->state == POOL_FAILED || pool->removed) {
             queue_remove(pool, px);
-            a->fail_code[a->n_fail] = pool->state == POOL_FAILED ? GRPC_STATUS_UNAVAILABLE
+            a->fail_code[a->n_fail] = pool->state == POOL_FAILED || pool->removed ? GRPC_STATUS_UNAVAILABLE
                                       : px->cancelled            ? GRPC_STATUS_CANCELLED
                                                                  : GRPC_STATUS_DEADLINE_EXCEEDED;
             a->fail[a->n_fail++] = px;
@@ -218,7 +219,10 @@ static void finish_queued_failure(pit_proxy *px, grpc_status_code code) {
     pit_metrics_call_done(pool->sup->metrics, pool->cfg->name, px->command, code, (double)waited_ms / 1000.0);
     switch (code) {
     case GRPC_STATUS_UNAVAILABLE:
-        pit_proxy_fail(px, code, "pool \"%s\" has failed: %s", pool->cfg->name, pool->failed_reason);
+        if (pool->removed)
+            pit_proxy_fail(px, code, "pool \"%s\" was removed from the config by a reload", pool->cfg->name);
+        else
+            pit_proxy_fail(px, code, "pool \"%s\" has failed: %s", pool->cfg->name, pool->failed_reason);
         break;
     case GRPC_STATUS_RESOURCE_EXHAUSTED:
         pit_proxy_fail(px, code, "pool \"%s\" has %lld open sessions, its limit (sessions.max_sessions):"

@@ -1,5 +1,6 @@
 /* pitboss serve -c FILE: the supervisor process. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grpc/grpc.h>
 #include <limits.h>
@@ -9,14 +10,17 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "abandon.h"
 #include "clock.h"
 #include "cli.h"
 #include "log.h"
+#include "protocol.h"
 #include "health.h"
 #include "jobs.h"
+#include "reload.h"
 #include "metrics.h"
 #include "sessions.h"
 #include "supervisor.h"
@@ -25,7 +29,8 @@ static void usage(FILE *out) {
     fprintf(out, "usage: pitboss serve [-c FILE] [--check]\n\n"
                  "Starts the supervisor and its workers as the config file says (default config/pitboss.json).\n"
                  "  -c, --config FILE   the config file (keys: docs/config.md)\n"
-                 "  --check             check the config and exit: 0 if good, 2 with the problem if not\n\n"
+                 "  --check             check the config (and import each Python pool's modules in a throwaway\n"
+                 "                      worker) and exit: 0 if good, 2 with the problem if not\n\n"
                  "Signals (docs/signals.md): TERM/INT stop gracefully, QUIT stops fast, HUP replaces the workers one\n"
                  "at a time, USR1 reopens log_file, TTIN/TTOU add/remove a worker in every pool; others are ignored.\n");
 }
@@ -81,10 +86,69 @@ static int resolve_pool_bins(pit_sup *sup, char *err, size_t errlen) {
     return 0;
 }
 
+/* serve --check: a Python pool's modules imported in a throwaway worker (no port, no start-up hooks),
+ * so that a missing module or a syntax error fails the check rather than the start. */
+static int check_python_pool(pit_sup *sup, pit_pool *p, char *err, size_t errlen) {
+    const pit_pool_config *pc = p->cfg;
+    char *argv[160];
+    int argc = 0;
+    char paths[32][4200];
+    argv[argc++] = p->worker_bin;
+    argv[argc++] = "--kind";
+    argv[argc++] = "python";
+    argv[argc++] = "--check-imports";
+    for (size_t i = 0; i < pc->module.count && argc < 150; i++) {
+        argv[argc++] = "--module";
+        argv[argc++] = pc->module.items[i];
+    }
+    for (size_t i = 0; i < pc->python_path.count && i < 32 && argc < 150; i++) {
+        const char *pp = pc->python_path.items[i];
+        snprintf(paths[i], sizeof paths[i], "%s%s%s", pp[0] == '/' ? "" : sup->cfg.config_dir, pp[0] == '/' ? "" : "/", pp);
+        argv[argc++] = "--python-path";
+        argv[argc++] = paths[i];
+    }
+    argv[argc] = NULL;
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "cannot check pool \"%s\": pipe: %s", pc->name, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < pc->env.count; i++) setenv(pc->env.keys[i], pc->env.values[i], 1);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(out[1], 1);
+        dup2(out[1], 2);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(out[1]);
+    char text[16384];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(out[0], text + len, sizeof text - 1 - len)) > 0) len += (size_t)n;
+    text[len] = 0;
+    close(out[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        printf("%s: pool \"%s\": %s", sup->config_path, pc->name, text);
+        return 0;
+    }
+    const char *mark = strstr(text, PIT_FATAL_MARK);
+    if (mark) {
+        mark += strlen(PIT_FATAL_MARK);
+        snprintf(err, errlen, "%.900s: pools: \"%s\": %.*s", sup->config_path, pc->name, (int)strcspn(mark, "\n"), mark);
+    } else {
+        snprintf(err, errlen, "%.900s: pools: \"%s\": the worker could not import its modules: %.800s", sup->config_path,
+                 pc->name, text);
+    }
+    return -1;
+}
+
 static void remove_run_dir(pit_sup *sup) {
     if (!sup->run_dir[0]) return;
     int total = 0;
-    for (int i = 0; i < sup->n_pools; i++) total += (int)sup->cfg.pools[i].max_size;
+    total = sup->n_pools * PIT_MAX_POOL_SLOTS;
     for (int g = 0; g < total; g++) {
         char path[400];
         snprintf(path, sizeof path, "%s/w%d.sock", sup->run_dir, g);
@@ -105,39 +169,18 @@ static void make_token(char *out) {
 }
 
 static void sup_init_tables(pit_sup *sup) {
+    /* Room for every pool a reload may add: pools never move (calls and slots point at them). */
+    sup->pools = calloc(PIT_MAX_POOLS, sizeof(pit_pool));
     sup->n_pools = (int)sup->cfg.n_pools;
-    sup->pools = calloc((size_t)sup->n_pools, sizeof(pit_pool));
-    for (int i = 0; i < sup->n_pools; i++) {
-        pit_pool *p = &sup->pools[i];
-        p->sup = sup;
-        p->cfg = &sup->cfg.pools[i];
-        p->index = i;
-        p->n_slots = (int)p->cfg->size;
-        p->cap_slots = (int)p->cfg->max_size;
-        p->slots = calloc((size_t)p->cap_slots, sizeof(pit_slot));
-        p->restart_times = calloc((size_t)sup->cfg.restart.max_restarts + 2, sizeof(int64_t));
-        p->sessions = pit_sessions_create((size_t)sup->cfg.sessions.max_sessions);
-        for (int k = 0; k < p->cap_slots; k++) {
-            p->slots[k].pool = p;
-            p->slots[k].index = k;
-            p->slots[k].ready_fd = p->slots[k].stderr_fd = -1;
-        }
-    }
+    for (int i = 0; i < sup->n_pools; i++) pit_pool_init(sup, &sup->pools[i], i, &sup->cfg.pools[i]);
     sup->reload_slot = -1;
     sup->next_wake_us = INT64_MAX;
 }
 
 static void sup_free_tables(pit_sup *sup) {
-    for (int i = 0; i < sup->n_pools; i++) {
-        pit_pool *p = &sup->pools[i];
-        for (int k = 0; k < p->cap_slots; k++)
-            if (p->slots[k].chan) pit_chan_unref(p->slots[k].chan);
-        free(p->slots);
-        free(p->restart_times);
-        free(p->worker_bin);
-        pit_sessions_destroy(p->sessions);
-    }
+    for (int i = 0; i < sup->n_pools; i++) pit_pool_free(&sup->pools[i]);
     free(sup->pools);
+    pit_reload_free_retired(sup);
 }
 
 int pit_cli_serve(int argc, char **argv) {
@@ -177,6 +220,15 @@ int pit_cli_serve(int argc, char **argv) {
         return 2;
     }
     if (check_only) {
+        for (int i = 0; i < sup->n_pools; i++) {
+            if (sup->pools[i].cfg->kind != PIT_KIND_PYTHON) continue;
+            if (check_python_pool(sup, &sup->pools[i], err, sizeof err) != 0) {
+                fprintf(stderr, "pitboss: %s\n", err);
+                sup_free_tables(sup);
+                pit_sup_config_free(&sup->cfg);
+                return 2;
+            }
+        }
         sup_free_tables(sup);
         printf("%s: OK (%zu pool%s)\n", path, sup->cfg.n_pools, sup->cfg.n_pools == 1 ? "" : "s");
         pit_sup_config_free(&sup->cfg);

@@ -70,9 +70,11 @@ static const pit_cfg_field restart_fields[] = {
     INT_FIELD("period_s", period_s, 60, 1, 86400, "the window max_restarts counts in"),
     INT_FIELD("backoff_initial_ms", backoff_initial_ms, 100, 0, 600000, "first restart delay"),
     INT_FIELD("backoff_max_ms", backoff_max_ms, 5000, 0, 3600000, "largest restart delay"),
+    INT_FIELD("failed_retry_s", failed_retry_s, 60, 0, 86400 * 30, "a FAILED pool starts again after this (0: never)"),
 };
 #undef STRUCT
-static const pit_cfg_schema restart_schema = {"restart", restart_fields, 4, sizeof(pit_restart_config)};
+static const pit_cfg_schema restart_schema = {"restart", restart_fields, sizeof restart_fields / sizeof restart_fields[0],
+                                              sizeof(pit_restart_config)};
 
 #define STRUCT pit_sessions_config
 static const pit_cfg_field sessions_fields[] = {
@@ -171,6 +173,7 @@ static int validate(const char *path, pit_sup_config *c, char *err, size_t errle
     if (c->metrics.listen[0] && !valid_address(c->metrics.listen))
         return invalid(err, errlen, path, "metrics.listen", "must be HOST:PORT or \"\", got \"%s\"", c->metrics.listen);
     if (c->n_pools == 0) return invalid(err, errlen, path, "pools", "must name at least one pool");
+    if (c->n_pools > 64) return invalid(err, errlen, path, "pools", "at most 64 pools, got %zu", c->n_pools);
     int64_t slots = 0;
     for (size_t i = 0; i < c->n_pools; i++) {
         pit_pool_config *p = &c->pools[i];

@@ -48,6 +48,7 @@ typedef struct {
     int64_t period_s;
     int64_t backoff_initial_ms;
     int64_t backoff_max_ms;
+    int64_t failed_retry_s;
 } pit_restart_config;
 
 typedef struct {

@@ -23,6 +23,11 @@
 /* Abandoned calls whose end time a slot keeps (more still count, with the newest time). */
 #define PIT_ABANDON_TRACKED 16
 
+/* Pools a config may have, and workers a pool may grow to: tables are allocated this large once
+ * (untouched slots cost address space, not memory) so that reloads and SIGTTIN never move them. */
+#define PIT_MAX_POOLS 64
+#define PIT_MAX_POOL_SLOTS 256
+
 /* How long workers get on SIGQUIT before SIGKILL. */
 #define PIT_FAST_STOP_MS 1000
 
@@ -118,9 +123,16 @@ struct pit_pool {
     /* restart times within restart.period_s, for the FAILED decision */
     int64_t *restart_times;
     int n_restart_times;
+    int restart_times_cap;
     pit_sessions *sessions;
     uint64_t killed_overran; /* workers killed for calls that ran past their end (abandon.c) */
+    int removed;             /* dropped from the config by a reload: drains, takes no calls, not listed */
+    int64_t failed_at_us;    /* when it went FAILED (restart.failed_retry_s counts from here) */
 };
+
+/* pool.c: a pool's tables (under sup->mu, or before threads start). */
+void pit_pool_init(pit_sup *sup, pit_pool *p, int index, const pit_pool_config *cfg);
+void pit_pool_free(pit_pool *p);
 
 struct pit_sup {
     pit_sup_config cfg;
@@ -136,6 +148,11 @@ struct pit_sup {
     int shutting_down;
     int fast_stop;     /* SIGQUIT: cancel calls at once, PIT_FAST_STOP_MS for workers before SIGKILL */
     int reload_slot;   /* SIGHUP: next slot (global index) to replace; -1 when idle */
+    /* reload.c: the last reload's outcome, for GetInfo (and so `pitboss reload`) */
+    uint32_t reloads;
+    int last_reload_ok;
+    char last_reload[2048];
+    struct pit_retired_config *retired; /* configs replaced by reloads: threads may still read them */
     int64_t next_wake_us; /* earliest queued deadline (monotonic µs); INT64_MAX when none */
     pit_proxy *exit_waiters; /* failed worker calls waiting to learn how their worker ended */
     pit_proxy *streams;      /* client streams being proxied (for timeouts.stream_idle_ms) */
@@ -161,6 +178,12 @@ void pit_monitor_stop_workers(pit_sup *sup, int64_t grace_ms);
 void pit_monitor_close_session_on_worker(pit_sup *sup, pit_slot *slot, const char *id);
 /* From any thread, under sup->mu: a draining slot went idle; stop it. */
 void pit_monitor_slot_idle(pit_sup *sup, pit_slot *slot);
+/* libev thread, under sup->mu (reload.c): workers to a new size (draining the ones that go); a
+ * FAILED pool started again; a pool added (its n_slots workers started) or removed (all drained). */
+void pit_monitor_pool_resize_locked(pit_sup *sup, pit_pool *pool, int size, const char *why);
+void pit_monitor_pool_restart_locked(pit_sup *sup, pit_pool *pool, const char *why);
+void pit_monitor_pool_add_locked(pit_sup *sup, pit_pool *pool);
+void pit_monitor_pool_remove_locked(pit_sup *sup, pit_pool *pool);
 
 /* --- front.c: GetInfo, ListCommands, CloseSession, Health --- */
 void pit_front_register(pit_sup *sup);

@@ -43,6 +43,7 @@ typedef struct {
     const char *paths[32];
     size_t n_paths;
     pit_engine_limits engine;
+    int check_imports;
 } worker_opts;
 
 static void usage(FILE *out) {
@@ -65,7 +66,8 @@ static void usage(FILE *out) {
             "  --session-ttl-s S    drop a session's state after S idle seconds (default 600)\n"
             "  --grace-ms MS        on SIGTERM, how long running calls may finish (default 10000)\n"
             "  --max-message-mb M   largest request or response (default 64)\n"
-            "  --log-level L        debug, info, warn, error (default info)\n\n"
+            "  --log-level L        debug, info, warn, error (default info)\n"
+            "  --check-imports      python: import the modules (no start-up hooks), report, exit: 0 ok, 4 not\n\n"
             "Environment: PITBOSS_WORKER_TOKEN, when set, is required as x-pitboss-token metadata on every\n"
             "call (PERMISSION_DENIED otherwise). PITBOSS_SUPERVISOR_PID, when set, makes the worker exit\n"
             "as soon as that process is no longer its parent.\n");
@@ -94,6 +96,7 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         {"unix", required_argument, NULL, 'u'},        {"module", required_argument, NULL, 'M'},
         {"python-path", required_argument, NULL, 'Y'},    {"max-qubits", required_argument, NULL, 'Q'},
         {"max-shots", required_argument, NULL, 'S'},      {"max-gates", required_argument, NULL, 'G'},
+        {"check-imports", no_argument, NULL, 'C'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     *o = (worker_opts){.port = 0, .ready_fd = -1, .max_concurrency = 16, .cq_threads = 1, .grace_ms = 10000,
@@ -125,6 +128,7 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         case 'S': if (parse_int("max-shots", optarg, 1, 1000000000, &v)) return -1; o->engine.max_shots = (uint64_t)v; break;
         case 'G': if (parse_int("max-gates", optarg, 1, 100000000, &v)) return -1; o->engine.max_gates = (size_t)v; break;
         case 'k': o->kind = optarg; break;
+        case 'C': o->check_imports = 1; break;
         case 'l': o->log_level = optarg; break;
         case 'h': usage(stdout); exit(0);
         default: usage(stderr); return -1;
@@ -134,7 +138,7 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         fprintf(stderr, "pitboss-worker: unexpected argument \"%s\"\n", argv[optind]);
         return -1;
     }
-    if (!o->port) {
+    if (!o->port && !o->check_imports) {
         fprintf(stderr, "pitboss-worker: --port is required\n");
         usage(stderr);
         return -1;
@@ -219,7 +223,7 @@ int main(int argc, char **argv) {
     int python = strcmp(o.kind, "python") == 0;
     if (python) {
         /* Import the handlers (and load what their startup hooks load) once, before serving. */
-        pit_py_options po = {o.modules, o.n_modules, o.paths, o.n_paths, o.session_ttl_s};
+        pit_py_options po = {o.modules, o.n_modules, o.paths, o.n_paths, o.session_ttl_s, o.check_imports};
         char err[1024];
         char reason[512];
         if (pit_py_init(&po, err, sizeof err, reason, sizeof reason) != 0) {
@@ -228,6 +232,13 @@ int main(int argc, char **argv) {
             grpc_shutdown();
             free(token);
             return PIT_WORKER_EXIT_FATAL; /* a restart would fail the same way */
+        }
+        if (o.check_imports) {
+            size_t n;
+            pit_py_commands(&n);
+            printf("imported %zu module(s): %zu command(s)\n", o.n_modules, n);
+            fflush(stdout);
+            _exit(0); /* nothing to serve; skip the interpreter's finalisation */
         }
         w.commands = pit_py_commands(&w.n_commands);
         w.close_session = pit_py_close_session;

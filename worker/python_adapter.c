@@ -158,7 +158,8 @@ int pit_py_init(const pit_py_options *o, char *err, size_t errlen, char *reason,
     }
     PyObject *mods = str_list(o->modules, o->n_modules);
     PyObject *paths = str_list(o->paths, o->n_paths);
-    PyObject *cmds = PyObject_CallMethod(g_adapter, "load", "OOL", mods, paths, (long long)o->session_ttl_s);
+    PyObject *cmds = PyObject_CallMethod(g_adapter, "load", "OOLi", mods, paths, (long long)o->session_ttl_s,
+                                         !o->imports_only);
     Py_DECREF(mods);
     Py_DECREF(paths);
     if (!cmds) {

@@ -13,6 +13,7 @@ typedef struct {
     const char *const *paths; /* added to sys.path */
     size_t n_paths;
     int64_t session_ttl_s;
+    int imports_only; /* import the modules, skip the start-up hooks (pitboss serve --check) */
 } pit_py_options;
 
 /* Starts the interpreter, imports the modules, runs their startup hooks. On failure returns -1

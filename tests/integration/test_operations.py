@@ -145,6 +145,13 @@ def pool_state(sup):
         return None
 
 
+def pool_named(sup, name):
+    try:
+        return next((p.state for p in sup.info().pools if p.name == name), None)
+    except grpc.RpcError:  # not listening yet
+        return None
+
+
 def check(sup, service=""):
     return sup.health.Check(hpb.HealthCheckRequest(service=service), timeout=5).status
 
@@ -252,3 +259,93 @@ def test_a_planned_stop_escalates_to_sigkill_after_graceful_ms(make_supervisor):
     wait_for(lambda: not pid_alive(last), what="the hung worker to be killed")
     assert f"(pid {last}) is still running" in sup.log_text() and "timeouts.graceful_ms" in sup.log_text()
     wait_for(lambda: len(sup.pool("py").slots) == 1, what="the pool to shrink")
+
+
+def rewrite_config(sup, **changes):
+    cfg = json.loads(sup.config_path.read_text())
+    cfg.update(changes)
+    sup.config_path.write_text(json.dumps(cfg, indent=2))
+    return cfg
+
+
+def reload_cli(sup):
+    return run_cli("reload", "--target", f"127.0.0.1:{sup.port}", timeout=60)
+
+
+def test_a_bad_config_on_reload_is_refused_and_the_running_config_stays(make_supervisor):
+    sup = make_supervisor()
+    pids = sup.pids()
+    sup.config_path.write_text(sup.config_path.read_text().replace('"pools"', '"pools": [], "pools"', 1))
+    out = reload_cli(sup)
+    assert out.returncode == 1, out
+    assert "refused" in out.stderr and "duplicate" in out.stderr and str(sup.config_path) in out.stderr, out.stderr
+    assert "reload refused" in sup.log_text()
+    assert sup.pids() == pids  # nothing was replaced
+    assert ping(sup)
+
+
+def test_reload_adds_removes_and_resizes_pools_and_names_what_needs_a_restart(make_supervisor):
+    sup = make_supervisor(pools=[{"name": "default", "kind": "native", "size": 2},
+                                 {"name": "extra", "kind": "native", "size": 1, "backend": "extra"}])
+    extra_pid = sup.pids("extra")[0]
+    rewrite_config(sup, listen="127.0.0.1:1", pools=[{"name": "default", "kind": "native", "size": 3},
+                                                      {"name": "fresh", "kind": "native", "size": 1}])
+    out = reload_cli(sup)
+    assert out.returncode == 0, out
+    text = out.stdout
+    for said in ("removed pool extra", "added pool fresh (1 workers)", "pool default: 2 -> 3 workers",
+                 "listen needs a restart (kept"):
+        assert said in text, text
+    wait_for(lambda: sorted(p.name for p in sup.info().pools) == ["default", "fresh"], what="the new pools")
+    wait_for(lambda: len(sup.pool("default").slots) == 3 and all(s.state == "ready" for s in sup.pool("default").slots)
+             and all(s.state == "ready" for s in sup.pool("fresh").slots), what="every worker ready")
+    wait_for(lambda: not pid_alive(extra_pid), what="the removed pool's worker to stop")
+    with pytest.raises(grpc.RpcError) as e:
+        sup.execute("ping", pool="extra")
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    assert json.loads(sup.execute("ping", pool="fresh").result_json)["pong"]
+    assert ping(sup)  # still on the listen address it started with
+
+
+def test_reload_starts_a_failed_pool_again(make_supervisor, tmp_path):
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    sup = make_supervisor(pools=[{"name": "default", "kind": "native", "size": 1},
+                                 {"name": "py", "kind": "python", "size": 1, "module": "later_mod",
+                                  "python_path": str(mods)}], restart={"failed_retry_s": 0}, wait_ready=False)
+    wait_for(lambda: pool_named(sup, "py") == "failed", what="the pool to fail")
+    (mods / "later_mod.py").write_text("import pitboss\n\n@pitboss.command\ndef hello():\n    return 'hi'\n")
+    out = reload_cli(sup)
+    assert out.returncode == 0 and "pool py started again (it had failed)" in out.stdout, out
+    wait_for(lambda: pool_named(sup, "py") == "serving" and sup.pool("py").slots[0].state == "ready",
+             what="the pool to serve")
+    assert json.loads(sup.execute("hello", pool="py").result_json) == "hi"
+
+
+def test_a_failed_pool_retries_by_itself_after_failed_retry_s(make_supervisor, tmp_path):
+    mods = tmp_path / "mods"
+    mods.mkdir()
+    sup = make_supervisor(pools=[{"name": "py", "kind": "python", "size": 1, "module": "later_mod2",
+                                  "python_path": str(mods)}],
+                          restart={"failed_retry_s": 1}, timeouts={"health_interval_ms": 200, "health_timeout_ms": 100},
+                          wait_ready=False)
+    wait_for(lambda: pool_named(sup, "py") == "failed", what="the pool to fail")
+    (mods / "later_mod2.py").write_text("import pitboss\n\n@pitboss.command\ndef hello():\n    return 'hi'\n")
+    wait_for(lambda: pool_named(sup, "py") == "serving" and sup.pool("py").slots[0].state == "ready",
+             timeout=30, what="the pool to heal by itself")
+    assert "restart.failed_retry_s" in sup.log_text()
+    assert json.loads(sup.execute("hello", pool="py").result_json) == "hi"
+
+
+def test_serve_check_imports_python_modules(tmp_path):
+    cfg = {"listen": "127.0.0.1:1", "pools": [{"name": "py", "kind": "python", "module": "no_such_mod_x"}]}
+    path = tmp_path / "check.json"
+    path.write_text(json.dumps(cfg))
+    out = run_cli("serve", "--check", "-c", str(path))
+    assert out.returncode == 2, out
+    assert "ModuleNotFoundError: No module named 'no_such_mod_x' (importing module 'no_such_mod_x')" in out.stderr
+    cfg["pools"][0].update(module="th", python_path=HANDLERS)
+    path.write_text(json.dumps(cfg))
+    out = run_cli("serve", "--check", "-c", str(path))
+    assert out.returncode == 0, out
+    assert "imported 1 module(s)" in out.stdout and "OK" in out.stdout

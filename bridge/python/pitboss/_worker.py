@@ -70,7 +70,7 @@ def _run_hook(fn):
 loading = ""
 
 
-def load(modules, paths, session_ttl_s):
+def load(modules, paths, session_ttl_s, run_startup=1):
     """Imports the handler modules and runs the startup hooks. Returns what ListCommands says of each
     command. Raises on failure: the worker then reports the traceback and exits (code 4)."""
     global loading
@@ -81,7 +81,7 @@ def load(modules, paths, session_ttl_s):
     for name in modules:
         loading = f"importing module '{name}'"
         importlib.import_module(name)
-    for fn in registry.startup:
+    for fn in (registry.startup if run_startup else ()):
         loading = f"running the @on_startup hook {getattr(fn, '__qualname__', fn)!s}"
         _run_hook(fn)
     loading = ""
