@@ -1,6 +1,6 @@
 /*
- * Proxying one call to its worker: the request goes over as received; the answer comes back with
- * the pool and slot added to its WorkerRef. Streams move one chunk at a time each way: the next
+ * Proxying one call to its worker: the request goes over as received; the answer comes back as the
+ * worker encoded it (its WorkerRef is whole), with session_reset appended when it applies. Streams move one chunk at a time each way: the next
  * chunk is read from the worker only once the previous one was handed to the client, so a slow
  * reader slows the worker and the supervisor holds at most one chunk per stream.
  */
@@ -36,8 +36,8 @@ void pit_proxy_release(pit_proxy *px) {
     free(px);
 }
 
-/* msg + extra as one buffer, without copying msg: protobuf merges a message's fields when they
- * appear again later in its encoding (a repeated sub-message is merged field by field). */
+/* msg + extra as one buffer, without copying msg: a scalar field that appears again later in an
+ * encoding replaces the earlier value, in every protobuf decoder. */
 static grpc_byte_buffer *append_fields(grpc_byte_buffer *msg, const ProtobufCMessage *extra) {
     grpc_byte_buffer_reader r;
     if (!grpc_byte_buffer_reader_init(&r, msg)) return msg;
@@ -82,10 +82,6 @@ void pit_proxy_fail(pit_proxy *px, grpc_status_code code, const char *fmt, ...) 
     pit_proxy_finish(px, code, msg, NULL, NULL, 0);
 }
 
-static void fill_ref(pit_proxy *px, Pitboss__V1__WorkerRef *ref) {
-    ref->pool = (char *)px->pool->cfg->name;
-    ref->slot = (uint32_t)px->slot->index;
-}
 
 static void finish_with_worker_status(pit_proxy *px, const pit_status *st) {
     pit_md md[2];
@@ -126,12 +122,14 @@ static void worker_status_in(pit_proxy *px, pit_ccall *cc, grpc_byte_buffer *una
         pit_proxy_finish(px, GRPC_STATUS_OK, "", unary_resp, NULL, 0);
         unary_resp = NULL;
     } else if (unary_resp) {
-        Pitboss__V1__ExecuteResponse extra = PITBOSS__V1__EXECUTE_RESPONSE__INIT;
-        Pitboss__V1__WorkerRef ref = PITBOSS__V1__WORKER_REF__INIT;
-        fill_ref(px, &ref);
-        extra.worker = &ref;
-        extra.session_reset = px->session_reset;
-        pit_call_finish(px->front, GRPC_STATUS_OK, "", append_fields(unary_resp, &extra.base), NULL, 0);
+        /* The worker's answer goes on as it is (its WorkerRef already names pool and slot); only a
+         * session reset, a scalar field, is appended (a later scalar replaces an earlier one). */
+        if (px->session_reset) {
+            Pitboss__V1__ExecuteResponse extra = PITBOSS__V1__EXECUTE_RESPONSE__INIT;
+            extra.session_reset = 1;
+            unary_resp = append_fields(unary_resp, &extra.base);
+        }
+        pit_call_finish(px->front, GRPC_STATUS_OK, "", unary_resp, NULL, 0);
         unary_resp = NULL;
     } else {
         pit_proxy_finish(px, GRPC_STATUS_OK, "", NULL, NULL, 0);
@@ -160,12 +158,11 @@ static void on_stream_msg(pit_ccall *cc, grpc_byte_buffer *msg, void *arg) {
     if (!msg) return; /* end of stream: the status callback follows */
     px->stream_cc = cc;
     if (!px->first_chunk_sent) {
-        Pitboss__V1__StreamChunk extra = PITBOSS__V1__STREAM_CHUNK__INIT;
-        Pitboss__V1__WorkerRef ref = PITBOSS__V1__WORKER_REF__INIT;
-        fill_ref(px, &ref);
-        extra.worker = &ref;
-        extra.session_reset = px->session_reset;
-        msg = append_fields(msg, &extra.base);
+        if (px->session_reset) {
+            Pitboss__V1__StreamChunk extra = PITBOSS__V1__STREAM_CHUNK__INIT;
+            extra.session_reset = 1;
+            msg = append_fields(msg, &extra.base);
+        }
         px->first_chunk_sent = 1;
     }
     atomic_store_explicit(&px->send_since_us, pit_mono_us(), memory_order_relaxed);

@@ -88,6 +88,8 @@ static grpc_byte_buffer *chunk_pack(pit_cmd_ctx *ctx, const char *json_text, con
     if (chunk.seq == 0) {
         ref.pid = getpid();
         ref.port = (uint32_t)ctx->worker->port;
+        ref.pool = (char *)ctx->worker->pool;
+        ref.slot = (uint32_t)ctx->worker->slot;
         chunk.worker = &ref;
     }
     return pit_bb_from_pb(&chunk.base);
@@ -166,6 +168,8 @@ static void finish(pit_cmd_ctx *ctx, pit_cmd_result *res) {
         resp.payload.len = res->payload_len;
         ref.pid = getpid();
         ref.port = (uint32_t)w->port;
+        ref.pool = (char *)w->pool;
+        ref.slot = (uint32_t)w->slot;
         resp.worker = &ref;
         resp.elapsed_ms = elapsed_ms;
         pit_call_finish(ctx->call, GRPC_STATUS_OK, "", pit_bb_from_pb(&resp.base), NULL, 0);

@@ -217,6 +217,8 @@ int main(int argc, char **argv) {
     pit_worker w;
     memset(&w, 0, sizeof w);
     w.port = o.port;
+    w.pool = o.pool ? o.pool : "";
+    w.slot = o.slot < 0 ? 0 : o.slot;
     w.kind = o.kind;
     w.max_concurrency = o.max_concurrency;
     w.started_us = pit_mono_us();

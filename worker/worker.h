@@ -11,6 +11,8 @@
 
 typedef struct {
     int port;
+    const char *pool; /* --pool and --slot: filled into every answer's WorkerRef, so that the supervisor */
+    int slot;         /* passes answers on as they are, with one WorkerRef (not a second to merge) */
     const char *kind; /* "native" or "python" */
     int max_concurrency;
     int64_t started_us;

@@ -172,3 +172,51 @@ def test_idle_metrics_connections_are_capped_and_timed_out(make_supervisor):
     body = urllib.request.urlopen(f"http://127.0.0.1:{sup.metrics_port}/metrics", timeout=10).read().decode()
     assert "pitboss_workers" in body
     assert sup.proc.poll() is None
+
+
+def top_level_fields(data):
+    """The field numbers of a protobuf message's top level, in order (a small wire-format reader)."""
+    out, i = [], 0
+
+    def varint():
+        nonlocal i
+        shift = value = 0
+        while True:
+            b = data[i]
+            i += 1
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                return value
+
+    while i < len(data):
+        tag = varint()
+        out.append(tag >> 3)
+        wt = tag & 7
+        if wt == 0:
+            varint()
+        elif wt == 1:
+            i += 8
+        elif wt == 5:
+            i += 4
+        elif wt == 2:
+            n = varint()  # read before i is used: `i += varint()` would add to the old i
+            i += n
+    return out
+
+
+def test_answers_carry_one_worker_field(sup):
+    # Decoders that do not merge a repeated sub-message (protobufjs: Node saw pid 0) need exactly one.
+    raw = sup.channel.unary_unary("/pitboss.v1.Pool/Execute", request_serializer=lambda m: m.SerializeToString(),
+                                  response_deserializer=None)
+    body = raw(pb.ExecuteRequest(command="ping", session_id="one-ref"), timeout=10)
+    assert top_level_fields(body).count(3) == 1, top_level_fields(body)  # ExecuteResponse.worker
+    r = pb.ExecuteResponse.FromString(body)
+    assert r.worker.pool == "default" and r.worker.pid > 0 and r.worker.port > 0
+    assert r.worker.pid == sup.pool().slots[r.worker.slot].pid
+    stream = sup.channel.unary_stream("/pitboss.v1.Pool/ExecuteStream",
+                                      request_serializer=lambda m: m.SerializeToString(), response_deserializer=None)
+    first = next(iter(stream(pb.ExecuteRequest(command="ping_stream", args_json='{"count": 2}'), timeout=10)))
+    assert top_level_fields(first).count(6) == 1  # StreamChunk.worker
+    c = pb.StreamChunk.FromString(first)
+    assert c.worker.pool == "default" and c.worker.pid == sup.pool().slots[c.worker.slot].pid

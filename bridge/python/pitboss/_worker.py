@@ -8,6 +8,7 @@ as exceptions, so the C side stays small.
 import asyncio
 import importlib
 import json
+import math
 import sys
 import threading
 import time
@@ -107,13 +108,56 @@ def session_count():
     return len(_sessions)
 
 
-def _encode(value):
+class NonFiniteResult(ValueError):
+    """A result holding NaN or Infinity, which JSON cannot carry."""
+
+
+def _non_finite_path(value, path="result"):
+    """Where the first NaN or Infinity in value is ("result['scores'][2]"), or None."""
+    if isinstance(value, float):
+        return path if value != value or value in (math.inf, -math.inf) else None
+    if isinstance(value, dict):
+        for k, v in value.items():
+            found = _non_finite_path(v, f"{path}[{k!r}]")
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            found = _non_finite_path(v, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def _nan_to_null(value):
+    if isinstance(value, float) and (value != value or value in (math.inf, -math.inf)):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_null(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_nan_to_null(v) for v in value]
+    return value
+
+
+def _dumps(value, allow_nan):
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        if allow_nan:
+            return json.dumps(_nan_to_null(value), allow_nan=False)
+        where = _non_finite_path(value) or "the result"
+        raise NonFiniteResult(f"{where} is not a finite number (NaN or Infinity), which JSON cannot carry: return "
+                              f"None, a string, or register the command with @pitboss.command(allow_nan=True) to "
+                              f"send null") from None
+
+
+def _encode(value, allow_nan=False):
     """A handler's value -> (json_text, payload_bytes). bytes travel raw; (json, bytes) carries both."""
     if isinstance(value, (bytes, bytearray, memoryview)):
         return "null", bytes(value)
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], (bytes, bytearray, memoryview)):
-        return json.dumps(value[0]), bytes(value[1])
-    return json.dumps(value), b""
+        return _dumps(value[0], allow_nan), bytes(value[1])
+    return _dumps(value, allow_nan), b""
 
 
 def _error(exc, name):
@@ -145,7 +189,7 @@ class Call:
                     if asyncio.iscoroutine(result):
                         result = _loop().run_until_complete(result)
                     self.done = True
-                    return ("final",) + _encode(result)
+                    return ("final",) + _encode(result, spec.allow_nan)
                 result = spec.fn(**self.kwargs)
                 if hasattr(result, "__anext__"):
                     self.agen = result
@@ -162,8 +206,8 @@ class Call:
                     item = next(self.gen)
                 except StopIteration as stop:
                     self.done = True
-                    return ("final",) + _encode(stop.value)
-            return ("chunk",) + _encode(item)
+                    return ("final",) + _encode(stop.value, spec.allow_nan)
+            return ("chunk",) + _encode(item, spec.allow_nan)
         except Exception as exc:  # noqa: BLE001 - every handler error becomes an error reply
             self.done = True
             if self.ctx.cancelled and isinstance(exc, (asyncio.CancelledError,)):
@@ -196,7 +240,7 @@ def start(name, args_json, payload, session_id, deadline, cancel_check):
         return ("error", INVALID_ARGUMENT, "", f"{name}: args are not valid JSON: {exc}", "")
     if not isinstance(args, dict):
         return ("error", INVALID_ARGUMENT, "", f"{name}: args must be a JSON object", "")
-    ctx = Context(session_id=session_id, payload=payload, deadline=deadline, cancel_check=cancel_check,
+    ctx = Context(session_id=session_id, payload=payload if payload is not None else b"", deadline=deadline, cancel_check=cancel_check,
                   sessions=_sessions if session_id else None)
     try:
         kwargs = spec.bind(args, ctx)

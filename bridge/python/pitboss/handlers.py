@@ -64,6 +64,8 @@ class Context:
 class CommandSpec:
     """A registered command: the function and what its signature says."""
 
+    allow_nan = False
+
     def __init__(self, fn, name):
         self.fn = fn
         self.name = name
@@ -130,11 +132,15 @@ class _Registry:
 registry = _Registry()
 
 
-def command(fn=None, *, name=None):
+def command(fn=None, *, name=None, allow_nan=False):
     """Registers fn as a command (its name by default). A plain function answers once; a generator
-    (or async generator) streams one chunk per yield; `async def` works too."""
+    (or async generator) streams one chunk per yield; `async def` works too.
+
+    JSON has no NaN or Infinity (other languages' parsers reject them): a result holding one is a
+    handler error naming the field, unless allow_nan=True, which sends them as null."""
     def register(f):
         registry.add(f, name or f.__name__)
+        registry.commands[name or f.__name__].allow_nan = allow_nan
         return f
 
     return register(fn) if fn is not None else register

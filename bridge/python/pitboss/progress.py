@@ -5,9 +5,25 @@ import time
 __all__ = ["ProgressBar", "print_progress_bar"]
 
 
-def print_progress_bar(done, total, *, prefix="", width=30, stream=None, elapsed=None):
-    """Draws `prefix [#####.....] done/total (pct) rate` on one line of stream (default stderr)."""
+_last_drawn = {}
+
+
+def print_progress_bar(done, total, *, prefix="", width=30, stream=None, elapsed=None, min_interval=0.1):
+    """Draws `prefix [#####.....] done/total (pct) rate` on one line of stream (default stderr), only
+    when the stream is a terminal (a log file gets no carriage-return noise), and at most once per
+    min_interval seconds per stream (the last step, done == total, is always drawn)."""
     stream = stream or sys.stderr
+    if not getattr(stream, "isatty", lambda: False)():
+        return
+    now = time.monotonic()
+    key = id(stream)
+    if done < total and now - _last_drawn.get(key, -1e9) < min_interval:
+        return
+    _last_drawn[key] = now
+    _draw(done, total, prefix=prefix, width=width, stream=stream, elapsed=elapsed)
+
+
+def _draw(done, total, *, prefix="", width=30, stream, elapsed=None):
     frac = done / total if total else 1.0
     filled = int(width * frac)
     rate = f" {done / elapsed:.0f}/s" if elapsed else ""
@@ -35,5 +51,4 @@ class ProgressBar:
         now = time.monotonic()
         if self.done >= self.total or now - self._last >= self.min_interval:
             self._last = now
-            print_progress_bar(self.done, self.total, prefix=self.prefix, stream=self.stream,
-                               elapsed=now - self.started)
+            _draw(self.done, self.total, prefix=self.prefix, stream=self.stream, elapsed=now - self.started)

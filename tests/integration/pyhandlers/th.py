@@ -106,3 +106,19 @@ def busy(ms: int):
 @pitboss.command
 def noop():
     return None
+
+
+@pitboss.command
+def payload_info(ctx: pitboss.Context):
+    """What ctx.payload is when the request carried none (it must be b"", not None)."""
+    return {"type": type(ctx.payload).__name__, "len": len(ctx.payload)}
+
+
+@pitboss.command
+def nan_result():
+    return {"scores": [1.0, float("nan")], "ok": True}
+
+
+@pitboss.command(allow_nan=True)
+def nan_allowed():
+    return {"scores": [1.0, float("inf")], "ok": True}
