@@ -90,6 +90,15 @@ static void finish_with_worker_status(pit_proxy *px, const pit_status *st) {
     if ((v = pit_status_metadata(st, "x-pitboss-error-type", &len))) md[n++] = (pit_md){"x-pitboss-error-type", v, len};
     if ((v = pit_status_metadata(st, "x-pitboss-traceback-bin", &len)))
         md[n++] = (pit_md){"x-pitboss-traceback-bin", v, len};
+    if (st->code == GRPC_STATUS_DEADLINE_EXCEEDED && px->deadline_why[0]) {
+        /* Say which limit it was: the client's deadline, the request's timeout_ms or the server's default. */
+        char details[512];
+        snprintf(details, sizeof details, "deadline exceeded after %lld ms on worker %d of pool \"%s\": the limit was "
+                 "%s (%.200s)", (long long)((pit_mono_us() - px->arrived_us) / 1000), px->slot->index,
+                 px->pool->cfg->name, px->deadline_why, st->details ? st->details : "");
+        pit_proxy_finish(px, st->code, details, NULL, md, n);
+        return;
+    }
     pit_proxy_finish(px, st->code, st->details, NULL, md, n);
 }
 

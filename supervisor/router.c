@@ -235,9 +235,10 @@ static void finish_queued_failure(pit_proxy *px, grpc_status_code code) {
     default:
         pit_proxy_fail(px, code,
                               "deadline passed after waiting %lld ms in the queue of pool \"%s\" for a free worker "
-                              "(%d workers x %lld calls each, all busy)",
+                              "(%d workers x %lld calls each, all busy); the limit was %s",
                               (long long)waited_ms, pool->cfg->name, pool->n_slots,
-                              (long long)pool->cfg->max_concurrency);
+                              (long long)pool->cfg->max_concurrency,
+                              px->deadline_why[0] ? px->deadline_why : "the job's run_timeout_s");
     }
     pit_proxy_release(px);
 }
@@ -474,7 +475,17 @@ static void accept_call(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int
     if (left_ms == INT64_MAX && limit_ms == 0) {
         px->deadline_us = INT64_MAX;
     } else {
-        if (limit_ms && (left_ms == INT64_MAX || limit_ms < left_ms)) left_ms = limit_ms;
+        if (limit_ms && (left_ms == INT64_MAX || limit_ms < left_ms)) {
+            left_ms = limit_ms;
+            if (req->timeout_ms)
+                snprintf(px->deadline_why, sizeof px->deadline_why, "the request's timeout_ms (%lld ms)",
+                         (long long)limit_ms);
+            else
+                snprintf(px->deadline_why, sizeof px->deadline_why, "the server's default, timeouts.%s (%lld ms)",
+                         streaming ? "stream_ms" : "request_ms", (long long)limit_ms);
+        } else {
+            snprintf(px->deadline_why, sizeof px->deadline_why, "the client's deadline (%lld ms)", (long long)left_ms);
+        }
         px->deadline_us = px->arrived_us + left_ms * 1000;
     }
     pitboss__v1__execute_request__free_unpacked(req, NULL);

@@ -23,6 +23,7 @@ struct pit_proxy {
     char *session_id;        /* NULL without a session */
     int streaming;
     int64_t deadline_us;     /* monotonic; INT64_MAX: none */
+    char deadline_why[112];  /* which limit deadline_us is, for a DEADLINE_EXCEEDED message */
     int64_t arrived_us;
     int64_t dispatched_us;
     int refs;                /* under sup->mu */

@@ -92,7 +92,9 @@ async def run_resilient(fn, retry, breaker, in_session=False):
 class AsyncClient:
     """The asyncio counterpart of pitboss.Client (same arguments)."""
 
-    def __init__(self, address=DEFAULT_ADDRESS, timeout=30.0, *, retry=None, breaker=None, max_message_mb=64):
+    def __init__(self, address=DEFAULT_ADDRESS, timeout=30.0, *, retry=None, breaker=None, max_message_mb=64,
+                 stream_timeout=None):
+        self.stream_timeout = stream_timeout  # streams: no deadline unless asked (see Client)
         self.address = address
         self.timeout = timeout
         self.retry = retry
@@ -116,7 +118,7 @@ class AsyncClient:
 
     def execute_stream(self, command, args=None, *, pool=None, session=None, payload=None, timeout=None):
         """An AsyncChunkStream to `async for` over."""
-        timeout = self.timeout if timeout is None else timeout
+        timeout = self.stream_timeout if timeout is None else timeout
         if self.breaker:
             self.breaker.before_call()
         return AsyncChunkStream(self._stub.ExecuteStream(_request(command, args, pool, session, payload, timeout),

@@ -161,11 +161,15 @@ class Client:
     """A connection to a pitboss supervisor. Thread-safe; use one per process.
 
     retry: a RetryPolicy (transient failures: UNAVAILABLE, RESOURCE_EXHAUSTED); breaker: a
-    CircuitBreaker. timeout: the default deadline of a call, in seconds (None: none)."""
+    CircuitBreaker. timeout: the default deadline of a call, in seconds (None: none). stream_timeout:
+    the default deadline of a stream (None, the default: none, as on the server; a stream is as long
+    as its data, so pass timeout= to execute_stream to bound one)."""
 
-    def __init__(self, address=DEFAULT_ADDRESS, timeout=30.0, *, retry=None, breaker=None, max_message_mb=64):
+    def __init__(self, address=DEFAULT_ADDRESS, timeout=30.0, *, retry=None, breaker=None, max_message_mb=64,
+                 stream_timeout=None):
         self.address = address
         self.timeout = timeout
+        self.stream_timeout = stream_timeout
         self.retry = retry
         self.breaker = breaker
         self._channel = grpc.insecure_channel(address, options=_channel_options(max_message_mb))
@@ -191,7 +195,7 @@ class Client:
         """Runs a streaming command. Without callback: returns a ChunkStream to iterate. With
         callback: calls callback(chunk) for each chunk as it arrives and returns the final chunk.
         Streams are not retried once a chunk has arrived."""
-        timeout = self.timeout if timeout is None else timeout
+        timeout = self.stream_timeout if timeout is None else timeout
         req = _request(command, args, pool, session, payload, timeout)
         if self.breaker:
             self.breaker.before_call()
