@@ -26,14 +26,15 @@ typedef struct {
     const char *payload_out;
     long timeout_ms;
     int meta;
+    char *stdin_args; /* the args read from stdin ("-"), owned */
 } call_opts;
 
 static void usage(FILE *out, const char *verb) {
     fprintf(out,
             "usage: pitboss %s COMMAND [JSON] [options]\n\n"
             "%s\n\n"
-            "  JSON                 the command's arguments, a JSON object (default {})\n"
-            "  --target HOST:PORT   where to send it (default %s, the supervisor)\n"
+            "  JSON                 the command's arguments, a JSON object (default {}); - reads it from stdin\n"
+            "  --target HOST:PORT   where to send it (default %s: $PITBOSS_TARGET, else the local supervisor)\n"
             "  --session ID         run in this session (same worker every time)\n"
             "  --pool NAME          pool to run in (default: the default pool)\n"
             "  --timeout MS         deadline in milliseconds (default: none)\n"
@@ -44,7 +45,7 @@ static void usage(FILE *out, const char *verb) {
             verb,
             strcmp(verb, "call") == 0 ? "Runs the command and prints its result as JSON."
                                       : "Runs the command and prints each chunk's data as one JSON line as it arrives.",
-            PIT_DEFAULT_TARGET,
+            pit_cli_default_target(),
             strcmp(verb, "stream") == 0 ? "  --meta               print {\"seq\", \"final\", \"data\"} per chunk\n" : "");
 }
 
@@ -56,7 +57,7 @@ static int parse(int argc, char **argv, const char *verb, call_opts *o) {
         {"token", required_argument, NULL, 'k'},        {"meta", no_argument, NULL, 'm'},
         {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
-    o->target = PIT_DEFAULT_TARGET;
+    o->target = pit_cli_default_target();
     o->token = getenv("PITBOSS_WORKER_TOKEN");
     int ch;
     /* '+'-less: options may come after the positional arguments too. */
@@ -92,11 +93,21 @@ static int parse(int argc, char **argv, const char *verb, call_opts *o) {
     }
     o->command = argv[optind];
     o->args_json = left == 2 ? argv[optind + 1] : "";
+    if (strcmp(o->args_json, "-") == 0) { /* JSON args from stdin: pitboss call cmd - < args.json */
+        size_t cap = 1 << 16, n = 0, r;
+        char *buf = malloc(cap + 1);
+        while ((r = fread(buf + n, 1, cap - n, stdin)) > 0) {
+            n += r;
+            if (n == cap) buf = realloc(buf, (cap *= 2) + 1);
+        }
+        buf[n] = 0;
+        o->args_json = o->stdin_args = buf;
+    }
     /* Check the JSON here, so that a typo is reported with its position before anything is sent. */
     char err[512];
     json_t *args = pit_json_parse_object(o->args_json, strlen(o->args_json), err, sizeof err);
     if (!args) {
-        fprintf(stderr, "pitboss %s: %s\n", verb, err);
+        fprintf(stderr, "pitboss %s: %s%s\n", verb, err, o->stdin_args ? " (in the JSON read from stdin)" : "");
         return -1;
     }
     json_decref(args);
@@ -170,7 +181,7 @@ static int report_error(const char *target, const pit_call_result *r) {
     if (r->traceback) fprintf(stderr, "%s%s", r->traceback, r->traceback[strlen(r->traceback) - 1] == '\n' ? "" : "\n");
     if (r->code == GRPC_STATUS_UNAVAILABLE && r->details && strstr(r->details, "connect"))
         fprintf(stderr, "hint: is pitboss serving on %s? Start it with 'scripts/run.sh', or pass --target.\n", target);
-    return 1;
+    return pit_cli_exit_code(r->code);
 }
 
 static void call_metadata(const call_opts *o, pit_md *md, size_t *n) {
@@ -184,7 +195,10 @@ int pit_cli_call(int argc, char **argv) {
     if (parse(argc, argv, "call", &o) != 0) return 2;
     uint8_t *payload_mem;
     grpc_byte_buffer *req = build_request(&o, &payload_mem);
-    if (!req) return 1;
+    if (!req) {
+        free(o.stdin_args);
+        return 1;
+    }
     grpc_init();
     grpc_channel *ch = pit_channel_create(o.target, (size_t)1 << 30);
     pit_md md[2];
@@ -221,6 +235,7 @@ int pit_cli_call(int argc, char **argv) {
     grpc_channel_destroy(ch);
     grpc_shutdown();
     free(payload_mem);
+    free(o.stdin_args);
     return rc;
 }
 
@@ -255,12 +270,16 @@ int pit_cli_stream(int argc, char **argv) {
     if (parse(argc, argv, "stream", &o) != 0) return 2;
     uint8_t *payload_mem;
     grpc_byte_buffer *req = build_request(&o, &payload_mem);
-    if (!req) return 1;
+    if (!req) {
+        free(o.stdin_args);
+        return 1;
+    }
     stream_state s = {&o, NULL, 0};
     if (o.payload_out && !(s.payload_out = fopen(o.payload_out, "wb"))) {
         fprintf(stderr, "pitboss: cannot write %s: %s\n", o.payload_out, strerror(errno));
         grpc_byte_buffer_destroy(req);
         free(payload_mem);
+        free(o.stdin_args);
         return 1;
     }
     grpc_init();
@@ -277,5 +296,6 @@ int pit_cli_stream(int argc, char **argv) {
     grpc_shutdown();
     if (s.payload_out) fclose(s.payload_out);
     free(payload_mem);
+    free(o.stdin_args);
     return rc;
 }

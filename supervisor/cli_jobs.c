@@ -46,9 +46,10 @@ static void usage(FILE *out) {
             "  watch ID                print each state change as it happens, until the job ends\n"
             "  cancel ID               cancel a queued or running job\n"
             "  list [--state S] [--limit N]   recent jobs, newest first\n\n"
-            "options: --target HOST:PORT (default %s), --json (print JSON)\n"
+            "options: --target HOST:PORT (default %s: $PITBOSS_TARGET, else the local supervisor), --json (print JSON)\n"
+            "Exit codes: 0 ok, 1 failed, 2 usage, 3 not found.\n"
             "See also: pitboss backends\n",
-            PIT_DEFAULT_TARGET);
+            pit_cli_default_target());
 }
 
 static int parse(int argc, char **argv, jobs_opts *o) {
@@ -59,7 +60,7 @@ static int parse(int argc, char **argv, jobs_opts *o) {
         {"state", required_argument, NULL, 'x'},  {"limit", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
-    o->target = PIT_DEFAULT_TARGET;
+    o->target = pit_cli_default_target();
     o->backend = "";
     o->shots = 1024;
     o->limit = 20;
@@ -478,6 +479,15 @@ int pit_cli_jobs(int argc, char **argv) {
 }
 
 int pit_cli_backends(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: pitboss backends [--target HOST:PORT] [--json]\n\n"
+                   "Lists the job backends (the native pools), what each runs and whether it is available.\n"
+                   "  --target HOST:PORT   the supervisor (default %s: $PITBOSS_TARGET, else the local one)\n"
+                   "  --json               one JSON object per backend\n"
+                   "Exit codes: 0 ok, 1 failed, 2 usage.\n", pit_cli_default_target());
+            return 0;
+        }
     jobs_opts o;
     if (parse(argc, argv, &o) != 0) return 2;
     grpc_init();

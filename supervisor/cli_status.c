@@ -50,7 +50,7 @@ int pit_cli_status(int argc, char **argv) {
                                              {"pool", required_argument, NULL, 'p'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *target = PIT_DEFAULT_TARGET, *pool = "";
+    const char *target = pit_cli_default_target(), *pool = "";
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
@@ -128,8 +128,7 @@ int pit_cli_reload(int argc, char **argv) {
     static const struct option longopts[] = {{"target", required_argument, NULL, 't'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *target = getenv("PITBOSS_TARGET") && *getenv("PITBOSS_TARGET") ? getenv("PITBOSS_TARGET")
-                                                                                 : PIT_DEFAULT_TARGET;
+    const char *target = pit_cli_default_target();
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
@@ -176,6 +175,70 @@ int pit_cli_reload(int argc, char **argv) {
     }
     fprintf(stderr, "pitboss reload: sent SIGHUP to pid %d but saw no reload within 30 s (see its log)\n", (int)pid);
 out:
+    grpc_channel_destroy(chn);
+    grpc_shutdown();
+    return rc;
+}
+
+/* ---------------------------------------------------------------- pitboss commands */
+
+int pit_cli_commands(int argc, char **argv) {
+    static const struct option longopts[] = {{"target", required_argument, NULL, 't'},
+                                             {"pool", required_argument, NULL, 'p'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *target = pit_cli_default_target(), *pool = "";
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 't': target = optarg; break;
+        case 'p': pool = optarg; break;
+        case 'h':
+            printf("usage: pitboss commands [--pool NAME] [--target HOST:PORT]\n\n"
+                   "Lists the commands a pool serves (default: the default pool), with their parameters.\n"
+                   "  --target HOST:PORT   the supervisor (default %s: $PITBOSS_TARGET, else the local one)\n"
+                   "Exit codes: 0 ok, 1 failed, 2 usage, 3 no such pool.\n", pit_cli_default_target());
+            return 0;
+        default: return PIT_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "pitboss commands: unexpected argument \"%s\" (name a pool with --pool)\n", argv[optind]);
+        return PIT_EXIT_USAGE;
+    }
+    grpc_init();
+    grpc_channel *chn = pit_channel_create(target, 64u << 20);
+    Pitboss__V1__ListCommandsRequest req = PITBOSS__V1__LIST_COMMANDS_REQUEST__INIT;
+    req.pool = (char *)pool;
+    pit_call_result r;
+    grpc_byte_buffer *resp =
+        pit_unary_blocking(chn, "/pitboss.v1.Pool/ListCommands", 10000, NULL, 0, pit_bb_from_pb(&req.base), &r);
+    int rc = pit_cli_exit_code(r.code);
+    if (r.code != GRPC_STATUS_OK) {
+        fprintf(stderr, "pitboss commands: %s: %s\n", pit_status_name(r.code), r.details);
+    } else {
+        Pitboss__V1__ListCommandsResponse *lc =
+            (Pitboss__V1__ListCommandsResponse *)pit_pb_from_bb(&pitboss__v1__list_commands_response__descriptor, resp);
+        if (!lc) {
+            fprintf(stderr, "pitboss commands: the answer is not a valid ListCommandsResponse\n");
+            rc = PIT_EXIT_FAILED;
+        } else {
+            printf("pool %s: %zu command%s\n", lc->pool, lc->n_commands, lc->n_commands == 1 ? "" : "s");
+            for (size_t i = 0; i < lc->n_commands; i++) {
+                const Pitboss__V1__CommandInfo *c = lc->commands[i];
+                printf("  %s(", c->name);
+                for (size_t k = 0; k < c->n_params; k++) {
+                    const Pitboss__V1__ParamInfo *p = c->params[k];
+                    printf("%s%s%s%s%s%s", k ? ", " : "", p->name, p->type[0] ? ": " : "", p->type,
+                           p->required ? "" : " = ", p->required ? "" : (p->default_json[0] ? p->default_json : "?"));
+                }
+                printf(")%s%s%s\n", c->streaming ? "  [stream]" : "", c->doc[0] ? "  " : "", c->doc);
+            }
+            pitboss__v1__list_commands_response__free_unpacked(lc, NULL);
+        }
+    }
+    if (resp) grpc_byte_buffer_destroy(resp);
+    pit_call_result_free(&r);
     grpc_channel_destroy(chn);
     grpc_shutdown();
     return rc;

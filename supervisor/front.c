@@ -13,7 +13,6 @@
 #include "sessions.h"
 #include "supervisor.h"
 
-#define PIT_VERSION "0.1.0"
 
 
 

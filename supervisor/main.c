@@ -1,8 +1,20 @@
 /* pitboss: the one user-facing command. Dispatches to its subcommands. */
+#include <grpc/status.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+
+const char *pit_cli_default_target(void) {
+    const char *t = getenv("PITBOSS_TARGET");
+    return t && *t ? t : PIT_DEFAULT_TARGET;
+}
+
+int pit_cli_exit_code(int grpc_code) {
+    if (grpc_code == GRPC_STATUS_OK) return PIT_EXIT_OK;
+    return grpc_code == GRPC_STATUS_NOT_FOUND ? PIT_EXIT_NOT_FOUND : PIT_EXIT_FAILED;
+}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -14,8 +26,13 @@ static void usage(FILE *out) {
             "  call COMMAND [JSON]     run a command, print its result\n"
             "  stream COMMAND [JSON]   run a streaming command, print one chunk a line as it arrives\n"
             "  jobs submit FILE.qasm   queue a quantum circuit as a job (also: status, result, watch, cancel, list)\n"
-            "  backends                list the job backends (native pools) and what they run\n\n"
-            "Run 'pitboss <command> --help' for a command's options.\n");
+            "  backends                list the job backends (native pools) and what they run\n"
+            "  commands [--pool P]     list a pool's commands and their parameters\n"
+            "  version                 print the version (also --version)\n\n"
+            "Run 'pitboss <command> --help' for a command's options. The default target of every client\n"
+            "command is $PITBOSS_TARGET, else " PIT_DEFAULT_TARGET ".\n"
+            "Exit codes (every command): 0 ok, 1 failed (the call, job or server said no, or is unreachable),\n"
+            "2 usage or a bad config file, 3 not found (command, pool, job or backend).\n");
 }
 
 int main(int argc, char **argv) {
@@ -31,6 +48,11 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "stream") == 0) return pit_cli_stream(argc - 1, argv + 1);
     if (strcmp(cmd, "jobs") == 0) return pit_cli_jobs(argc - 1, argv + 1);
     if (strcmp(cmd, "backends") == 0) return pit_cli_backends(argc - 1, argv + 1);
+    if (strcmp(cmd, "commands") == 0) return pit_cli_commands(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("pitboss %s\n", PIT_VERSION);
+        return 0;
+    }
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
         return 0;

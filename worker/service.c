@@ -12,7 +12,6 @@
 #include "pitboss.pb-c.h"
 #include "worker.h"
 
-#define PIT_VERSION "0.1.0"
 
 const pit_command *pit_worker_find_command(const pit_worker *w, const char *name) {
     for (size_t i = 0; i < w->n_commands; i++)

@@ -78,3 +78,31 @@ def test_deadline_exceeded_says_which_limit_it_was(make_supervisor):
             sup.stub.Execute(pb.ExecuteRequest(command="ping", timeout_ms=200))
         assert "in the queue" in e.value.details() and "the request's timeout_ms (200 ms)" in e.value.details()
         busy.result()
+
+
+import subprocess  # noqa: E402
+
+from conftest import BIN  # noqa: E402
+
+
+def test_cli_version_help_target_commands_and_stdin_args(pysup):
+    out = run_cli("--version")
+    assert out.returncode == 0 and out.stdout.startswith("pitboss ") and out.stdout.split()[1][0].isdigit()
+    for sub in ("serve", "status", "reload", "call", "stream", "jobs", "backends", "commands"):
+        h = run_cli(sub, "--help")
+        assert h.returncode == 0, (sub, h)
+        assert f"usage: pitboss {sub}" in h.stdout, (sub, h.stdout)  # its own usage, not another's
+    env = {"PITBOSS_TARGET": f"127.0.0.1:{pysup.port}"}
+    ok = run_cli("call", "add", '{"a": 1, "b": 2}', env=env)  # no --target: $PITBOSS_TARGET
+    assert ok.returncode == 0 and json.loads(ok.stdout) == {"sum": 3}, ok
+    listed = run_cli("commands", "--pool", "py", env=env)
+    assert listed.returncode == 0 and "add(a: int, b: int = 10)" in listed.stdout, listed.stdout
+    piped = subprocess.run([os.path.join(BIN, "pitboss"), "call", "add", "-"], input='{"a": 40, "b": 2}',
+                           capture_output=True, text=True, env={**os.environ, **env}, timeout=30)
+    assert piped.returncode == 0 and json.loads(piped.stdout) == {"sum": 42}, piped
+    # The exit codes every subcommand shares: 0 ok, 1 failed, 2 usage, 3 not found.
+    assert run_cli("call", "no_such_command", env=env).returncode == 3
+    assert run_cli("commands", "--pool", "no_such_pool", env=env).returncode == 3
+    assert run_cli("call", "add", "{bad json", env=env).returncode == 2
+    assert run_cli("call", "explode", env=env).returncode == 1
+    assert run_cli("status", "--target", "127.0.0.1:1").returncode == 1
