@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -368,30 +369,39 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents) {
 }
 
 int pit_metrics_listen(pit_metrics *m, struct ev_loop *loop, const char *addr, pit_sup *sup) {
+    /* HOST:PORT, [IPv6]:PORT, or localhost:PORT (the loopback address, never a lookup elsewhere). */
     char host[256];
     const char *colon = strrchr(addr, ':');
-    snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
-    int port = atoi(colon + 1);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
+    if (addr[0] == '[' && colon > addr && colon[-1] == ']')
+        snprintf(host, sizeof host, "%.*s", (int)(colon - addr - 2), addr + 1);
+    else
+        snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
     if (strcmp(host, "localhost") == 0) snprintf(host, sizeof host, "127.0.0.1");
-    if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
-        pit_error("metrics.listen: \"%s\" is not an IPv4 address", host);
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    int gai = getaddrinfo(host, colon + 1, &hints, &ai);
+    if (gai != 0 || !ai) {
+        pit_error("metrics.listen: \"%s\" is not an IPv4 or [IPv6] address with a port: %s", addr, gai_strerror(gai));
         return -1;
     }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 16) != 0) {
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 16) != 0) {
         pit_error("cannot serve metrics on %s: %s (change metrics.listen, or set it to \"\" to turn metrics off)", addr,
                   strerror(errno));
-        close(fd);
+        if (fd >= 0) close(fd);
+        freeaddrinfo(ai);
         return -1;
     }
+    freeaddrinfo(ai);
+    struct sockaddr_storage a;
     socklen_t alen = sizeof a;
     getsockname(fd, (struct sockaddr *)&a, &alen);
+    int bound_port = a.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&a)->sin6_port)
+                                             : ntohs(((struct sockaddr_in *)&a)->sin_port);
     m->listen_fd = fd;
     m->sup = sup;
     m->loop = loop;
@@ -402,5 +412,5 @@ int pit_metrics_listen(pit_metrics *m, struct ev_loop *loop, const char *addr, p
     ev_io_start(loop, &m->listen_w);
     ev_timer_init(&m->accept_retry_w, on_accept_retry, 0.1, 0);
     m->accept_retry_w.data = m;
-    return ntohs(a.sin_port);
+    return bound_port;
 }

@@ -1,6 +1,7 @@
 /* The supervisor's config schema, defaults and cross-key checks. docs/config.md mirrors this table. */
 #include "sup_config.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -157,21 +158,32 @@ static int invalid(char *err, size_t errlen, const char *path, const char *key, 
     return -1;
 }
 
+/* HOST:PORT with HOST a name, an IPv4 address or a bracketed IPv6 one ([::1]:50051), as both the
+ * gRPC listener and the metrics listener take them: a bad address fails --check, not the start. */
 static int valid_address(const char *s) {
     const char *colon = strrchr(s, ':');
     if (!colon || colon == s) return 0;
     char *end;
     long port = strtol(colon + 1, &end, 10);
-    return *end == 0 && colon[1] && port >= 0 && port <= 65535;
+    if (*end != 0 || !colon[1] || port < 0 || port > 65535) return 0;
+    if (s[0] == '[') {
+        if (colon[-1] != ']' || colon - s < 3) return 0;
+        char host[64];
+        snprintf(host, sizeof host, "%.*s", (int)(colon - s - 2), s + 1);
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, host, &a6) == 1;
+    }
+    return memchr(s, ':', (size_t)(colon - s)) == NULL; /* an unbracketed IPv6 address is ambiguous */
 }
 
 static int validate(const char *path, pit_sup_config *c, char *err, size_t errlen) {
     if (pit_log_level_parse(c->log_level) < 0)
         return invalid(err, errlen, path, "log_level", "must be debug, info, warn or error, got \"%s\"", c->log_level);
     if (!valid_address(c->listen))
-        return invalid(err, errlen, path, "listen", "must be HOST:PORT, got \"%s\"", c->listen);
+        return invalid(err, errlen, path, "listen", "must be HOST:PORT or [IPv6]:PORT, got \"%s\"", c->listen);
     if (c->metrics.listen[0] && !valid_address(c->metrics.listen))
-        return invalid(err, errlen, path, "metrics.listen", "must be HOST:PORT or \"\", got \"%s\"", c->metrics.listen);
+        return invalid(err, errlen, path, "metrics.listen", "must be HOST:PORT, [IPv6]:PORT or \"\", got \"%s\"",
+                       c->metrics.listen);
     if (c->n_pools == 0) return invalid(err, errlen, path, "pools", "must name at least one pool");
     if (c->n_pools > 64) return invalid(err, errlen, path, "pools", "at most 64 pools, got %zu", c->n_pools);
     int64_t slots = 0;

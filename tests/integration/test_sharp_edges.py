@@ -106,3 +106,49 @@ def test_cli_version_help_target_commands_and_stdin_args(pysup):
     assert run_cli("call", "add", "{bad json", env=env).returncode == 2
     assert run_cli("call", "explode", env=env).returncode == 1
     assert run_cli("status", "--target", "127.0.0.1:1").returncode == 1
+
+
+import socket  # noqa: E402
+import urllib.request  # noqa: E402
+
+from conftest import Supervisor  # noqa: E402
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            return s.getsockname()[1]
+    except OSError:
+        return None
+
+
+def test_config_rejects_duplicate_keys_and_bad_addresses_at_check(tmp_path):
+    path = tmp_path / "dup.json"
+    path.write_text('{"listen": "127.0.0.1:1", "listen": "127.0.0.1:2", "pools": [{"name": "p"}]}')
+    out = run_cli("serve", "--check", "-c", str(path))
+    assert out.returncode == 2 and "duplicate" in out.stderr, out
+    for bad in ("::1:50051", "[::1:50051", "[nothost]:5"):
+        path.write_text(json.dumps({"listen": bad, "pools": [{"name": "p"}]}))
+        out = run_cli("serve", "--check", "-c", str(path))
+        assert out.returncode == 2 and "listen" in out.stderr, (bad, out)
+    path.write_text(json.dumps({"listen": "[::1]:50051", "metrics": {"listen": "[::1]:9464"},
+                                "pools": [{"name": "p"}]}))
+    assert run_cli("serve", "--check", "-c", str(path)).returncode == 0
+
+
+@pytest.mark.skipif(ipv6_loopback() is None, reason="this machine has no IPv6 loopback (::1) to bind")
+def test_ipv6_listen_addresses_serve(tmp_path):
+    port, mport = ipv6_loopback(), ipv6_loopback()
+    sup = Supervisor(tmp_path, wait_ready=False, listen=f"[::1]:{port}", metrics={"listen": f"[::1]:{mport}"})
+    try:
+        sup.channel = grpc.insecure_channel(f"[::1]:{port}")
+        from conftest import pb_grpc, health_pb2_grpc
+        sup.stub = pb_grpc.PoolStub(sup.channel)
+        sup.health = health_pb2_grpc.HealthStub(sup.channel)
+        sup.wait_ready()
+        assert json.loads(sup.execute("ping").result_json)["pong"]
+        body = urllib.request.urlopen(f"http://[::1]:{mport}/metrics", timeout=10).read().decode()
+        assert "pitboss_in_flight" in body
+    finally:
+        assert sup.stop() == 0
