@@ -323,10 +323,11 @@ def test_async_client_retries(tmp_path):
 
 def test_pip_installs_offline_into_a_venv(tmp_path):
     import shutil
-    # from a copy: pip builds in the source folder, and a test must not write into the tree
+    # from a copy: pip builds in the source folder, and a test must not write into the tree; without
+    # the stubs the build put in the package, so that the fallback (generate on first use) is what runs
     src = tmp_path / "src"
     shutil.copytree(os.path.join(ROOT, "bridge", "python"), src, symlinks=False,
-                    ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info"))
+                    ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info", "_generated"))
     venv = tmp_path / "venv"
     subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", str(venv)], check=True)
     out = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-build-isolation", "--no-index", "--quiet", str(src)],
@@ -341,3 +342,36 @@ def test_pip_installs_offline_into_a_venv(tmp_path):
     name, folder = check.stdout.split()
     # installed outside the source tree, the stubs were generated from the package's own .proto files
     assert name == "Client" and folder.startswith(str(tmp_path / "stubs")), check.stdout
+
+
+def _install_copy(tmp_path, with_generated):
+    import shutil
+    src = tmp_path / "src"
+    ignore = ["__pycache__", "build", "*.egg-info"] + ([] if with_generated else ["_generated"])
+    shutil.copytree(os.path.join(ROOT, "bridge", "python"), src, symlinks=False, ignore=shutil.ignore_patterns(*ignore))
+    venv = tmp_path / "venv"
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    out = subprocess.run([str(venv / "bin" / "pip"), "install", "--no-build-isolation", "--no-index", "--quiet", str(src)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return venv
+
+
+def test_the_installed_client_needs_no_writable_home_and_adds_no_top_level_modules(tmp_path):
+    venv = _install_copy(tmp_path, with_generated=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PITBOSS_PYGEN", "PITBOSS_STUB_CACHE", "XDG_CACHE_HOME")}
+    env["HOME"] = "/nonexistent-home"
+    code = ("import sys, pitboss, pitboss._stubs as s; "
+            "print(pitboss.Client.__name__, s.pb.__name__, 'pitboss_pb2' in sys.modules, s._folder)")
+    check = subprocess.run([str(venv / "bin" / "python"), "-c", code], capture_output=True, text=True,
+                           cwd=str(tmp_path), env=env, timeout=60)
+    assert check.returncode == 0, check.stderr
+    name, module, top_level, folder = check.stdout.split()
+    assert name == "Client" and module == "pitboss._generated.pitboss_pb2" and top_level == "False", check.stdout
+    assert "site-packages" in folder  # the stubs the build put in the package
+    # Without them, and nowhere to write them, the error names what to do.
+    venv2 = _install_copy(tmp_path / "bare", with_generated=False)
+    env["PITBOSS_STUB_CACHE"] = "/proc/no-such-place"
+    bad = subprocess.run([str(venv2 / "bin" / "python"), "-c", "import pitboss; pitboss.Client"], capture_output=True,
+                         text=True, cwd=str(tmp_path), env=env, timeout=60)
+    assert bad.returncode != 0 and "PITBOSS_STUB_CACHE" in bad.stderr, bad.stderr
