@@ -53,6 +53,7 @@ def test_the_python_client_puts_no_deadline_on_streams_unless_asked(make_supervi
         with pytest.raises(pitboss.PitbossError) as e:
             c.execute("sleep", {"ms": 1500})
         assert e.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert "the client's own deadline passed" in str(e.value)
         with pytest.raises(pitboss.PitbossError):
             list(c.execute_stream("ping_stream", {"count": 4, "interval_ms": 300}, timeout=0.4))
 
@@ -177,3 +178,31 @@ def test_the_readme_asyncio_example_runs_on_the_config_it_names(tmp_path, config
             assert out.stdout.startswith("100 pings from"), out.stdout
     finally:
         assert sup.stop() == 0
+
+
+def test_the_progress_bar_draws_only_on_a_terminal_and_at_most_ten_times_a_second():
+    code = ("import sys, time; sys.path.insert(0, 'bridge/python'); from pitboss.progress import print_progress_bar\n"
+            "start = time.monotonic()\n"
+            "for i in range(1, 20001): print_progress_bar(i, 20000)\n"
+            "print(round(time.monotonic() - start, 3), file=sys.stdout)\n")
+    piped = subprocess.run(["/usr/bin/python3", "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0 and piped.stderr == "", piped.stderr[:200]  # a pipe or a log file: nothing
+    import pty
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(["/usr/bin/python3", "-c", code], cwd=ROOT, stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    out, _ = proc.communicate(timeout=60)
+    os.close(leader)
+    seconds = float(out.decode().strip())
+    draws = drawn.count(b"/20000 (")  # one per draw (a terminal writes CR LF for a newline, so not CRs)
+    assert draws >= 1 and b"20000/20000 (100%)" in drawn
+    assert draws <= 10 * seconds + 2, (draws, seconds)

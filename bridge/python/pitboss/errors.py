@@ -107,6 +107,10 @@ def from_rpc_error(err):
     """The typed PitbossError for a grpc.RpcError (sync or aio)."""
     code = err.code()
     details = err.details() or ""
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED and details == "Deadline Exceeded":
+        # grpc's own words when the client's deadline fired first; the server names its limits itself.
+        details = ("Deadline Exceeded: the client's own deadline passed (the call's timeout=, else the client's "
+                   "timeout= for calls or stream_timeout= for streams)")
     md = _metadata(err.trailing_metadata())
     remote_type = md.get("x-pitboss-error-type")
     tb = md.get("x-pitboss-traceback-bin")
