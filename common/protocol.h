@@ -15,4 +15,13 @@
  * supervisor makes that the pool's failed reason and keeps the full output in its log. */
 #define PIT_FATAL_MARK "[pitboss-fatal] "
 
+/* The worker's --ready-fd pipe. Once serving, the worker writes one line:
+ *     READY <port> [<unix socket path>]
+ * and keeps the pipe open for events, one line each:
+ *     ENDED <running>
+ * when a call whose client had gone (cancel, deadline) has finally returned, <running> being the
+ * calls the worker still runs; the supervisor then knows at once that an abandoned call is over. */
+#define PIT_READY_WORD "READY"
+#define PIT_ENDED_WORD "ENDED"
+
 #endif

@@ -21,7 +21,7 @@ typedef struct {
 } probe;
 
 /* Under sup->mu: the worker runs `running` calls; those beyond the live ones are still abandoned. */
-static uint32_t settle_locked(pit_slot *slot, uint32_t running) {
+uint32_t pit_abandon_settle_locked(pit_slot *slot, uint32_t running) {
     uint32_t live = slot->in_flight - slot->abandoned;
     uint32_t still = running > live ? running - live : 0;
     if (still >= slot->abandoned) return 0;
@@ -51,7 +51,7 @@ static void on_probe_answer(pit_ccall *cc, grpc_byte_buffer *resp, void *arg) {
     pthread_mutex_lock(&sup->mu);
     if (slot->generation == pr->generation) {
         slot->abandon_probe_pending = 0;
-        if (info && info->worker) ended = settle_locked(slot, info->worker->in_flight);
+        if (info && info->worker) ended = pit_abandon_settle_locked(slot, info->worker->in_flight);
     }
     int more = ended > 0;
     pthread_mutex_unlock(&sup->mu);

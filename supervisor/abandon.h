@@ -21,6 +21,9 @@
 /* Under sup->mu: a call on slot ended for its client but may still run; it keeps its place in
  * slot->in_flight until the worker says it ended. Sends a probe at once. */
 void pit_abandon_add_locked(pit_sup *sup, pit_slot *slot, const char *command);
+/* Under sup->mu: the worker runs `running` calls (a probe's answer, or an ENDED line on its ready
+ * pipe): abandoned calls beyond that are over. Returns how many ended. */
+uint32_t pit_abandon_settle_locked(pit_slot *slot, uint32_t running);
 /* Under sup->mu: the worker process is gone; its abandoned calls with it. */
 void pit_abandon_reset_locked(pit_slot *slot);
 /* On the libev thread: starts the tick (probes, and kills of workers past the grace). */

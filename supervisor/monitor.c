@@ -242,6 +242,7 @@ static void spawn(pit_sup *sup, pit_slot *slot) {
     slot->restart_now = 0;
     slot->overran_kill_sent = 0;
     slot->ready_fd = ready[0];
+    slot->events_len = 0;
     slot->stderr_fd = err[0];
     slot->stderr_len = 0;
     fcntl(ready[0], F_SETFL, O_NONBLOCK);
@@ -342,21 +343,12 @@ static int pool_grow(pit_sup *sup, pit_pool *pool, const char *why);
 static int pool_shrink(pit_sup *sup, pit_pool *pool, const char *why);
 static void pool_trim(pit_pool *pool);
 
-static void on_ready_line(struct ev_loop *loop, ev_io *w, int revents) {
-    (void)revents;
-    pit_slot *slot = w->data;
+/* One READY line (protocol.h), on the libev thread. */
+static void worker_ready(struct ev_loop *loop, pit_slot *slot, const char *buf) {
     pit_sup *sup = g_sup;
-    char buf[400];
-    ssize_t n = read(slot->ready_fd, buf, sizeof buf - 1);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    ev_io_stop(loop, &slot->ready_w);
-    close(slot->ready_fd);
-    slot->ready_fd = -1;
-    if (n <= 0) return; /* closed without READY: the exit will tell why */
-    buf[n] = 0;
     int port = 0;
     char unix_path[300] = "";
-    if (sscanf(buf, "READY %d %299s", &port, unix_path) < 1 || port != slot->port) {
+    if (sscanf(buf, PIT_READY_WORD " %d %299s", &port, unix_path) < 1 || port != slot->port) {
         pit_error("worker %d of pool \"%s\" reported \"%.40s\" instead of READY %d: killing it", slot->index,
                   slot->pool->cfg->name, buf, slot->port);
         kill(slot->pid, SIGKILL);
@@ -387,6 +379,41 @@ static void on_ready_line(struct ev_loop *loop, ev_io *w, int revents) {
     }
     pthread_mutex_unlock(&sup->mu);
     pit_cq_loop_wake(sup->loop); /* queued calls may go now */
+}
+
+/* The worker's --ready-fd pipe: READY once, then ENDED lines (protocol.h) until it exits. */
+static void on_ready_line(struct ev_loop *loop, ev_io *w, int revents) {
+    (void)revents;
+    pit_slot *slot = w->data;
+    pit_sup *sup = g_sup;
+    ssize_t n = read(slot->ready_fd, slot->events_buf + slot->events_len, sizeof slot->events_buf - 1 - slot->events_len);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) { /* closed: the worker exited (without READY: its exit says why) */
+        ev_io_stop(loop, &slot->ready_w);
+        close(slot->ready_fd);
+        slot->ready_fd = -1;
+        return;
+    }
+    slot->events_len += (size_t)n;
+    slot->events_buf[slot->events_len] = 0;
+    char *line = slot->events_buf, *nl;
+    while ((nl = strchr(line, '\n'))) {
+        *nl = 0;
+        if (strncmp(line, PIT_READY_WORD " ", sizeof PIT_READY_WORD) == 0) {
+            worker_ready(loop, slot, line);
+        } else if (strncmp(line, PIT_ENDED_WORD " ", sizeof PIT_ENDED_WORD) == 0) {
+            pthread_mutex_lock(&sup->mu);
+            uint32_t ended = pit_abandon_settle_locked(slot, (uint32_t)strtoul(line + sizeof PIT_ENDED_WORD, NULL, 10));
+            pthread_mutex_unlock(&sup->mu);
+            if (ended) pit_cq_loop_wake(sup->loop); /* room for queued calls */
+        } else if (slot->state == SLOT_STARTING) {
+            worker_ready(loop, slot, line); /* says what it got instead of READY, and kills it */
+        }
+        line = nl + 1;
+    }
+    slot->events_len = strlen(line);
+    memmove(slot->events_buf, line, slot->events_len + 1);
+    if (slot->events_len == sizeof slot->events_buf - 1) slot->events_len = 0; /* a line too long: dropped */
 }
 
 static void on_init_timeout(struct ev_loop *loop, ev_timer *w, int revents) {

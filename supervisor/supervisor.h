@@ -98,6 +98,8 @@ struct pit_slot {
     ev_timer init_w;
     ev_timer backoff_w;
     int ready_fd, stderr_fd;
+    char events_buf[512]; /* partial line from the ready pipe (READY, then ENDED lines) */
+    size_t events_len;
     char stderr_buf[4096]; /* partial line */
     size_t stderr_len;
     char tail[8][256]; /* the worker's last stderr lines, for failure reports */

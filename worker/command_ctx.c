@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "json_args.h"
 #include "log.h"
+#include "protocol.h"
 #include "pitboss.pb-c.h"
 #include "worker.h"
 
@@ -186,9 +187,19 @@ static void finish(pit_cmd_ctx *ctx, pit_cmd_result *res) {
     pitboss__v1__execute_request__free_unpacked(ctx->req, NULL);
     pthread_mutex_destroy(&ctx->mu);
     pthread_cond_destroy(&ctx->cond);
+    int was_cancelled = ctx->cancelled;
     free(ctx);
     atomic_fetch_add(&w->served, 1);
-    atomic_fetch_sub(&w->in_flight, 1);
+    unsigned running = atomic_fetch_sub(&w->in_flight, 1) - 1;
+    int fd = atomic_load(&w->events_fd);
+    if (was_cancelled && fd >= 0) {
+        /* The supervisor still counts this call (its client left while it ran): tell it it is over. */
+        char line[32];
+        int n = snprintf(line, sizeof line, PIT_ENDED_WORD " %u\n", running);
+        ssize_t unused = write(fd, line, (size_t)n); /* one short write is atomic on a pipe; EAGAIN: the
+                                                       * supervisor's periodic probe still finds out */
+        (void)unused;
+    }
 }
 
 static void run(void *arg) {

@@ -5,6 +5,7 @@
  * gRPC data path; command threads run commands that block or stream.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ev.h>
 #include <getopt.h>
 #include <grpc/grpc.h>
@@ -217,6 +218,7 @@ int main(int argc, char **argv) {
     pit_worker w;
     memset(&w, 0, sizeof w);
     w.port = o.port;
+    atomic_init(&w.events_fd, -1);
     w.pool = o.pool ? o.pool : "";
     w.slot = o.slot < 0 ? 0 : o.slot;
     w.kind = o.kind;
@@ -287,10 +289,13 @@ int main(int argc, char **argv) {
              o.max_concurrency, token ? ", token required" : "");
     if (o.ready_fd >= 0) {
         char line[300];
-        int n = on_unix ? snprintf(line, sizeof line, "READY %d %s\n", o.port, o.unix_path)
-                        : snprintf(line, sizeof line, "READY %d\n", o.port);
+        int n = on_unix ? snprintf(line, sizeof line, PIT_READY_WORD " %d %s\n", o.port, o.unix_path)
+                        : snprintf(line, sizeof line, PIT_READY_WORD " %d\n", o.port);
         if (write(o.ready_fd, line, (size_t)n) != n) pit_warn("could not report ready on fd %d", o.ready_fd);
-        close(o.ready_fd);
+        /* Kept open for the ENDED events (protocol.h); never blocking a command thread. */
+        fcntl(o.ready_fd, F_SETFL, fcntl(o.ready_fd, F_GETFL) | O_NONBLOCK);
+        fcntl(o.ready_fd, F_SETFD, FD_CLOEXEC); /* not for what handlers start */
+        atomic_store(&w.events_fd, o.ready_fd);
     }
 
     struct ev_loop *ev = ev_default_loop(EVFLAG_AUTO);

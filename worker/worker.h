@@ -26,6 +26,7 @@ typedef struct {
     atomic_int inline_slots;
 
     atomic_uint in_flight;
+    atomic_int events_fd; /* the --ready-fd pipe after READY, for ENDED lines (protocol.h); -1: none */
     atomic_ullong served;
     atomic_ullong cancelled;
     atomic_ullong chunks_sent;

@@ -292,7 +292,7 @@ def test_cli_stream_prints_chunks_as_they_arrive(worker):
 
 
 @pytest.mark.parametrize("argv,status,code", [
-    (["call", "nope"], "NOT_FOUND", 1),
+    (["call", "nope"], "NOT_FOUND", 3),  # issue 11: "not found" is 3 in every subcommand, as in pitboss jobs
     (["call", "sleep", '{"ms": 3000}', "--timeout", "200"], "DEADLINE_EXCEEDED", 1),
     (["call", "fail", '{"message": "x"}'], "UNKNOWN", 1),
 ])
