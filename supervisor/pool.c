@@ -1,5 +1,9 @@
 /* A pool's tables: its slots (PIT_MAX_POOL_SLOTS, allocated once), restart window and sessions. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "sessions.h"
 #include "supervisor.h"
@@ -28,4 +32,22 @@ void pit_pool_free(pit_pool *p) {
     free(p->restart_times);
     free(p->worker_bin);
     pit_sessions_destroy(p->sessions);
+}
+
+char *pit_pool_resolve_bin(const pit_sup *sup, const pit_pool_config *pc, const char *config_dir, size_t index,
+                           char *err, size_t errlen) {
+    const char *bin = pc->worker_bin;
+    char path[8192];
+    if (!bin[0])
+        snprintf(path, sizeof path, "%s", sup->worker_bin);
+    else if (bin[0] == '/')
+        snprintf(path, sizeof path, "%s", bin);
+    else
+        snprintf(path, sizeof path, "%s/%s", config_dir, bin);
+    if (access(path, X_OK) != 0) {
+        snprintf(err, errlen, "%.900s: pools[%zu].worker_bin: %.900s is not an executable program (%s)",
+                 sup->config_path, index, path, strerror(errno));
+        return NULL;
+    }
+    return strdup(path);
 }

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "log.h"
 
@@ -66,24 +65,6 @@ static pit_pool *find_pool(pit_sup *sup, const char *name) {
     return NULL;
 }
 
-/* The program a pool runs, as serve.c resolves it; NULL with err when it is not executable. */
-static char *pool_bin(const pit_sup *sup, const pit_sup_config *nc, size_t i, char *err, size_t errlen) {
-    const char *bin = nc->pools[i].worker_bin;
-    char path[8192];
-    if (!bin[0])
-        snprintf(path, sizeof path, "%s", sup->worker_bin);
-    else if (bin[0] == '/')
-        snprintf(path, sizeof path, "%s", bin);
-    else
-        snprintf(path, sizeof path, "%s/%s", nc->config_dir, bin);
-    if (access(path, X_OK) != 0) {
-        snprintf(err, errlen, "%.900s: pools[%zu].worker_bin: %.900s is not an executable program", sup->config_path,
-                 i, path);
-        return NULL;
-    }
-    return strdup(path);
-}
-
 static void record(pit_sup *sup, int ok, const char *text) {
     pthread_mutex_lock(&sup->mu);
     sup->reloads++;
@@ -104,7 +85,7 @@ int pit_reload(pit_sup *sup) {
     }
     char *bins[PIT_MAX_POOLS] = {0};
     for (size_t i = 0; i < nc.n_pools; i++) {
-        if (!(bins[i] = pool_bin(sup, &nc, i, err, sizeof err))) {
+        if (!(bins[i] = pit_pool_resolve_bin(sup, &nc.pools[i], nc.config_dir, i, err, sizeof err))) {
             for (size_t k = 0; k < i; k++) free(bins[k]);
             pit_sup_config_free(&nc);
             pit_error("reload refused: %s. Still running the config loaded before", err);

@@ -68,20 +68,7 @@ static int find_worker_bin(pit_sup *sup, char *err, size_t errlen) {
 static int resolve_pool_bins(pit_sup *sup, char *err, size_t errlen) {
     for (int i = 0; i < sup->n_pools; i++) {
         pit_pool *p = &sup->pools[i];
-        const char *bin = p->cfg->worker_bin;
-        char path[8192];
-        if (!bin[0])
-            snprintf(path, sizeof path, "%s", sup->worker_bin);
-        else if (bin[0] == '/')
-            snprintf(path, sizeof path, "%s", bin);
-        else
-            snprintf(path, sizeof path, "%s/%s", sup->cfg.config_dir, bin);
-        if (access(path, X_OK) != 0) {
-            snprintf(err, errlen, "%.900s: pools[%d].worker_bin: %.900s is not an executable program (%s)",
-                     sup->config_path, i, path, strerror(errno));
-            return -1;
-        }
-        p->worker_bin = strdup(path);
+        if (!(p->worker_bin = pit_pool_resolve_bin(sup, p->cfg, sup->cfg.config_dir, (size_t)i, err, errlen))) return -1;
     }
     return 0;
 }

@@ -135,6 +135,10 @@ struct pit_pool {
 /* pool.c: a pool's tables (under sup->mu, or before threads start). */
 void pit_pool_init(pit_sup *sup, pit_pool *p, int index, const pit_pool_config *cfg);
 void pit_pool_free(pit_pool *p);
+/* The program pools[index] runs: its worker_bin (relative to config_dir), else the supervisor's;
+ * malloc'd, or NULL with err naming the key when it is not executable. */
+char *pit_pool_resolve_bin(const pit_sup *sup, const pit_pool_config *pc, const char *config_dir, size_t index,
+                           char *err, size_t errlen);
 
 struct pit_sup {
     pit_sup_config cfg;
