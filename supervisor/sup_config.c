@@ -180,10 +180,11 @@ static int validate(const char *path, pit_sup_config *c, char *err, size_t errle
     if (pit_log_level_parse(c->log_level) < 0)
         return invalid(err, errlen, path, "log_level", "must be debug, info, warn or error, got \"%s\"", c->log_level);
     if (!valid_address(c->listen))
-        return invalid(err, errlen, path, "listen", "must be HOST:PORT or [IPv6]:PORT, got \"%s\"", c->listen);
+        return invalid(err, errlen, path, "listen", "must be HOST:PORT, got \"%s\" (HOST: a name, an IPv4 address or an "
+                       "[IPv6] one in brackets)", c->listen);
     if (c->metrics.listen[0] && !valid_address(c->metrics.listen))
-        return invalid(err, errlen, path, "metrics.listen", "must be HOST:PORT, [IPv6]:PORT or \"\", got \"%s\"",
-                       c->metrics.listen);
+        return invalid(err, errlen, path, "metrics.listen", "must be HOST:PORT or \"\", got \"%s\" (HOST: a name, an "
+                       "IPv4 address or an [IPv6] one in brackets)", c->metrics.listen);
     if (c->n_pools == 0) return invalid(err, errlen, path, "pools", "must name at least one pool");
     if (c->n_pools > 64) return invalid(err, errlen, path, "pools", "at most 64 pools, got %zu", c->n_pools);
     int64_t slots = 0;
