@@ -220,9 +220,11 @@ def metric(sup, line_start):
 def test_a_handler_that_ignores_its_deadline_still_counts_as_in_flight(make_supervisor):
     sup = make_supervisor(pools=[py_pool()], default_pool="py", timeouts={"abandon_grace_ms": 120000})
     with pytest.raises(grpc.RpcError) as e:
-        sup.execute("busy", '{"ms": 4000}', timeout=0.5)
+        sup.execute("busy", '{"ms": 8000}', timeout=0.5)
     assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    # The handler still runs: the slot says so, and admits nothing more (max_concurrency 1).
+    # The handler still runs: the slot says so (once the supervisor's own deadline for the call has
+    # fired too: the client's may come first), and admits nothing more (max_concurrency 1).
+    wait_for(lambda: slot0(sup).abandoned == 1, what="the call to be marked abandoned")
     s = slot0(sup)
     assert (s.in_flight, s.abandoned) == (1, 1), s
     assert metric(sup, 'pitboss_calls_abandoned{pool="py"}') == 1
