@@ -147,6 +147,8 @@ static void on_closed(void *arg, int cancelled) {
     if (!w->finished && !w->sending) {
         w->finished = 1;
         pit_call_finish(w->call, GRPC_STATUS_CANCELLED, "the client left", NULL, NULL, 0);
+    } else if (!w->finished) {
+        w->stopping = 1; /* the send in flight finishes it when it completes, whatever its outcome */
     }
     w->refs -= unlink_locked(w) + 1; /* the list's, and the hook's */
     int gone = w->refs == 0;
