@@ -244,7 +244,7 @@ static void on_recv(pit_call *call, grpc_byte_buffer *msg, void *arg) {
         pthread_mutex_unlock(&b->c.mu);
     } else if (!stopping) {
         pit_job_spec spec = {s->circuit ? s->circuit->qasm : "", s->backend_id, s->shots,
-                             s->has_seed ? (int64_t)(s->seed & ((1ull << 62) - 1)) : -1, s->client_request_id};
+                             pit_job_seed(s->has_seed, s->seed), s->client_request_id};
         char id[40], why[1024];
         int dup;
         b->cur_index = index;

@@ -380,6 +380,10 @@ static grpc_status_code validate(pit_jobs *jobs, const pit_job_spec *spec, pit_b
         snprintf(why, whylen, "the job has no circuit: send OpenQASM 2 or 3 text in circuit.qasm");
         return GRPC_STATUS_INVALID_ARGUMENT;
     }
+    if (spec->seed == PIT_JOB_SEED_TOO_LARGE) {
+        snprintf(why, whylen, "seed is 2^63 or more; seeds go from 0 to 9223372036854775807 (2^63 - 1)");
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    }
     if (spec->shots > (uint64_t)pc->max_shots) {
         snprintf(why, whylen, "shots is %llu; backend \"%s\" runs at most %lld", (unsigned long long)spec->shots, b->id,
                  (long long)pc->max_shots);

@@ -48,7 +48,7 @@ static void spec_from(pit_job_spec *spec, const Pitboss__V1__SubmitJobRequest *r
     spec->qasm = r->circuit ? r->circuit->qasm : "";
     spec->backend = r->backend_id;
     spec->shots = r->shots;
-    spec->seed = r->has_seed ? (int64_t)(r->seed & ((1ull << 62) - 1)) : -1;
+    spec->seed = pit_job_seed(r->has_seed, r->seed);
     spec->request_id = r->client_request_id;
 }
 

@@ -48,12 +48,20 @@ struct pit_job_listener {
     void (*unref)(pit_job_listener *l);
 };
 
+/* A request's seed as a spec's: the whole range 0..2^63-1 is kept (it was masked to 62 bits, so
+ * 2^62 + 5 ran as 5); 2^63 and above cannot be stored and are refused. */
+#define PIT_JOB_SEED_TOO_LARGE (-2)
+static inline int64_t pit_job_seed(int has_seed, uint64_t seed) {
+    if (!has_seed) return -1;
+    return seed > (uint64_t)INT64_MAX ? PIT_JOB_SEED_TOO_LARGE : (int64_t)seed;
+}
+
 /* What a submit asks for. */
 typedef struct {
     const char *qasm;
     const char *backend;    /* "" or NULL: the first backend */
     uint64_t shots;         /* 0: 1024 */
-    int64_t seed;           /* -1: none */
+    int64_t seed;           /* -1: none; PIT_JOB_SEED_TOO_LARGE: refused by submit */
     const char *request_id; /* "" or NULL: none */
 } pit_job_spec;
 

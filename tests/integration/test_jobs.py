@@ -584,3 +584,21 @@ def test_a_job_whose_workers_keep_dying_fails_after_max_attempts(make_supervisor
     # The pool is fine: the next job runs.
     sup.wait_ready()
     assert wait_done(stub, submit(stub)) == COMPLETED
+
+
+def test_seeds_use_their_whole_range(jsup):
+    # A 62-bit mask made 2^62 + 5 run as 5; the whole range 0..2^63-1 is honoured now, and beyond it
+    # is refused rather than changed.
+    stub = jobs_stub(jsup)
+    spread = 'OPENQASM 3; include "stdgates.inc"; qubit[6] q; bit[6] c; h q; c = measure q;'
+    counts = {}
+    for seed in (5, 2**62 + 5, 2**63 - 1):
+        job = submit(stub, spread, shots=2000, seed=seed, has_seed=True)
+        assert wait_done(stub, job) == COMPLETED
+        counts[seed] = dict(result(stub, job).counts)
+    assert counts[5] != counts[2**62 + 5]
+    again = submit(stub, spread, shots=2000, seed=2**62 + 5, has_seed=True)
+    assert wait_done(stub, again) == COMPLETED and dict(result(stub, again).counts) == counts[2**62 + 5]
+    with pytest.raises(grpc.RpcError) as e:
+        submit(stub, spread, seed=2**63, has_seed=True)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "9223372036854775807" in e.value.details()
