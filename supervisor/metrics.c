@@ -18,6 +18,7 @@
 #include "job_call.h"
 #include "jobs.h"
 #include "log.h"
+#include "request_limits.h"
 #include "sessions.h"
 #include "status.h"
 #include "supervisor.h"
@@ -28,14 +29,14 @@ static const double bucket_le[N_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 
                                             0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 
 typedef struct {
-    char pool[64];
-    char command[64];
+    char pool[PIT_MAX_NAME_BYTES + 1]; /* whole: names are bounded at the door (request_limits.h) */
+    char command[PIT_MAX_NAME_BYTES + 1];
     int code;
     uint64_t count;
 } call_series;
 
 typedef struct {
-    char pool[64];
+    char pool[PIT_MAX_NAME_BYTES + 1];
     uint64_t buckets[N_BUCKETS];
     uint64_t count;
     double sum;
@@ -144,17 +145,43 @@ static void put(text *t, const char *fmt, ...) {
     }
 }
 
-/* Prometheus label values escape \, " and newline. */
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there are not one (a stray
+ * continuation byte, an overlong form, a surrogate, a cut sequence). */
+static int utf8_len(const unsigned char *s) {
+    if (s[0] < 0x80) return 1;
+    int n = s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : s[0] >= 0xE0 ? 3 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : 0;
+    if (n == 0 || s[0] > 0xF4) return 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if (n == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0))) return 0;
+    if (n == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))) return 0;
+    return n;
+}
+
+/* A Prometheus label value: escapes \, " and newline; a byte that is not valid UTF-8 (a client may
+ * send any) becomes '?', and a character is never cut in half at the end, so that one bad value
+ * cannot break the scrape of the whole page. */
 static const char *esc(const char *s, char *out, size_t len) {
     size_t k = 0;
-    for (; *s && k + 2 < len; s++) {
-        if (*s == '\\' || *s == '"') out[k++] = '\\';
-        if (*s == '\n') {
-            out[k++] = '\\';
-            out[k++] = 'n';
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = utf8_len(p);
+        if (n == 0) {
+            if (k + 1 >= len) break;
+            out[k++] = '?';
+            p++;
             continue;
         }
-        out[k++] = *s;
+        const char *rep = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
+        size_t need = rep ? 2 : (size_t)n;
+        if (k + need >= len) break;
+        if (rep) {
+            memcpy(out + k, rep, 2);
+        } else {
+            memcpy(out + k, p, (size_t)n);
+        }
+        k += need;
+        p += n;
     }
     out[k] = 0;
     return out;
@@ -164,7 +191,7 @@ static void put_line(void *t, const char *line) { put(t, "%s", line); }
 
 char *pit_metrics_render(pit_metrics *m, pit_sup *sup) {
     text t = {malloc(8192), 0, 8192};
-    char e1[160], e2[160];
+    char e1[2 * PIT_MAX_NAME_BYTES + 8], e2[2 * PIT_MAX_NAME_BYTES + 8]; /* room for every name escaped */
     pthread_mutex_lock(&m->mu);
     put(&t, "# HELP pitboss_calls_total Calls answered, by pool, command and gRPC status code.\n"
             "# TYPE pitboss_calls_total counter\n");

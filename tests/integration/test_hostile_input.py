@@ -220,3 +220,18 @@ def test_answers_carry_one_worker_field(sup):
     assert top_level_fields(first).count(6) == 1  # StreamChunk.worker
     c = pb.StreamChunk.FromString(first)
     assert c.worker.pool == "default" and c.worker.pid == sup.pool().slots[c.worker.slot].pid
+
+
+def test_metrics_stay_valid_utf8_whatever_names_clients_send(sup):
+    raw = sup.channel.unary_unary("/pitboss.v1.Pool/Execute", request_serializer=None, response_deserializer=None)
+    names = [b"caf\xc3", b"\xff\xfe-raw", b"\xed\xa0\x80surrogate", ("\u00e9" * 40).encode()]  # the last: 80 bytes
+    for name in names:
+        msg = b"\x0a" + bytes([len(name)]) + name  # ExecuteRequest.command, bytes as a client may send them
+        with pytest.raises(grpc.RpcError) as e:
+            raw(msg, timeout=10)
+        assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    body = urllib.request.urlopen(f"http://127.0.0.1:{sup.metrics_port}/metrics", timeout=10).read()
+    text = body.decode("utf-8")  # strict: one bad byte would break the scrape of the whole page
+    assert 'command="' + "\u00e9" * 40 + '"' in text  # whole, not cut inside a character
+    assert 'command="caf?"' in text and 'command="??-raw"' in text
+    assert_still_serving(sup)
