@@ -194,12 +194,36 @@ static void plan_free(exec_plan *p) {
     free(p->envp);
 }
 
-/* Under sup->mu. */
+static void on_backoff_done(struct ev_loop *loop, ev_timer *w, int revents);
+
+/* Under sup->mu, on the libev thread: the slot starts again after its backoff delay (doubling up to
+ * restart.backoff_max_ms). */
+static void backoff_schedule(pit_sup *sup, pit_slot *slot) {
+    const pit_restart_config *rc = &sup->cfg.restart;
+    int64_t delay = slot->backoff_ms ? slot->backoff_ms : rc->backoff_initial_ms;
+    slot->backoff_ms = delay * 2 > rc->backoff_max_ms ? rc->backoff_max_ms : delay * 2;
+    slot->state = SLOT_BACKOFF;
+    pit_info("restarting worker %d of pool \"%s\" in %lld ms", slot->index, slot->pool->cfg->name, (long long)delay);
+    ev_timer_init(&slot->backoff_w, on_backoff_done, (double)delay / 1000.0, 0);
+    slot->backoff_w.data = slot;
+    ev_timer_start(sup->ev, &slot->backoff_w);
+}
+
+/* Under sup->mu. A spawn that fails (no descriptors, no processes: EMFILE, EAGAIN) is a failed start:
+ * the slot tries again after its backoff, so it comes back once the cause is gone (it used to stay in
+ * backoff with no process and no timer, for good). */
 static void spawn(pit_sup *sup, pit_slot *slot) {
-    int ready[2], err[2];
+    int ready[2] = {-1, -1}, err[2] = {-1, -1};
     if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-        pit_error("cannot create pipes for worker %d of pool \"%s\": %s", slot->index, slot->pool->cfg->name,
-                  strerror(errno));
+        pit_error("cannot create pipes for worker %d of pool \"%s\": %s: trying again after the backoff",
+                  slot->index, slot->pool->cfg->name, strerror(errno));
+        for (int i = 0; i < 2; i++) {
+            if (ready[i] >= 0) close(ready[i]);
+            if (err[i] >= 0) close(err[i]);
+        }
+        snprintf(slot->last_exit, sizeof slot->last_exit, "could not start: pipe2: %s", strerror(errno));
+        slot->restarts++;
+        backoff_schedule(sup, slot);
         return;
     }
     exec_plan plan;
@@ -228,9 +252,14 @@ static void spawn(pit_sup *sup, pit_slot *slot) {
     close(ready[1]);
     close(err[1]);
     if (pid < 0) {
-        pit_error("fork failed for worker %d of pool \"%s\": %s", slot->index, slot->pool->cfg->name, strerror(errno));
+        int e = errno;
+        pit_error("fork failed for worker %d of pool \"%s\": %s: trying again after the backoff", slot->index,
+                  slot->pool->cfg->name, strerror(e));
         close(ready[0]);
         close(err[0]);
+        snprintf(slot->last_exit, sizeof slot->last_exit, "could not start: fork: %s", strerror(e));
+        slot->restarts++;
+        backoff_schedule(sup, slot);
         return;
     }
     slot->pid = pid;
@@ -582,15 +611,8 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents) {
                 }
             }
             /* Exponential backoff, back to the start after a worker that stayed up a while. */
-            const pit_restart_config *rc = &sup->cfg.restart;
-            if (was_ready && ran_ms > 2 * rc->backoff_max_ms) slot->backoff_ms = 0;
-            int64_t delay = slot->backoff_ms ? slot->backoff_ms : rc->backoff_initial_ms;
-            slot->backoff_ms = delay * 2 > rc->backoff_max_ms ? rc->backoff_max_ms : delay * 2;
-            slot->state = SLOT_BACKOFF;
-            pit_info("restarting worker %d of pool \"%s\" in %lld ms", slot->index, pool->cfg->name, (long long)delay);
-            ev_timer_init(&slot->backoff_w, on_backoff_done, (double)delay / 1000.0, 0);
-            slot->backoff_w.data = slot;
-            ev_timer_start(loop, &slot->backoff_w);
+            if (was_ready && ran_ms > 2 * sup->cfg.restart.backoff_max_ms) slot->backoff_ms = 0;
+            backoff_schedule(sup, slot);
         }
     }
     if (sup->reload_slot >= 0 && pit_slot_global_index(slot) == sup->reload_slot && slot->state != SLOT_STARTING) {

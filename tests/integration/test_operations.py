@@ -351,3 +351,23 @@ def test_serve_check_imports_python_modules(tmp_path):
     out = run_cli("serve", "--check", "-c", str(path))
     assert out.returncode == 0, out
     assert "imported 1 module(s)" in out.stdout and "OK" in out.stdout
+
+
+def test_a_spawn_that_fails_for_want_of_descriptors_is_retried_until_it_works(make_supervisor):
+    import resource
+    sup = make_supervisor(pools=[{"name": "default", "kind": "native", "size": 2}],
+                          restart={"backoff_initial_ms": 50, "backoff_max_ms": 200, "max_restarts": 1000})
+    pid = sup.pids()[0]
+    limits = resource.prlimit(sup.proc.pid, resource.RLIMIT_NOFILE)
+    try:
+        # No descriptor the supervisor opens from now on can be numbered below 3: pipe2 fails (EMFILE).
+        resource.prlimit(sup.proc.pid, resource.RLIMIT_NOFILE, (3, limits[1]))
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: sup.log_text().count("cannot create pipes for worker 0") >= 2,
+                 what="the failed spawn to be retried")
+    finally:
+        resource.prlimit(sup.proc.pid, resource.RLIMIT_NOFILE, limits)
+    # Once descriptors are there again, the slot comes back by itself (it used to stay in backoff for good).
+    wait_for(lambda: sup.pool().slots[0].state == "ready" and sup.pool().slots[0].pid not in (0, pid),
+             timeout=30, what="the slot to come back")
+    assert ping(sup)
