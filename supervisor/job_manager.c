@@ -684,6 +684,10 @@ pit_jobs *pit_jobs_create(pit_sup *sup, char *err, size_t errlen) {
                  strerror(errno));
         return NULL;
     }
+    struct stat st;
+    if (stat(dir, &st) == 0 && (st.st_mode & 077))
+        pit_warn("the job store's folder %s can be read by %s (mode %03o): it holds every client's circuits; "
+                 "chmod 700 it", dir, (st.st_mode & 007) ? "every local user" : "its group", st.st_mode & 0777);
     pit_job_store *store = pit_job_store_open(path, err, errlen);
     if (!store) return NULL;
     pit_jobs *jobs = calloc(1, sizeof *jobs);

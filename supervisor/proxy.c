@@ -88,8 +88,17 @@ static void finish_with_worker_status(pit_proxy *px, const pit_status *st) {
     size_t n = 0, len;
     const char *v;
     if ((v = pit_status_metadata(st, "x-pitboss-error-type", &len))) md[n++] = (pit_md){"x-pitboss-error-type", v, len};
-    if ((v = pit_status_metadata(st, "x-pitboss-traceback-bin", &len)))
-        md[n++] = (pit_md){"x-pitboss-traceback-bin", v, len};
+    if ((v = pit_status_metadata(st, "x-pitboss-traceback-bin", &len))) {
+        if (px->sup->cfg.errors.expose_traceback) {
+            md[n++] = (pit_md){"x-pitboss-traceback-bin", v, len};
+        } else {
+            /* Production: tracebacks and the paths in them stay on this host; the client gets the
+             * exception's type and message. */
+            pit_warn("%s %s of pool \"%s\" (worker %d, pid %d) failed: %s. Traceback: %.*s", px->streaming ? "stream" : "call",
+                     px->command, px->pool->cfg->name, px->slot->index, (int)px->pid_at_dispatch,
+                     st->details ? st->details : "", (int)len, v);
+        }
+    }
     if (st->code == GRPC_STATUS_DEADLINE_EXCEEDED && px->deadline_why[0]) {
         /* Say which limit it was: the client's deadline, the request's timeout_ms or the server's default. */
         char details[512];

@@ -1,4 +1,5 @@
 /* pitboss serve -c FILE: the supervisor process. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -132,6 +134,38 @@ static int check_python_pool(pit_sup *sup, pit_pool *p, char *err, size_t errlen
     return -1;
 }
 
+/* Run folders of supervisors that died without cleaning up (kill -9): pitboss-<pid>-XXXXXX whose pid
+ * is gone, owned by this user. Each holds only the workers' sockets. */
+static void remove_stale_run_dirs(const char *tmp) {
+    DIR *d = opendir(tmp);
+    if (!d) return;
+    struct dirent *e;
+    int removed = 0;
+    while ((e = readdir(d))) {
+        int pid = 0, n = 0;
+        if (sscanf(e->d_name, "pitboss-%d-%n", &pid, &n) != 1 || n == 0 || pid <= 0 || pid == getpid()) continue;
+        if (kill(pid, 0) == 0 || errno != ESRCH) continue; /* alive (or not ours to ask about) */
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/%s", tmp, e->d_name);
+        struct stat st;
+        if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid()) continue;
+        DIR *inner = opendir(dir);
+        if (inner) {
+            struct dirent *f;
+            while ((f = readdir(inner))) {
+                if (strncmp(f->d_name, "w", 1) != 0 || !strstr(f->d_name, ".sock")) continue;
+                char path[4400];
+                snprintf(path, sizeof path, "%s/%s", dir, f->d_name);
+                unlink(path);
+            }
+            closedir(inner);
+        }
+        if (rmdir(dir) == 0) removed++;
+    }
+    closedir(d);
+    if (removed) pit_info("removed %d run folder%s left by supervisors that were killed", removed, removed == 1 ? "" : "s");
+}
+
 static void remove_run_dir(pit_sup *sup) {
     if (!sup->run_dir[0]) return;
     int total = 0;
@@ -248,8 +282,11 @@ int pit_cli_serve(int argc, char **argv) {
     }
     sup->started_us = pit_mono_us();
     make_token(sup->token);
-    /* Workers' Unix sockets live in a folder only this user can enter. */
-    snprintf(sup->run_dir, sizeof sup->run_dir, "%s/pitboss-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    /* Workers' Unix sockets live in a folder only this user can enter; its name carries this pid, so
+     * that the next supervisor can tell a dead one's folder and remove it. */
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    remove_stale_run_dirs(tmp);
+    snprintf(sup->run_dir, sizeof sup->run_dir, "%s/pitboss-%d-XXXXXX", tmp, (int)getpid());
     if (!mkdtemp(sup->run_dir)) {
         pit_warn("cannot create %s (%s): workers will be reached over TCP", sup->run_dir, strerror(errno));
         sup->run_dir[0] = 0;

@@ -105,6 +105,15 @@ static const pit_cfg_field metrics_fields[] = {
 static const pit_cfg_schema metrics_schema = {"metrics", metrics_fields, sizeof metrics_fields / sizeof metrics_fields[0],
                                               sizeof(pit_metrics_config)};
 
+#define STRUCT pit_errors_config
+static const pit_cfg_field errors_fields[] = {
+    {.key = "expose_traceback", F(PIT_CFG_BOOL, expose_traceback), .def_int = 1,
+     .doc = "send a handler's traceback to the client (false: its type and message only; the log keeps it)"},
+};
+#undef STRUCT
+static const pit_cfg_schema errors_schema = {"errors", errors_fields, sizeof errors_fields / sizeof errors_fields[0],
+                                             sizeof(pit_errors_config)};
+
 #define STRUCT pit_jobs_config
 static const pit_cfg_field jobs_fields[] = {
     {.key = "store", F(PIT_CFG_STRING, store), .def_str = "",
@@ -142,6 +151,7 @@ static const pit_cfg_field top_fields[] = {
     {.key = "recycle", F(PIT_CFG_OBJECT, recycle), .sub = &recycle_schema},
     {.key = "metrics", F(PIT_CFG_OBJECT, metrics), .sub = &metrics_schema},
     {.key = "jobs", F(PIT_CFG_OBJECT, jobs), .sub = &jobs_schema},
+    {.key = "errors", F(PIT_CFG_OBJECT, errors), .sub = &errors_schema},
 };
 #undef STRUCT
 const pit_cfg_schema pit_sup_config_schema = {"pitboss", top_fields, sizeof top_fields / sizeof top_fields[0],

@@ -79,6 +79,10 @@ typedef struct {
 } pit_jobs_config;
 
 typedef struct {
+    int expose_traceback; /* 1: handlers' tracebacks reach clients (development); 0: the log only */
+} pit_errors_config;
+
+typedef struct {
     char *listen;
     char *log_level;
     char *log_file;          /* "": stderr */
@@ -96,6 +100,7 @@ typedef struct {
     pit_recycle_config recycle;
     pit_metrics_config metrics;
     pit_jobs_config jobs;
+    pit_errors_config errors;
 
     char *config_dir; /* folder of the config file (absolute); not a key */
 } pit_sup_config;

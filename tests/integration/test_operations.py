@@ -371,3 +371,40 @@ def test_a_spawn_that_fails_for_want_of_descriptors_is_retried_until_it_works(ma
     wait_for(lambda: sup.pool().slots[0].state == "ready" and sup.pool().slots[0].pid not in (0, pid),
              timeout=30, what="the slot to come back")
     assert ping(sup)
+
+
+def test_errors_expose_traceback_false_keeps_tracebacks_in_the_log(make_supervisor):
+    sup = make_supervisor(pools=[py_pool()], default_pool="py", errors={"expose_traceback": False})
+    with pytest.raises(grpc.RpcError) as e:
+        sup.execute("explode")
+    md = dict(e.value.trailing_metadata() or ())
+    assert "x-pitboss-traceback-bin" not in md  # no traceback, no local paths, for the client
+    assert md.get("x-pitboss-error-type") and md["x-pitboss-error-type"] in e.value.details()
+    log = sup.log_text()
+    assert 'call explode of pool "py"' in log and "Traceback (most recent call last)" in log
+    # The default (development): the client gets the traceback.
+    dev = make_supervisor(pools=[py_pool()], default_pool="py")
+    with pytest.raises(grpc.RpcError) as e:
+        dev.execute("explode")
+    assert "x-pitboss-traceback-bin" in dict(e.value.trailing_metadata() or ())
+
+
+def test_a_readable_state_dir_is_warned_about_and_killed_supervisors_run_folders_are_removed(make_supervisor,
+                                                                                           tmp_path, monkeypatch):
+    run_tmp = tmp_path / "tmp"
+    run_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(run_tmp))
+    state = tmp_path / "open-state"
+    state.mkdir(mode=0o755)
+    os.chmod(state, 0o755)
+    first = make_supervisor(state_dir=str(state))
+    assert "can be read by every local user (mode 755)" in first.log_text()
+    assert "chmod 700" in first.log_text()
+    first.proc.kill()  # no cleanup: its run folder stays
+    first.proc.wait()
+    left = [p.name for p in run_tmp.iterdir() if p.name.startswith(f"pitboss-{first.proc.pid}-")]
+    assert left, list(run_tmp.iterdir())
+    second = make_supervisor(state_dir=str(state))
+    assert "removed 1 run folder left by supervisors that were killed" in second.log_text()
+    assert not [p for p in run_tmp.iterdir() if p.name.startswith(f"pitboss-{first.proc.pid}-")]
+    assert ping(second)
