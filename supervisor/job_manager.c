@@ -380,6 +380,12 @@ static grpc_status_code validate(pit_jobs *jobs, const pit_job_spec *spec, pit_b
         snprintf(why, whylen, "the job has no circuit: send OpenQASM 2 or 3 text in circuit.qasm");
         return GRPC_STATUS_INVALID_ARGUMENT;
     }
+    size_t qasm_len = strlen(spec->qasm);
+    if (qasm_len > (size_t)pc->max_circuit_bytes) {
+        snprintf(why, whylen, "the circuit is %zu bytes; backend \"%s\" takes at most %lld (max_circuit_bytes)",
+                 qasm_len, b->id, (long long)pc->max_circuit_bytes);
+        return GRPC_STATUS_RESOURCE_EXHAUSTED;
+    }
     if (spec->seed == PIT_JOB_SEED_TOO_LARGE) {
         snprintf(why, whylen, "seed is 2^63 or more; seeds go from 0 to 9223372036854775807 (2^63 - 1)");
         return GRPC_STATUS_INVALID_ARGUMENT;

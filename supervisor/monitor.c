@@ -150,6 +150,8 @@ static void plan_build(pit_sup *sup, pit_slot *slot, int ready_fd, exec_plan *p)
         plan_arg(p, "%lld", (long long)pc->max_shots);
         plan_arg(p, "--max-gates");
         plan_arg(p, "%lld", (long long)pc->max_gates);
+        plan_arg(p, "--max-circuit-bytes");
+        plan_arg(p, "%lld", (long long)pc->max_circuit_bytes);
     }
     for (size_t i = 0; i < pc->module.count; i++) {
         plan_arg(p, "--module");

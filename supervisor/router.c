@@ -453,6 +453,15 @@ static void accept_call(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int
         pit_call_finish_error(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", bad);
         return;
     }
+    size_t args_len = strlen(req->args_json);
+    if (args_len > (size_t)sup->cfg.max_args_mb << 20) {
+        if (req_bb) grpc_byte_buffer_destroy(req_bb);
+        pit_metrics_call_done(sup->metrics, "", req->command, GRPC_STATUS_RESOURCE_EXHAUSTED, 0);
+        pit_call_finish_error(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "args_json is %zu bytes; at most %lld MB are taken "
+                              "(max_args_mb): send large data as the raw payload", args_len, (long long)sup->cfg.max_args_mb);
+        pitboss__v1__execute_request__free_unpacked(req, NULL);
+        return;
+    }
     pit_pool *pool = pit_sup_find_pool(sup, req->pool);
     if (!pool) {
         char names[512];

@@ -21,6 +21,7 @@ typedef struct {
     int64_t max_qubits;      /* native: the simulator's limits */
     int64_t max_shots;
     int64_t max_gates;
+    int64_t max_circuit_bytes;
     char *backend;           /* native: the job backend id it serves ("": the pool's name) */
     pit_cfg_strmap env;
     pit_cfg_strlist module;       /* python pools */
@@ -91,6 +92,7 @@ typedef struct {
     char *worker_bin;
     int64_t cq_threads;
     int64_t max_message_mb;
+    int64_t max_args_mb;
     pit_workers_config workers;
     pit_pool_config *pools;
     size_t n_pools;

@@ -11,7 +11,7 @@
 #include "simulate.h"
 #include "statevec.h"
 
-static pit_engine_limits g_limits = {26, 1000000, 1000000};
+static pit_engine_limits g_limits = {26, 1000000, 1000000, 4u << 20};
 
 void pit_engine_set_limits(const pit_engine_limits *l) { g_limits = *l; }
 const pit_engine_limits *pit_engine_limits_get(void) { return &g_limits; }
@@ -59,6 +59,11 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
     if (!json_is_string(qasm)) {
         pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "%s() needs \"qasm\": the circuit as OpenQASM 2 or 3 text",
                              cmd);
+        return;
+    }
+    if (json_string_length(qasm) > g_limits.max_circuit_bytes) {
+        pit_cmd_result_error(out, GRPC_STATUS_RESOURCE_EXHAUSTED, "the circuit is %zu bytes; this backend takes at most "
+                             "%zu (max_circuit_bytes)", json_string_length(qasm), g_limits.max_circuit_bytes);
         return;
     }
     json_int_t shots = 1024;

@@ -10,6 +10,7 @@ typedef struct {
     int max_qubits;
     uint64_t max_shots;
     size_t max_gates;
+    size_t max_circuit_bytes; /* the OpenQASM text; parsing costs a multiple of it in memory */
 } pit_engine_limits;
 
 void pit_engine_set_limits(const pit_engine_limits *l);

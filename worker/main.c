@@ -62,6 +62,7 @@ static void usage(FILE *out) {
             "  --max-qubits N       native: largest circuit simulated (default 26)\n"
             "  --max-shots N        native: most shots per circuit (default 1000000)\n"
             "  --max-gates N        native: most gates per circuit after expansion (default 1000000)\n"
+            "  --max-circuit-bytes N  native: longest OpenQASM text (default 4194304)\n"
             "  --slot S             slot number, for log lines\n"
             "  --pool NAME          pool name, for log lines\n"
             "  --session-ttl-s S    drop a session's state after S idle seconds (default 600)\n"
@@ -97,12 +98,12 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         {"unix", required_argument, NULL, 'u'},        {"module", required_argument, NULL, 'M'},
         {"python-path", required_argument, NULL, 'Y'},    {"max-qubits", required_argument, NULL, 'Q'},
         {"max-shots", required_argument, NULL, 'S'},      {"max-gates", required_argument, NULL, 'G'},
-        {"check-imports", no_argument, NULL, 'C'},
+        {"check-imports", no_argument, NULL, 'C'},      {"max-circuit-bytes", required_argument, NULL, 'B'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     *o = (worker_opts){.port = 0, .ready_fd = -1, .max_concurrency = 16, .cq_threads = 1, .grace_ms = 10000,
                        .max_message_bytes = 64u << 20, .kind = "native", .log_level = "info", .slot = -1,
-                       .session_ttl_s = 600, .engine = {26, 1000000, 1000000}};
+                       .session_ttl_s = 600, .engine = {26, 1000000, 1000000, 4u << 20}};
     int ch;
     long v;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -128,6 +129,7 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         case 'Q': if (parse_int("max-qubits", optarg, 1, 40, &v)) return -1; o->engine.max_qubits = (int)v; break;
         case 'S': if (parse_int("max-shots", optarg, 1, 1000000000, &v)) return -1; o->engine.max_shots = (uint64_t)v; break;
         case 'G': if (parse_int("max-gates", optarg, 1, 100000000, &v)) return -1; o->engine.max_gates = (size_t)v; break;
+        case 'B': if (parse_int("max-circuit-bytes", optarg, 1, 1L << 30, &v)) return -1; o->engine.max_circuit_bytes = (size_t)v; break;
         case 'k': o->kind = optarg; break;
         case 'C': o->check_imports = 1; break;
         case 'l': o->log_level = optarg; break;

@@ -235,3 +235,18 @@ def test_metrics_stay_valid_utf8_whatever_names_clients_send(sup):
     assert 'command="' + "\u00e9" * 40 + '"' in text  # whole, not cut inside a character
     assert 'command="caf?"' in text and 'command="??-raw"' in text
     assert_still_serving(sup)
+
+
+def test_circuit_text_and_args_are_bounded(make_supervisor):
+    s = make_supervisor(pools=[dict(POOL, max_circuit_bytes=1000)], max_args_mb=1)
+    big = "OPENQASM 3; qubit q; bit c;" + " x q;" * 400 + " c = measure q;"  # ~2 KB
+    with pytest.raises(grpc.RpcError) as e:
+        submit(s, big)
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "max_circuit_bytes" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        run_circuit(s, big)
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "at most 1000 (max_circuit_bytes)" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        s.execute("echo", json.dumps({"blob": "x" * (3 << 19)}))  # 1.5 MB of args
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "max_args_mb" in e.value.details()
+    assert run_circuit(s, "OPENQASM 3; qubit q; bit c; x q; c = measure q;") == {"1": 100}
