@@ -373,6 +373,7 @@ static void reload_continue(pit_sup *sup);
 static int pool_grow(pit_sup *sup, pit_pool *pool, const char *why);
 static int pool_shrink(pit_sup *sup, pit_pool *pool, const char *why);
 static void pool_trim(pit_pool *pool);
+static void cut_drained_calls_locked(pit_sup *sup);
 
 /* One READY line (protocol.h), on the libev thread. */
 static void worker_ready(struct ev_loop *loop, pit_slot *slot, const char *buf) {
@@ -703,6 +704,7 @@ static int pool_shrink(pit_sup *sup, pit_pool *pool, const char *why) {
     switch (slot->state) {
     case SLOT_READY:
         slot->state = SLOT_DRAINING;
+        slot->drain_since_us = pit_mono_us();
         if (slot->in_flight == 0) pit_monitor_slot_idle(sup, slot);
         break;
     case SLOT_DRAINING:
@@ -777,6 +779,7 @@ static void reload_continue(pit_sup *sup) {
             pit_info("reload: replacing worker %d of pool \"%s\" (pid %d)", slot->index, sup->pools[i].cfg->name,
                      (int)slot->pid);
             slot->state = SLOT_DRAINING;
+            slot->drain_since_us = pit_mono_us();
             if (slot->in_flight == 0) pit_monitor_slot_idle(sup, slot);
             return;
         }
@@ -854,6 +857,7 @@ static void on_health_tick(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)revents;
     pit_sup *sup = g_sup;
     pthread_mutex_lock(&sup->mu);
+    cut_drained_calls_locked(sup);
     int64_t retry_us = sup->cfg.restart.failed_retry_s * 1000000;
     for (int i = 0; i < sup->n_pools; i++) {
         pit_pool *pool = &sup->pools[i];
@@ -884,6 +888,7 @@ static void on_health_tick(struct ev_loop *loop, ev_timer *w, int revents) {
                          slot->index, sup->pools[i].cfg->name, (int)slot->pid, (long long)(slot->rss_kb / 1024),
                          (long long)sup->cfg.recycle.max_rss_mb);
                 slot->state = SLOT_DRAINING;
+                slot->drain_since_us = pit_mono_us();
                 if (slot->in_flight == 0) pit_monitor_slot_idle(sup, slot);
             }
             if ((slot->state != SLOT_READY && slot->state != SLOT_DRAINING) || !slot->chan || slot->health_pending)
@@ -948,6 +953,28 @@ static void on_session_tick(struct ev_loop *loop, ev_timer *w, int revents) {
 /* A stream's worker waits for its client to take each chunk, so a client that never reads would
  * hold a worker slot (and, behind it, the queue) for good: past timeouts.stream_idle_ms with a chunk
  * not taken, the stream is cancelled (its worker call too) and the cancel logged. */
+/* libev thread, sup->mu held on entry and exit: a draining slot's calls that outlived graceful_ms are
+ * cut (UNAVAILABLE saying why), so that a reload or a recycle is not held up for ever by one long
+ * stream. The cut goes through the worker call's cancel, like a client's. */
+static void cut_drained_calls_locked(pit_sup *sup) {
+    int64_t now = pit_mono_us(), grace_us = sup->cfg.timeouts.graceful_ms * 1000;
+    pit_proxy *cut[64];
+    int n = 0;
+    for (pit_proxy *px = sup->streams; px && n < 64; px = px->snext) {
+        pit_slot *s = px->slot;
+        if (!s || px->worker_done || px->drain_cut || !px->cc || s->state != SLOT_DRAINING || !s->drain_since_us ||
+            now - s->drain_since_us < grace_us || px->pid_at_dispatch != s->pid)
+            continue;
+        px->drain_cut = 1;
+        pit_ccall_cancel(px->cc);
+        cut[n++] = px;
+    }
+    for (int i = 0; i < n; i++)
+        pit_warn("%s \"%s\" on worker %d of pool \"%s\" ran past timeouts.graceful_ms while its worker was being "
+                 "replaced: cut (UNAVAILABLE)", cut[i]->streaming ? "stream" : "call", cut[i]->command,
+                 cut[i]->slot->index, cut[i]->pool->cfg->name);
+}
+
 static void on_stream_idle_tick(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop;
     (void)w;

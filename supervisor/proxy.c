@@ -84,6 +84,13 @@ void pit_proxy_fail(pit_proxy *px, grpc_status_code code, const char *fmt, ...) 
 
 
 static void finish_with_worker_status(pit_proxy *px, const pit_status *st) {
+    if (px->drain_cut) {
+        /* The supervisor cut it (its worker was being replaced): say so, and that retrying is safe to try. */
+        pit_proxy_fail(px, GRPC_STATUS_UNAVAILABLE, "the call was cut after %lld ms: worker %d of pool \"%s\" is being "
+                       "replaced (reload, recycle or a smaller pool) and timeouts.graceful_ms passed; retry it",
+                       (long long)px->sup->cfg.timeouts.graceful_ms, px->slot->index, px->pool->cfg->name);
+        return;
+    }
     pit_md md[2];
     size_t n = 0, len;
     const char *v;
@@ -215,7 +222,7 @@ void pit_proxy_dispatch(pit_proxy *px) {
         px->cc = cc;
         if (px->cancelled) pit_ccall_cancel(cc);
     }
-    if (px->streaming && px->front && !px->listed) {
+    if (px->front && !px->listed) {
         px->listed = 1;
         px->sprev = NULL;
         px->snext = sup->streams;

@@ -362,6 +362,7 @@ void pit_router_call_done(pit_proxy *px, grpc_status_code code) {
         pit_info("worker %d of pool \"%s\" (pid %d) served %llu calls (recycle.max_requests): replacing it",
                  slot->index, pool->cfg->name, (int)slot->pid, (unsigned long long)slot->served_this_run);
         slot->state = SLOT_DRAINING;
+        slot->drain_since_us = pit_mono_us();
     }
     if (slot->state == SLOT_DRAINING && slot->in_flight == 0) pit_monitor_slot_idle(sup, slot);
     pit_chan_unref(px->chan);

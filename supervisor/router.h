@@ -44,6 +44,7 @@ struct pit_proxy {
      * monitor cancels a stream whose client has read nothing for timeouts.stream_idle_ms */
     _Atomic int64_t send_since_us;
     int idle_cancelled;         /* under sup->mu */
+    int drain_cut;              /* its slot drained past graceful_ms: ended UNAVAILABLE (under sup->mu) */
     pit_proxy *snext, *sprev;   /* sup->streams, under sup->mu */
     int listed;
 

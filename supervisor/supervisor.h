@@ -88,6 +88,7 @@ struct pit_slot {
     int abandon_probe_pending;
     int overran_kill_sent;
     int64_t stop_sent_us; /* SIGTERM sent (a planned stop): SIGKILL after graceful_ms */
+    int64_t drain_since_us; /* DRAINING since (recycle, reload, TTOU): its calls are cut after graceful_ms */
     int health_pending;
     int64_t health_sent_us;
 
@@ -161,7 +162,8 @@ struct pit_sup {
     struct pit_retired_config *retired; /* configs replaced by reloads: threads may still read them */
     int64_t next_wake_us; /* earliest queued deadline (monotonic µs); INT64_MAX when none */
     pit_proxy *exit_waiters; /* failed worker calls waiting to learn how their worker ended */
-    pit_proxy *streams;      /* client streams being proxied (for timeouts.stream_idle_ms) */
+    pit_proxy *streams;      /* client calls being proxied: streams (timeouts.stream_idle_ms) and calls
+                              * on a draining slot (cut after timeouts.graceful_ms) */
 
     grpc_completion_queue *cq;
     pit_server *server;

@@ -408,3 +408,23 @@ def test_a_readable_state_dir_is_warned_about_and_killed_supervisors_run_folders
     assert "removed 1 run folder left by supervisors that were killed" in second.log_text()
     assert not [p for p in run_tmp.iterdir() if p.name.startswith(f"pitboss-{first.proc.pid}-")]
     assert ping(second)
+
+
+def test_a_reload_is_not_held_up_by_a_long_stream(make_supervisor):
+    sup = make_supervisor(pools=[{"name": "default", "kind": "native", "size": 1}],
+                          timeouts={"graceful_ms": 500, "health_interval_ms": 100, "health_timeout_ms": 90})
+    pid = sup.pids()[0]
+    stream = sup.stream("ping_stream", '{"count": 100000, "interval_ms": 20}', timeout=120)
+    assert next(stream).data_json  # running
+    sup.proc.send_signal(signal.SIGHUP)
+    with pytest.raises(grpc.RpcError) as e:
+        for _ in stream:
+            pass
+    assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "is being replaced" in e.value.details() and "timeouts.graceful_ms" in e.value.details()
+    wait_for(lambda: sup.pids()[0] not in (0, pid) and sup.pool().slots[0].state == "ready",
+             what="the worker to be replaced")
+    # A second SIGHUP is not refused: it reloads again.
+    sup.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: sup.log_text().count("SIGHUP: reading") == 2, what="the second reload")
+    assert ping(sup)
