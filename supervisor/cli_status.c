@@ -45,21 +45,35 @@ static void print_info(const Pitboss__V1__InfoResponse *info) {
     }
 }
 
-int pit_cli_status(int argc, char **argv) {
+/* --target, --pool and --help, as status and commands take them: -1 to go on, else the exit code. */
+static int parse_target_pool(int argc, char **argv, void (*print_usage)(FILE *), const char **target,
+                             const char **pool) {
     static const struct option longopts[] = {{"target", required_argument, NULL, 't'},
                                              {"pool", required_argument, NULL, 'p'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
-    const char *target = pit_cli_default_target(), *pool = "";
+    *target = pit_cli_default_target();
+    *pool = "";
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
-        case 't': target = optarg; break;
-        case 'p': pool = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
+        case 't': *target = optarg; break;
+        case 'p': *pool = optarg; break;
+        case 'h': print_usage(stdout); return PIT_EXIT_OK;
+        default: print_usage(stderr); return PIT_EXIT_USAGE;
         }
     }
+    if (optind < argc) {
+        fprintf(stderr, "pitboss: unexpected argument \"%s\" (name a pool with --pool)\n", argv[optind]);
+        return PIT_EXIT_USAGE;
+    }
+    return -1;
+}
+
+int pit_cli_status(int argc, char **argv) {
+    const char *target, *pool;
+    int done = parse_target_pool(argc, argv, usage, &target, &pool);
+    if (done >= 0) return done;
     grpc_init();
     grpc_channel *chn = pit_channel_create(target, 64u << 20);
     Pitboss__V1__GetInfoRequest req = PITBOSS__V1__GET_INFO_REQUEST__INIT;
@@ -182,30 +196,17 @@ out:
 
 /* ---------------------------------------------------------------- pitboss commands */
 
+static void commands_usage(FILE *out) {
+    fprintf(out, "usage: pitboss commands [--pool NAME] [--target HOST:PORT]\n\n"
+                 "Lists the commands a pool serves (default: the default pool), with their parameters.\n"
+                 "  --target HOST:PORT   the supervisor (default %s: $PITBOSS_TARGET, else the local one)\n"
+                 "Exit codes: 0 ok, 1 failed, 2 usage, 3 no such pool.\n", pit_cli_default_target());
+}
+
 int pit_cli_commands(int argc, char **argv) {
-    static const struct option longopts[] = {{"target", required_argument, NULL, 't'},
-                                             {"pool", required_argument, NULL, 'p'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    const char *target = pit_cli_default_target(), *pool = "";
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 't': target = optarg; break;
-        case 'p': pool = optarg; break;
-        case 'h':
-            printf("usage: pitboss commands [--pool NAME] [--target HOST:PORT]\n\n"
-                   "Lists the commands a pool serves (default: the default pool), with their parameters.\n"
-                   "  --target HOST:PORT   the supervisor (default %s: $PITBOSS_TARGET, else the local one)\n"
-                   "Exit codes: 0 ok, 1 failed, 2 usage, 3 no such pool.\n", pit_cli_default_target());
-            return 0;
-        default: return PIT_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "pitboss commands: unexpected argument \"%s\" (name a pool with --pool)\n", argv[optind]);
-        return PIT_EXIT_USAGE;
-    }
+    const char *target, *pool;
+    int done = parse_target_pool(argc, argv, commands_usage, &target, &pool);
+    if (done >= 0) return done;
     grpc_init();
     grpc_channel *chn = pit_channel_create(target, 64u << 20);
     Pitboss__V1__ListCommandsRequest req = PITBOSS__V1__LIST_COMMANDS_REQUEST__INIT;
