@@ -38,10 +38,17 @@ def free_port():
         return s.getsockname()[1]
 
 
+# A test's channel is made before its server listens: the first connect fails, and grpc's default
+# reconnect backoff (1 s, growing) then made every start wait ~5 s for nothing.
+FAST_RECONNECT = [("grpc.initial_reconnect_backoff_ms", 50), ("grpc.min_reconnect_backoff_ms", 50),
+                  ("grpc.max_reconnect_backoff_ms", 500)]
+
+
 def channel(port):
     return grpc.insecure_channel(
         f"127.0.0.1:{port}",
-        options=[("grpc.max_receive_message_length", MAX_MSG), ("grpc.max_send_message_length", MAX_MSG)],
+        options=[("grpc.max_receive_message_length", MAX_MSG), ("grpc.max_send_message_length", MAX_MSG),
+                 *FAST_RECONNECT],
     )
 
 
@@ -255,6 +262,15 @@ class Supervisor:
     def wait_ready(self, timeout=20, pools=None):
         deadline = time.monotonic() + timeout
         last = None
+        # The event first: the server's own line says it listens. An RPC sent before that fails, and
+        # grpc then held the channel's next connection attempt for about 5 s.
+        log_file = self.config.get("log_file")
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            text = self.log_text() if not log_file else (open(log_file, errors="replace").read()
+                                                          if os.path.exists(log_file) else "")
+            if "pitboss serving on" in text:
+                break
+            time.sleep(0.01)
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, f"pitboss exited {self.proc.returncode}:\n{self.log_text()[-4000:]}"
             try:
