@@ -230,8 +230,11 @@ int pit_cli_commands(int argc, char **argv) {
                 printf("  %s(", c->name);
                 for (size_t k = 0; k < c->n_params; k++) {
                     const Pitboss__V1__ParamInfo *p = c->params[k];
-                    printf("%s%s%s%s%s%s", k ? ", " : "", p->name, p->type[0] ? ": " : "", p->type,
-                           p->required ? "" : " = ", p->required ? "" : (p->default_json[0] ? p->default_json : "?"));
+                    /* name: type, name: type = default, or [name: type] when optional without a default */
+                    int bracket = !p->required && !p->default_json[0];
+                    printf("%s%s%s%s%s%s%s%s", k ? ", " : "", bracket ? "[" : "", p->name, p->type[0] ? ": " : "",
+                           p->type, !p->required && p->default_json[0] ? " = " : "",
+                           !p->required && p->default_json[0] ? p->default_json : "", bracket ? "]" : "");
                 }
                 printf(")%s%s%s\n", c->streaming ? "  [stream]" : "", c->doc[0] ? "  " : "", c->doc);
             }
