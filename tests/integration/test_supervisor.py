@@ -463,7 +463,7 @@ def test_health_service(supervisor):
 
 
 def test_log_lines_for_start_ready_exit_restart(make_supervisor):
-    sup = make_supervisor(pools=[{"name": "default", "kind": "native", "size": 1}])
+    sup = make_supervisor(pools=[{"name": "default", "kind": "native", "size": 1}], restart={"backoff_initial_ms": 100})
     pid = sup.pids()[0]
     os.kill(pid, signal.SIGKILL)
     wait_replaced(sup, pid)
