@@ -54,6 +54,8 @@ struct pit_server {
     int shutdown_notified; /* the server's shutdown tag fired */
     int shutting_down;
     pit_tag shutdown_tag;
+    void (*grace_over)(void *arg); /* pit_server_set_grace_hook */
+    void *grace_arg;
 };
 
 struct pit_call {
@@ -372,6 +374,20 @@ void pit_server_shutdown(pit_server *s, int64_t grace_ms) {
                 pthread_mutex_unlock(&s->mu);
                 pit_warn("grace period of %lld ms over with %d call(s) running: cancelling them",
                          (long long)grace_ms, s->calls_active);
+                if (s->grace_over) {
+                    /* The owner ends its calls with a status that says why, then they get a moment. */
+                    s->grace_over(s->grace_arg);
+                    pthread_mutex_lock(&s->mu);
+                    clock_gettime(CLOCK_REALTIME, &ts);
+                    ts.tv_nsec += 500 * 1000000L;
+                    if (ts.tv_nsec >= 1000000000) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000;
+                    }
+                    while (s->calls_active > 0 && pthread_cond_timedwait(&s->cond, &s->mu, &ts) != ETIMEDOUT)
+                        ;
+                    pthread_mutex_unlock(&s->mu);
+                }
                 grpc_server_cancel_all_calls(s->server);
                 pthread_mutex_lock(&s->mu);
             }
@@ -590,4 +606,9 @@ void *pit_call_unpack(pit_call *c, const ProtobufCMessageDescriptor *desc, grpc_
     if (req) grpc_byte_buffer_destroy(req);
     if (!m) pit_call_finish_error(c, GRPC_STATUS_INVALID_ARGUMENT, "%s", why);
     return m;
+}
+
+void pit_server_set_grace_hook(pit_server *s, void (*fn)(void *arg), void *arg) {
+    s->grace_over = fn;
+    s->grace_arg = arg;
 }

@@ -47,6 +47,9 @@ void pit_server_start(pit_server *s, int accept_depth);
 /* Stops accepting calls, lets running ones finish for up to grace_ms (cancels the rest after
  * that), and returns when every call has ended. The queue threads must still be running. */
 void pit_server_shutdown(pit_server *s, int64_t grace_ms);
+/* fn(arg) runs once, from pit_server_shutdown, when the grace period is over with calls running,
+ * before they are cancelled: it may end them with a status of its own (they get up to 500 ms). */
+void pit_server_set_grace_hook(pit_server *s, void (*fn)(void *arg), void *arg);
 void pit_server_destroy(pit_server *s);
 /* Calls accepted and not yet ended. */
 int pit_server_calls_active(pit_server *s);

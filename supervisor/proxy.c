@@ -84,6 +84,17 @@ void pit_proxy_fail(pit_proxy *px, grpc_status_code code, const char *fmt, ...) 
 
 
 static void finish_with_worker_status(pit_proxy *px, const pit_status *st) {
+    if (px->shutdown_cut) {
+        if (px->sup->fast_stop)
+            pit_proxy_fail(px, GRPC_STATUS_ABORTED, "pitboss was told to stop at once (SIGQUIT) and cut this %s; it "
+                           "may have run in part: retry it only if running it twice is safe",
+                           px->streaming ? "stream" : "call");
+        else
+            pit_proxy_fail(px, GRPC_STATUS_ABORTED, "pitboss is stopping and cut this %s after timeouts.graceful_ms "
+                           "(%lld ms); it may have run in part: retry it only if running it twice is safe",
+                           px->streaming ? "stream" : "call", (long long)px->sup->cfg.timeouts.graceful_ms);
+        return;
+    }
     if (px->drain_cut) {
         /* The supervisor cut it (its worker was being replaced): say so, and that retrying is safe to try. */
         pit_proxy_fail(px, GRPC_STATUS_UNAVAILABLE, "the call was cut after %lld ms: worker %d of pool \"%s\" is being "

@@ -377,6 +377,17 @@ void pit_router_call_done(pit_proxy *px, grpc_status_code code) {
 
 /* ---------------------------------------------------------------- a call arrives */
 
+void pit_router_cut_all(void *arg) {
+    pit_sup *sup = arg;
+    pthread_mutex_lock(&sup->mu);
+    for (pit_proxy *px = sup->streams; px; px = px->snext) {
+        if (px->worker_done || !px->cc || px->shutdown_cut) continue;
+        px->shutdown_cut = 1;
+        pit_ccall_cancel(px->cc);
+    }
+    pthread_mutex_unlock(&sup->mu);
+}
+
 void pit_router_cancel(pit_proxy *px) {
     pthread_mutex_lock(&px->sup->mu);
     px->cancelled = 1;

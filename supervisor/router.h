@@ -45,6 +45,7 @@ struct pit_proxy {
     _Atomic int64_t send_since_us;
     int idle_cancelled;         /* under sup->mu */
     int drain_cut;              /* its slot drained past graceful_ms: ended UNAVAILABLE (under sup->mu) */
+    int shutdown_cut;           /* pitboss stopped and graceful_ms passed: ended ABORTED (under sup->mu) */
     pit_proxy *snext, *sprev;   /* sup->streams, under sup->mu */
     int listed;
 
@@ -58,6 +59,10 @@ struct pit_proxy {
     grpc_status_code worker_code;
     char *worker_details;
 };
+
+/* router.c: shutdown, past graceful_ms: every call being proxied is ended ABORTED saying so (not
+ * UNAVAILABLE, which retry policies retry even when the call may have run in part). Any thread. */
+void pit_router_cut_all(void *sup);
 
 /* proxy.c */
 void pit_proxy_dispatch(pit_proxy *px); /* send the request to px->slot (reserved by the router) */

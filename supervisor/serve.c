@@ -23,6 +23,7 @@
 #include "health.h"
 #include "jobs.h"
 #include "reload.h"
+#include "router.h"
 #include "metrics.h"
 #include "sessions.h"
 #include "supervisor.h"
@@ -321,6 +322,7 @@ int pit_cli_serve(int argc, char **argv) {
         rc = 1;
         goto out_server;
     }
+    pit_server_set_grace_hook(sup->server, pit_router_cut_all, sup);
     pit_server_start(sup->server, 32);
     pit_cq_hooks hooks = {pit_router_next_wake, pit_router_on_wake, sup};
     sup->loop = pit_cq_loop_start(sup->cq, (int)sup->cfg.cq_threads, &hooks);

@@ -114,7 +114,8 @@ def test_sigquit_stops_fast_cancelling_calls(make_supervisor):
         sup.proc.send_signal(signal.SIGQUIT)
         with pytest.raises(grpc.RpcError) as e:
             fut.result(timeout=60)
-        assert e.value.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
+        # ABORTED, not UNAVAILABLE: retry policies retry UNAVAILABLE, and the call may have run in part.
+        assert e.value.code() == grpc.StatusCode.ABORTED and "SIGQUIT" in e.value.details(), e.value.details()
     assert sup.proc.wait(60) == 0
     # Far inside graceful_ms (120 s): the stop did not wait for the call.
     assert time.monotonic() - start < 60
@@ -428,3 +429,25 @@ def test_a_reload_is_not_held_up_by_a_long_stream(make_supervisor):
     sup.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: sup.log_text().count("SIGHUP: reading") == 2, what="the second reload")
     assert ping(sup)
+
+
+def test_calls_cut_at_the_end_of_graceful_ms_say_so_and_are_not_retried(make_supervisor):
+    import concurrent.futures
+    import sys
+    from conftest import ROOT
+    sys.path.insert(0, os.path.join(ROOT, "bridge", "python"))
+    import pitboss
+    sup = make_supervisor(timeouts={"graceful_ms": 300})
+    # The client retries UNAVAILABLE: had it retried, its error would be the stopped server's, not ABORTED.
+    with pitboss.Client(f"127.0.0.1:{sup.port}", timeout=60, retry=pitboss.RetryPolicy(max_attempts=5)) as c:
+        with concurrent.futures.ThreadPoolExecutor(1) as ex:
+            fut = ex.submit(c.execute, "sleep", {"ms": 60000})
+            wait_for(lambda: sup.pool().in_flight == 1, what="the call to be running")
+            sup.proc.send_signal(signal.SIGTERM)
+            with pytest.raises(pitboss.PitbossError) as e:
+                fut.result(timeout=60)
+    assert e.value.code == grpc.StatusCode.ABORTED, e.value
+    assert "cut this call after timeouts.graceful_ms (300 ms)" in str(e.value) and "retry it only if" in str(e.value)
+    assert sup.proc.wait(30) == 0
+    body = sup.log_text()
+    assert body.count("grace period of 300 ms over") == 1
