@@ -56,6 +56,9 @@ struct pit_server {
     pit_tag shutdown_tag;
     void (*grace_over)(void *arg); /* pit_server_set_grace_hook */
     void *grace_arg;
+    char *drain_message; /* pit_server_set_drain_message; NULL: no drain phase */
+    int draining;        /* new calls get drain_message */
+    int calls_late;      /* of calls_active: those refused while draining */
 };
 
 struct pit_call {
@@ -80,6 +83,7 @@ struct pit_call {
     pit_tag close_tag;
     int close_cancelled; /* output of RECV_CLOSE_ON_SERVER */
     void *user;
+    int late; /* accepted while draining: refused, not waited for */
 };
 
 /* A send or finish batch and everything it must keep alive until completion. */
@@ -102,12 +106,14 @@ static void accept_post(pit_server *s, accept_slot *a);
 static void call_release(pit_call *c) {
     if (atomic_fetch_sub(&c->refs, 1) != 1) return;
     pit_server *s = c->server;
+    int late = c->late;
     grpc_call_unref(c->call);
     grpc_metadata_array_destroy(&c->md);
     pthread_mutex_destroy(&c->mu);
     free(c);
     pthread_mutex_lock(&s->mu);
     s->calls_active--;
+    s->calls_late -= late;
     pthread_cond_broadcast(&s->cond);
     pthread_mutex_unlock(&s->mu);
 }
@@ -222,6 +228,18 @@ static void on_accept(pit_tag *tag, int ok) {
         pit_call_finish_error(c, GRPC_STATUS_PERMISSION_DENIED,
                               "calls to a pitboss worker must come from its supervisor "
                               "(missing or wrong %s metadata)", PIT_TOKEN_KEY);
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    int draining = s->draining;
+    if (draining) {
+        c->late = 1;
+        s->calls_late++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (draining) {
+        if (payload) grpc_byte_buffer_destroy(payload);
+        pit_call_finish_error(c, GRPC_STATUS_UNAVAILABLE, "%s", s->drain_message);
         return;
     }
     if (!m) {
@@ -353,7 +371,6 @@ void pit_server_shutdown(pit_server *s, int64_t grace_ms) {
     s->shutting_down = 1;
     pthread_mutex_unlock(&s->mu);
 
-    grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
     /* Not pit_deadline_in_ms: 0 ms means "cancel now" here (SIGQUIT, graceful_ms 0), not "no deadline". */
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -363,6 +380,17 @@ void pit_server_shutdown(pit_server *s, int64_t grace_ms) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000;
     }
+    if (s->drain_message) {
+        /* The drain: the listener stays open while running calls finish, so that a new call gets
+         * an answer that says why ("Connection refused" says nothing), and a client with an open
+         * connection learns the same. Closed once no call runs or the grace period is over. */
+        pthread_mutex_lock(&s->mu);
+        s->draining = 1;
+        while (s->calls_active - s->calls_late > 0 && pthread_cond_timedwait(&s->cond, &s->mu, &ts) != ETIMEDOUT)
+            ;
+        pthread_mutex_unlock(&s->mu);
+    }
+    grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
     int cancelled = 0;
     pthread_mutex_lock(&s->mu);
     while (!s->shutdown_notified || s->calls_active > 0 || s->accepts_posted > 0) {
@@ -402,6 +430,7 @@ void pit_server_destroy(pit_server *s) {
     grpc_server_destroy(s->server);
     for (int i = 0; i < s->n_methods; i++) free(s->methods[i].name);
     free(s->token);
+    free(s->drain_message);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cond);
     free(s);
@@ -606,6 +635,11 @@ void *pit_call_unpack(pit_call *c, const ProtobufCMessageDescriptor *desc, grpc_
     if (req) grpc_byte_buffer_destroy(req);
     if (!m) pit_call_finish_error(c, GRPC_STATUS_INVALID_ARGUMENT, "%s", why);
     return m;
+}
+
+void pit_server_set_drain_message(pit_server *s, const char *message) {
+    free(s->drain_message);
+    s->drain_message = message ? strdup(message) : NULL;
 }
 
 void pit_server_set_grace_hook(pit_server *s, void (*fn)(void *arg), void *arg) {

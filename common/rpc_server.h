@@ -50,6 +50,9 @@ void pit_server_shutdown(pit_server *s, int64_t grace_ms);
 /* fn(arg) runs once, from pit_server_shutdown, when the grace period is over with calls running,
  * before they are cancelled: it may end them with a status of its own (they get up to 500 ms). */
 void pit_server_set_grace_hook(pit_server *s, void (*fn)(void *arg), void *arg);
+/* With a message, pit_server_shutdown drains first: it keeps listening while running calls finish
+ * (up to grace_ms) and answers every new call UNAVAILABLE with the message. Before pit_server_start. */
+void pit_server_set_drain_message(pit_server *s, const char *message);
 void pit_server_destroy(pit_server *s);
 /* Calls accepted and not yet ended. */
 int pit_server_calls_active(pit_server *s);

@@ -18,6 +18,8 @@
 #include "job_call.h"
 #include "jobs.h"
 #include "log.h"
+#include "mem_budget.h"
+#include "memory.h"
 #include "request_limits.h"
 #include "sessions.h"
 #include "status.h"
@@ -260,6 +262,26 @@ char *pit_metrics_render(pit_metrics *m, pit_sup *sup) {
         for (int k = 0; k < sup->pools[i].n_slots; k++)
             put(&t, "pitboss_worker_rss_bytes{pool=\"%s\",slot=\"%d\"} %lld\n", esc(sup->pools[i].cfg->name, e1, sizeof e1),
                 k, (long long)sup->pools[i].slots[k].rss_kb * 1024);
+    /* Native pools' state-vector budgets (memory.c); the segment has its own lock. */
+    static const char *const mem_help[5][3] = {
+        {"pitboss_memory_budget_bytes", "gauge", "State-vector memory the pool's running circuits may reserve together."},
+        {"pitboss_memory_reserved_bytes", "gauge", "State-vector memory reserved by circuits running now."},
+        {"pitboss_memory_reserved_peak_bytes", "gauge", "The most ever reserved at once (never above the budget)."},
+        {"pitboss_memory_waits_total", "counter", "Circuits that waited for others to give memory back."},
+        {"pitboss_memory_refused_total", "counter", "Circuits refused: larger than the whole budget."},
+    };
+    pit_mem_pool mp[PIT_MAX_POOLS];
+    for (int i = 0; i < sup->n_pools; i++) pit_mem_read(sup->mem, sup->pools[i].index, &mp[i]);
+    for (int k = 0; k < 5; k++) {
+        put(&t, "# HELP %s %s\n# TYPE %s %s\n", mem_help[k][0], mem_help[k][2], mem_help[k][0], mem_help[k][1]);
+        for (int i = 0; i < sup->n_pools; i++) {
+            if (sup->pools[i].cfg->kind != PIT_KIND_NATIVE) continue;
+            uint64_t v = k == 0 ? mp[i].budget : k == 1 ? mp[i].reserved : k == 2 ? mp[i].peak : k == 3 ? mp[i].waits
+                                                                                                 : mp[i].refused;
+            put(&t, "%s{pool=\"%s\"} %llu\n", mem_help[k][0], esc(sup->pools[i].cfg->name, e1, sizeof e1),
+                (unsigned long long)v);
+        }
+    }
     pthread_mutex_unlock(&sup->mu);
     if (sup->jobs) {
         pit_jobs_render_metrics(sup->jobs, put_line, &t);

@@ -22,6 +22,7 @@
 #include "clock.h"
 #include "health.pb-c.h"
 #include "log.h"
+#include "memory.h"
 #include "pitboss.pb-c.h"
 #include "protocol.h"
 #include "reload.h"
@@ -152,6 +153,12 @@ static void plan_build(pit_sup *sup, pit_slot *slot, int ready_fd, exec_plan *p)
         plan_arg(p, "%lld", (long long)pc->max_gates);
         plan_arg(p, "--max-circuit-bytes");
         plan_arg(p, "%lld", (long long)pc->max_circuit_bytes);
+        if (sup->mem_fd >= 0) {
+            plan_arg(p, "--memory-fd");
+            plan_arg(p, "%d", sup->mem_fd);
+            plan_arg(p, "--memory-pool");
+            plan_arg(p, "%d", slot->pool->index);
+        }
     }
     for (size_t i = 0; i < pc->module.count; i++) {
         plan_arg(p, "--module");
@@ -230,6 +237,7 @@ static void spawn(pit_sup *sup, pit_slot *slot) {
     }
     exec_plan plan;
     plan_build(sup, slot, ready[1], &plan);
+    int native = slot->pool->cfg->kind == PIT_KIND_NATIVE;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
@@ -243,7 +251,8 @@ static void spawn(pit_sup *sup, pit_slot *slot) {
         if (devnull >= 0) dup2(devnull, 0);
         dup2(err[1], 1);
         dup2(err[1], 2);
-        fcntl(ready[1], F_SETFD, 0); /* the one descriptor the worker inherits on purpose */
+        fcntl(ready[1], F_SETFD, 0); /* the descriptors the worker inherits on purpose: its ready pipe */
+        if (native && sup->mem_fd >= 0) fcntl(sup->mem_fd, F_SETFD, 0); /* and the memory budget */
         execve(plan.argv[0], plan.argv, plan.envp);
         static const char msg[] = "pitboss: cannot execute the worker program\n";
         ssize_t unused = write(2, msg, sizeof msg - 1);
@@ -549,6 +558,7 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents) {
     ev_timer_stop(loop, &slot->init_w);
 
     describe_exit(w->rstatus, slot->last_exit, sizeof slot->last_exit);
+    pit_memory_slot_gone(sup, slot);
     pit_slot_state was = slot->state;
     int was_ready = slot->ready_us > slot->started_us;
     int64_t ran_ms = (pit_mono_us() - slot->started_us) / 1000;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "memory.h"
 
 typedef struct {
     char text[2048];
@@ -162,6 +163,7 @@ int pit_reload(pit_sup *sup) {
             pit_monitor_pool_resize_locked(sup, p, (int)pc->size, "reload");
         }
     }
+    pit_memory_apply(sup);
     if (!s.used) say(&s, "no setting changed");
     say(&s, "every worker is replaced one at a time");
     pthread_mutex_unlock(&sup->mu);

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "cli.h"
 #include "log.h"
+#include "memory.h"
 #include "protocol.h"
 #include "health.h"
 #include "jobs.h"
@@ -294,6 +295,9 @@ int pit_cli_serve(int argc, char **argv) {
     }
     pthread_mutex_init(&sup->mu, NULL);
     sup->metrics = pit_metrics_create();
+    /* Before grpc_init and before any worker: the segment is inherited by fork+exec. */
+    pit_memory_start(sup);
+    pit_memory_apply(sup);
 
     grpc_init();
     sup->cq = grpc_completion_queue_create_for_next(NULL);
@@ -323,6 +327,8 @@ int pit_cli_serve(int argc, char **argv) {
         goto out_server;
     }
     pit_server_set_grace_hook(sup->server, pit_router_cut_all, sup);
+    pit_server_set_drain_message(sup->server, "pitboss is stopping: it takes no new calls while the running ones "
+                                 "finish; send the call to another instance, or retry once it is back");
     pit_server_start(sup->server, 32);
     pit_cq_hooks hooks = {pit_router_next_wake, pit_router_on_wake, sup};
     sup->loop = pit_cq_loop_start(sup->cq, (int)sup->cfg.cq_threads, &hooks);
@@ -359,6 +365,7 @@ int pit_cli_serve(int argc, char **argv) {
     pit_metrics_destroy(sup->metrics);
     grpc_shutdown();
     remove_run_dir(sup);
+    pit_memory_stop(sup);
     pit_info("stopped");
     pit_sup_config_free(&sup->cfg);
     return rc;

@@ -32,6 +32,8 @@ static const pit_cfg_field pool_fields[] = {
     INT_FIELD("max_gates", max_gates, 1000000, 1, 100000000, "native: most gates per circuit after expansion"),
     INT_FIELD("max_circuit_bytes", max_circuit_bytes, 4 << 20, 1, 1 << 30,
               "native: longest OpenQASM text (parsing takes a multiple of it in memory)"),
+    INT_FIELD("memory_budget_mb", memory_budget_mb, 0, 0, 1 << 24,
+              "native: state-vector memory its running circuits may reserve together (0: a share of the limit)"),
     {.key = "backend", F(PIT_CFG_STRING, backend), .def_str = "",
      .doc = "native: the job backend id this pool serves (\"\": the pool's name)"},
     {.key = "module", F(PIT_CFG_STRLIST, module), .doc = "python: module(s) to import"},

@@ -22,6 +22,7 @@ typedef struct {
     int64_t max_shots;
     int64_t max_gates;
     int64_t max_circuit_bytes;
+    int64_t memory_budget_mb; /* 0: PIT_MEMORY_SHARE_PCT of the memory limit, shared (memory.c) */
     char *backend;           /* native: the job backend id it serves ("": the pool's name) */
     pit_cfg_strmap env;
     pit_cfg_strlist module;       /* python pools */

@@ -171,6 +171,9 @@ struct pit_sup {
     struct ev_loop *ev;
     pit_metrics *metrics;
     pit_jobs *jobs; /* the quantum job API (job_manager.c) */
+    /* memory.c: the native pools' shared state-vector budget (common/mem_budget.h); NULL: none */
+    struct pit_mem_shared_s *mem;
+    int mem_fd; /* inherited by native workers (--memory-fd) */
 };
 
 /* --- worker_channel.c (under sup->mu) --- */

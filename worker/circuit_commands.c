@@ -7,13 +7,25 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "log.h"
+#include "mem_budget.h"
 #include "qasm.h"
 #include "simulate.h"
 #include "statevec.h"
 
-static pit_engine_limits g_limits = {26, 1000000, 1000000, 4u << 20};
+static pit_engine_limits g_limits = {26, 1000000, 1000000, 4u << 20, -1, -1, 0};
+static pit_mem_shared *g_budget; /* the pool's shared state-vector budget; NULL: none */
 
-void pit_engine_set_limits(const pit_engine_limits *l) { g_limits = *l; }
+void pit_engine_set_limits(const pit_engine_limits *l) {
+    g_limits = *l;
+    if (l->memory_fd >= 0 && l->memory_pool >= 0) {
+        g_budget = pit_mem_attach(l->memory_fd);
+        if (!g_budget)
+            pit_warn("--memory-fd %d is not a pitboss memory budget of this version: circuits are admitted by "
+                     "MemAvailable alone", l->memory_fd);
+    }
+}
 const pit_engine_limits *pit_engine_limits_get(void) { return &g_limits; }
 
 /* Memory the kernel says can be had now (MemAvailable), in bytes; 0 if unknown. */
@@ -34,6 +46,13 @@ typedef struct {
 } run_ctx;
 
 static int is_cancelled(void *arg) { return pit_cmd_cancelled(((run_ctx *)arg)->ctx); }
+
+static int stop_waiting(void *arg) {
+    pit_cmd_ctx *ctx = arg;
+    return pit_cmd_cancelled(ctx) || pit_cmd_deadline_passed(ctx);
+}
+
+static double mib(size_t b) { return (double)b / 1048576.0; }
 
 static void on_progress(uint64_t done, uint64_t total, void *arg) {
     run_ctx *rc = arg;
@@ -99,11 +118,38 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
                              "qasm:%s", err.message);
         return;
     }
-    size_t need = sim_memory_needed(&c), have = available_memory();
+    /* The pool's budget first (a reservation: concurrent runs cannot all pass it at once), then what
+     * the host has free now (other programs use memory too). */
+    size_t need = sim_memory_needed(&c);
+    uint64_t taken = 0;
+    int waited = 0;
+    int64_t wait_from = pit_mono_us();
+    pit_mem_result mr = pit_mem_reserve(g_budget, g_limits.memory_pool, g_limits.slot, need, stop_waiting, ctx,
+                                        &taken, &waited);
+    if (mr != PIT_MEM_OK) {
+        pit_mem_pool now;
+        pit_mem_read(g_budget, g_limits.memory_pool, &now);
+        if (mr == PIT_MEM_TOO_LARGE)
+            pit_cmd_result_error(out, GRPC_STATUS_RESOURCE_EXHAUSTED, "%d qubits need %.1f MiB to simulate; this pool's "
+                                 "memory budget is %.1f MiB (memory_budget_mb, or a share of the machine's or cgroup's "
+                                 "memory limit): use fewer qubits or raise the budget", c.n_qubits, mib(need),
+                                 mib(now.budget));
+        else
+            pit_cmd_result_error(out, pit_cmd_deadline_passed(ctx) ? GRPC_STATUS_DEADLINE_EXCEEDED : GRPC_STATUS_CANCELLED,
+                                 "%s after waiting %.1f s for %.1f MiB of this pool's memory budget (%.1f of %.1f MiB "
+                                 "held by running circuits)", pit_cmd_deadline_passed(ctx) ? "deadline passed" : "cancelled",
+                                 (double)(pit_mono_us() - wait_from) / 1e6, mib(need), mib(now.reserved), mib(now.budget));
+        qasm_circuit_free(&c);
+        return;
+    }
+    if (waited)
+        pit_debug("%s waited %.1f s for %.1f MiB of the memory budget", cmd, (double)(pit_mono_us() - wait_from) / 1e6,
+                  mib(need));
+    size_t have = available_memory();
     if (have && need > have) {
         pit_cmd_result_error(out, GRPC_STATUS_RESOURCE_EXHAUSTED, "%d qubits need %.1f MiB to simulate; %.1f MiB of "
-                             "memory is available: use fewer qubits", c.n_qubits, (double)need / 1048576.0,
-                             (double)have / 1048576.0);
+                             "memory is available: use fewer qubits", c.n_qubits, mib(need), mib(have));
+        pit_mem_release(g_budget, g_limits.memory_pool, g_limits.slot, taken);
         qasm_circuit_free(&c);
         return;
     }
@@ -130,6 +176,7 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
                                (json_int_t)c.n_gates);
         sim_result_free(&r);
     }
+    pit_mem_release(g_budget, g_limits.memory_pool, g_limits.slot, taken);
     qasm_circuit_free(&c);
 }
 

@@ -63,7 +63,9 @@ static void usage(FILE *out) {
             "  --max-shots N        native: most shots per circuit (default 1000000)\n"
             "  --max-gates N        native: most gates per circuit after expansion (default 1000000)\n"
             "  --max-circuit-bytes N  native: longest OpenQASM text (default 4194304)\n"
-            "  --slot S             slot number, for log lines\n"
+            "  --memory-fd FD       native: the supervisor's shared memory budget (inherited descriptor)\n"
+            "  --memory-pool I      native: this pool's entry in it\n"
+            "  --slot S             slot number, for log lines (and the memory budget)\n"
             "  --pool NAME          pool name, for log lines\n"
             "  --session-ttl-s S    drop a session's state after S idle seconds (default 600)\n"
             "  --grace-ms MS        on SIGTERM, how long running calls may finish (default 10000)\n"
@@ -99,11 +101,12 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         {"python-path", required_argument, NULL, 'Y'},    {"max-qubits", required_argument, NULL, 'Q'},
         {"max-shots", required_argument, NULL, 'S'},      {"max-gates", required_argument, NULL, 'G'},
         {"check-imports", no_argument, NULL, 'C'},      {"max-circuit-bytes", required_argument, NULL, 'B'},
+        {"memory-fd", required_argument, NULL, 'F'},    {"memory-pool", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     *o = (worker_opts){.port = 0, .ready_fd = -1, .max_concurrency = 16, .cq_threads = 1, .grace_ms = 10000,
                        .max_message_bytes = 64u << 20, .kind = "native", .log_level = "info", .slot = -1,
-                       .session_ttl_s = 600, .engine = {26, 1000000, 1000000, 4u << 20}};
+                       .session_ttl_s = 600, .engine = {26, 1000000, 1000000, 4u << 20, -1, -1, 0}};
     int ch;
     long v;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -130,6 +133,8 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         case 'S': if (parse_int("max-shots", optarg, 1, 1000000000, &v)) return -1; o->engine.max_shots = (uint64_t)v; break;
         case 'G': if (parse_int("max-gates", optarg, 1, 100000000, &v)) return -1; o->engine.max_gates = (size_t)v; break;
         case 'B': if (parse_int("max-circuit-bytes", optarg, 1, 1L << 30, &v)) return -1; o->engine.max_circuit_bytes = (size_t)v; break;
+        case 'F': if (parse_int("memory-fd", optarg, 0, 1 << 20, &v)) return -1; o->engine.memory_fd = (int)v; break;
+        case 'I': if (parse_int("memory-pool", optarg, 0, 63, &v)) return -1; o->engine.memory_pool = (int)v; break;
         case 'k': o->kind = optarg; break;
         case 'C': o->check_imports = 1; break;
         case 'l': o->log_level = optarg; break;
@@ -252,6 +257,7 @@ int main(int argc, char **argv) {
         atomic_store(&w.inline_slots, o.max_concurrency);
         if (o.cq_threads < o.max_concurrency + 1) o.cq_threads = o.max_concurrency + 1;
     } else {
+        o.engine.slot = o.slot < 0 ? 0 : o.slot;
         pit_engine_set_limits(&o.engine);
         w.commands = pit_native_commands(&w.n_commands);
     }

@@ -30,8 +30,10 @@ typedef struct qasm_op {
     int n_targets;                 /* 1 or 2 */
     int targets[2];                /* for 2 targets, the matrix index is (bit(targets[0]) << 1) | bit(targets[1]) */
     int n_controls;
-    int controls[QASM_MAX_CONTROLS];
-    int control_values[QASM_MAX_CONTROLS]; /* 1: ctrl, 0: negctrl */
+    /* Bytes, not ints: qubits are < QASM_MAX_QUBITS, and a circuit may hold max_gates ops (each op
+     * is ~360 bytes; ints made it ~460). */
+    int8_t controls[QASM_MAX_CONTROLS];
+    uint8_t control_values[QASM_MAX_CONTROLS]; /* 1: ctrl, 0: negctrl */
     double complex m[16];          /* row-major 2x2 or 4x4 */
     qasm_gate_class cls;
     /* OP_GPHASE */

@@ -71,7 +71,10 @@ typedef struct {
     int n_params;
     char **qargs;
     int n_qargs;
-    int body_start, body_end; /* token range inside the braces */
+    /* The body's tokens, copied out of the stream (which forgets them once the definition ends):
+     * body_n tokens, then the closing '}' and a T_EOF sentinel. */
+    token *body;
+    int body_n;
 } gate_def;
 
 typedef struct {
@@ -86,9 +89,23 @@ typedef struct {
     int n;
 } qubit_env;
 
+/* Tokens are kept in blocks of TOK_BLOCK that never move: callers hold token pointers while they
+ * parse a statement. */
+#define TOK_BLOCK_SHIFT 10
+#define TOK_BLOCK (1 << TOK_BLOCK_SHIFT)
+
 typedef struct {
-    token *toks;
-    int n_toks, pos;
+    /* The token stream, read as the parser asks for it. Blocks before the current top-level
+     * statement are freed, so what is held is that statement's tokens, not the whole text's (60 MB of
+     * ';' took 3 GB when every token was kept). */
+    token **blocks;
+    int cap_blocks, first_block; /* blocks[first_block ..] are allocated */
+    int n_toks;                  /* tokens read so far (stream index) */
+    int pos;                     /* the next token: a stream index, or into body while expanding */
+    const char *src, *lex_at, *line_start;
+    int line, lexed_eof;
+    token *body; /* a gate body being expanded (gate_def.body), or NULL: the stream */
+    int body_len; /* tokens in body, the sentinel included */
     qasm_circuit *c;
     const qasm_limits *lim;
     qasm_error *err;
@@ -143,89 +160,117 @@ static void describe(const token *t, char *out, size_t len) {
         snprintf(out, len, "'%.*s'", t->len > 40 ? 40 : t->len, t->s);
 }
 
-static int tokenize(parser *p, const char *src) {
-    int cap = 256, n = 0, line = 1;
-    const char *line_start = src;
-    p->toks = malloc((size_t)cap * sizeof(token));
-    const char *s = src;
+/* The next token after p->lex_at, appended to the stream (its block allocated as needed). */
+static void lex_one(parser *p) {
+    const char *s = p->lex_at;
+    /* whitespace and comments */
     for (;;) {
-        /* whitespace and comments */
-        for (;;) {
-            if (*s == '\n') {
-                line++;
-                line_start = ++s;
-            } else if (isspace((unsigned char)*s)) {
-                s++;
-            } else if (s[0] == '/' && s[1] == '/') {
-                while (*s && *s != '\n') s++;
-            } else if (s[0] == '/' && s[1] == '*') {
-                token t = {T_PUNCT, s, 2, 0, 0, line, (int)(s - line_start) + 1};
-                s += 2;
-                while (*s && !(s[0] == '*' && s[1] == '/')) {
-                    if (*s == '\n') {
-                        line++;
-                        line_start = s + 1;
-                    }
-                    s++;
+        if (*s == '\n') {
+            p->line++;
+            p->line_start = ++s;
+        } else if (isspace((unsigned char)*s)) {
+            s++;
+        } else if (s[0] == '/' && s[1] == '/') {
+            while (*s && *s != '\n') s++;
+        } else if (s[0] == '/' && s[1] == '*') {
+            token t = {T_PUNCT, s, 2, 0, 0, p->line, (int)(s - p->line_start) + 1};
+            s += 2;
+            while (*s && !(s[0] == '*' && s[1] == '/')) {
+                if (*s == '\n') {
+                    p->line++;
+                    p->line_start = s + 1;
                 }
-                if (!*s) fail_at(p, &t, QASM_SYNTAX, "unterminated /* comment");
-                s += 2;
-            } else {
-                break;
+                s++;
             }
-        }
-        if (n == cap) p->toks = realloc(p->toks, (size_t)(cap *= 2) * sizeof(token));
-        token *t = &p->toks[n];
-        t->s = s;
-        t->line = line;
-        t->col = (int)(s - line_start) + 1;
-        t->is_int = 0;
-        if (!*s) {
-            t->type = T_EOF;
-            t->len = 0;
-            n++;
+            if (!*s) fail_at(p, &t, QASM_SYNTAX, "unterminated /* comment");
+            s += 2;
+        } else {
             break;
         }
-        unsigned char c = (unsigned char)*s;
-        if (isalpha(c) || c == '_' || c >= 0x80) {
-            /* identifiers; UTF-8 letters (pi, tau, euler as π τ ℇ) are identifier characters */
-            while (isalnum((unsigned char)*s) || *s == '_' || (unsigned char)*s >= 0x80) s++;
-            t->type = T_ID;
-        } else if (isdigit(c) || (c == '.' && isdigit((unsigned char)s[1]))) {
-            char *end;
-            t->num = strtod(s, &end);
-            t->is_int = 1;
-            for (const char *k = s; k < end; k++)
-                if (*k == '.' || *k == 'e' || *k == 'E') t->is_int = 0;
-            s = end;
-            t->type = T_NUM;
-        } else if (c == '"') {
-            s++;
-            while (*s && *s != '"' && *s != '\n') s++;
-            if (*s != '"') {
-                t->len = 1;
-                t->type = T_PUNCT;
-                fail_at(p, t, QASM_SYNTAX, "unterminated string");
-            }
-            s++;
-            t->type = T_STR;
-        } else {
-            static const char *const two[] = {"->", "==", "!=", "<=", ">=", "&&", "||", "**", NULL};
-            t->type = T_PUNCT;
-            s++;
-            for (int k = 0; two[k]; k++)
-                if (t->s[0] == two[k][0] && t->s[1] == two[k][1]) s = t->s + 2;
-        }
-        t->len = (int)(s - t->s);
-        n++;
     }
-    p->n_toks = n;
-    return 0;
+    int b = p->n_toks >> TOK_BLOCK_SHIFT;
+    if (b == p->cap_blocks) {
+        int cap = p->cap_blocks ? p->cap_blocks * 2 : 16;
+        p->blocks = realloc(p->blocks, (size_t)cap * sizeof(token *));
+        memset(p->blocks + p->cap_blocks, 0, (size_t)(cap - p->cap_blocks) * sizeof(token *));
+        p->cap_blocks = cap;
+    }
+    if (!p->blocks[b]) p->blocks[b] = malloc(TOK_BLOCK * sizeof(token));
+    token *t = &p->blocks[b][p->n_toks & (TOK_BLOCK - 1)];
+    p->n_toks++;
+    t->s = s;
+    t->line = p->line;
+    t->col = (int)(s - p->line_start) + 1;
+    t->is_int = 0;
+    t->num = 0;
+    if (!*s) {
+        t->type = T_EOF;
+        t->len = 0;
+        p->lexed_eof = 1;
+        p->lex_at = s;
+        return;
+    }
+    unsigned char c = (unsigned char)*s;
+    if (isalpha(c) || c == '_' || c >= 0x80) {
+        /* identifiers; UTF-8 letters (pi, tau, euler as π τ ℇ) are identifier characters */
+        while (isalnum((unsigned char)*s) || *s == '_' || (unsigned char)*s >= 0x80) s++;
+        t->type = T_ID;
+    } else if (isdigit(c) || (c == '.' && isdigit((unsigned char)s[1]))) {
+        char *end;
+        t->num = strtod(s, &end);
+        t->is_int = 1;
+        for (const char *k = s; k < end; k++)
+            if (*k == '.' || *k == 'e' || *k == 'E') t->is_int = 0;
+        s = end;
+        t->type = T_NUM;
+    } else if (c == '"') {
+        s++;
+        while (*s && *s != '"' && *s != '\n') s++;
+        if (*s != '"') {
+            t->len = 1;
+            t->type = T_PUNCT;
+            fail_at(p, t, QASM_SYNTAX, "unterminated string");
+        }
+        s++;
+        t->type = T_STR;
+    } else {
+        static const char *const two[] = {"->", "==", "!=", "<=", ">=", "&&", "||", "**", NULL};
+        t->type = T_PUNCT;
+        s++;
+        for (int k = 0; two[k]; k++)
+            if (t->s[0] == two[k][0] && t->s[1] == two[k][1]) s = t->s + 2;
+    }
+    t->len = (int)(s - t->s);
+    p->lex_at = s;
 }
 
-static token *peek(parser *p) { return &p->toks[p->pos]; }
+/* Token i of the stream (read up to it if need be; past the end: the T_EOF token), or of the body
+ * being expanded. */
+static token *tok_at(parser *p, int i) {
+    if (p->body) return &p->body[i < p->body_len ? i : p->body_len - 1];
+    while (i >= p->n_toks && !p->lexed_eof) lex_one(p);
+    if (i >= p->n_toks) i = p->n_toks - 1;
+    return &p->blocks[i >> TOK_BLOCK_SHIFT][i & (TOK_BLOCK - 1)];
+}
+
+/* Between top-level statements (no token pointer is held): frees the blocks before the next token. */
+static void tokens_forget_read(parser *p) {
+    int keep = p->pos >> TOK_BLOCK_SHIFT;
+    for (; p->first_block < keep; p->first_block++) {
+        free(p->blocks[p->first_block]);
+        p->blocks[p->first_block] = NULL;
+    }
+}
+
+static void tokens_free(parser *p) {
+    for (int b = 0; b < p->cap_blocks; b++) free(p->blocks[b]);
+    free(p->blocks);
+    p->blocks = NULL;
+}
+
+static token *peek(parser *p) { return tok_at(p, p->pos); }
 static token *next(parser *p) {
-    token *t = &p->toks[p->pos];
+    token *t = tok_at(p, p->pos);
     if (t->type != T_EOF) p->pos++;
     return t;
 }
@@ -503,7 +548,7 @@ static void parse_gate_def(parser *p) {
     } while (accept(p, ","));
     token *open = peek(p);
     expect(p, "{", "to start the gate's body");
-    d->body_start = p->pos;
+    int body_start = p->pos;
     int level = 1;
     while (level) {
         token *t = next(p);
@@ -516,7 +561,14 @@ static void parse_gate_def(parser *p) {
             if (tok_is(t, banned[k]))
                 fail_at(p, t, QASM_SYNTAX, "'%s' is not allowed inside a gate definition", banned[k]);
     }
-    d->body_end = p->pos - 1;
+    /* The stream forgets these tokens after this statement: the definition keeps its own copy. */
+    int close = p->pos - 1;
+    d->body_n = close - body_start;
+    d->body = malloc((size_t)(d->body_n + 2) * sizeof(token));
+    for (int i = body_start; i <= close; i++) d->body[i - body_start] = *tok_at(p, i);
+    d->body[d->body_n + 1] = d->body[d->body_n]; /* the sentinel: at the '}', but the end */
+    d->body[d->body_n + 1].type = T_EOF;
+    d->body[d->body_n + 1].len = 0;
     p->n_defs++; /* visible only after its own body: no recursion */
     p->def_pending = 0;
 }
@@ -654,10 +706,15 @@ static void expand_gate(parser *p, const token *name, const double *params, int 
             fail_at(p, name, QASM_SYNTAX, "gate '%s' acts on %d qubit(s), got %d", d->name, d->n_qargs, n_qubits);
         param_env penv = {(const char **)d->params, params, d->n_params};
         qubit_env qenv = {(const char **)d->qargs, qubits, d->n_qargs};
-        int saved = p->pos;
+        int saved = p->pos, saved_len = p->body_len;
+        token *saved_body = p->body;
         enter(p, name);
-        p->pos = d->body_start;
-        while (p->pos < d->body_end) parse_body(p, out, &penv, &qenv, 1);
+        p->body = d->body;
+        p->body_len = d->body_n + 2;
+        p->pos = 0;
+        while (p->pos < d->body_n) parse_body(p, out, &penv, &qenv, 1);
+        p->body = saved_body;
+        p->body_len = saved_len;
         p->pos = saved;
         leave(p);
         return;
@@ -973,9 +1030,10 @@ int qasm_parse(const char *text, const qasm_limits *limits, qasm_circuit *out, q
     p.err = err;
     out->version = 3;
     qasm_oplist ops = {0};
-    int rc = 0;
+    p.src = p.lex_at = p.line_start = text;
+    p.line = 1;
+    volatile int rc = 0; /* read after a longjmp */
     if (setjmp(p.fail) == 0) {
-        tokenize(&p, text);
         if (accept(&p, "OPENQASM")) {
             token *v = peek(&p);
             if (v->type != T_NUM) fail_at(&p, v, QASM_SYNTAX, "expected a version (2.0 or 3) after OPENQASM");
@@ -985,7 +1043,10 @@ int qasm_parse(const char *text, const qasm_limits *limits, qasm_circuit *out, q
             out->version = (int)v->num;
             expect(&p, ";", "after the version");
         }
-        while (peek(&p)->type != T_EOF) parse_body(&p, &ops, NULL, NULL, 0);
+        while (peek(&p)->type != T_EOF) {
+            tokens_forget_read(&p);
+            parse_body(&p, &ops, NULL, NULL, 0);
+        }
         out->ops = ops.ops;
         out->n_ops = ops.n;
         ops.ops = NULL;
@@ -1002,8 +1063,9 @@ int qasm_parse(const char *text, const qasm_limits *limits, qasm_circuit *out, q
         for (int k = 0; k < p.defs[i].n_qargs; k++) free(p.defs[i].qargs[k]);
         free(p.defs[i].params);
         free(p.defs[i].qargs);
+        free(p.defs[i].body);
     }
     free(p.defs);
-    free(p.toks);
+    tokens_free(&p);
     return rc;
 }

@@ -205,8 +205,10 @@ def rss_kb(pid):
 class Supervisor:
     """A real `pitboss serve` with its real workers, on loopback ports of its own."""
 
-    def __init__(self, tmp_path, pools=None, wait_ready=True, **overrides):
+    def __init__(self, tmp_path, pools=None, wait_ready=True, preexec_fn=None, **overrides):
+        """preexec_fn runs in the child before exec (to enter a cgroup, set a limit)."""
         self.tmp = tmp_path
+        self.preexec_fn = preexec_fn
         # Ports are picked by binding and closing, so another process may take one first: a start
         # that fails because an address is in use is tried again on new ports.
         for attempt in range(3):
@@ -248,7 +250,7 @@ class Supervisor:
         self.log_path = tmp_path / f"supervisor-{self.port}.log"
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([os.path.join(BIN, "pitboss"), "serve", "-c", str(self.config_path)],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=self.preexec_fn)
         self.channel = channel(self.port)
         self.stub = pb_grpc.PoolStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
