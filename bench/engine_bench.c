@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "clock.h"
-#include "qasm.h"
-#include "simulate.h"
-#include "statevec.h"
+#include "engine/qasm.h"
+#include "engine/simulate.h"
+#include "engine/statevec.h"
 
 static double now_s(void) { return (double)pit_mono_us() / 1e6; }
 

@@ -4,17 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-
-const char *pit_cli_default_target(void) {
-    const char *t = getenv("PITBOSS_TARGET");
-    return t && *t ? t : PIT_DEFAULT_TARGET;
-}
-
-int pit_cli_exit_code(int grpc_code) {
-    if (grpc_code == GRPC_STATUS_OK) return PIT_EXIT_OK;
-    return grpc_code == GRPC_STATUS_NOT_FOUND ? PIT_EXIT_NOT_FOUND : PIT_EXIT_FAILED;
-}
+#include "cli/cli.h"
+#include "serve.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -41,7 +32,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "serve") == 0) return pit_cli_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0) return pit_serve_main(argc - 1, argv + 1);
     if (strcmp(cmd, "status") == 0) return pit_cli_status(argc - 1, argv + 1);
     if (strcmp(cmd, "reload") == 0) return pit_cli_reload(argc - 1, argv + 1);
     if (strcmp(cmd, "call") == 0) return pit_cli_call(argc - 1, argv + 1);

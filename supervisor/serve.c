@@ -15,19 +15,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "abandon.h"
+#include "core/abandon.h"
 #include "clock.h"
-#include "cli.h"
 #include "log.h"
-#include "memory.h"
+#include "core/memory.h"
 #include "protocol.h"
-#include "health.h"
-#include "jobs.h"
-#include "reload.h"
-#include "router.h"
-#include "metrics.h"
-#include "sessions.h"
-#include "supervisor.h"
+#include "api/health.h"
+#include "jobs/jobs.h"
+#include "core/reload.h"
+#include "routing/router.h"
+#include "api/metrics.h"
+#include "core/sessions.h"
+#include "api/front.h"
+#include "core/call_stats.h"
+#include "core/supervisor.h"
+#include "serve.h"
 
 static void usage(FILE *out) {
     fprintf(out, "usage: pitboss serve [-c FILE] [--check]\n\n"
@@ -206,7 +208,7 @@ static void sup_free_tables(pit_sup *sup) {
     pit_reload_free_retired(sup);
 }
 
-int pit_cli_serve(int argc, char **argv) {
+int pit_serve_main(int argc, char **argv) {
     static const struct option longopts[] = {{"config", required_argument, NULL, 'c'},
                                              {"check", no_argument, NULL, 'k'},
                                              {"help", no_argument, NULL, 'h'},
@@ -295,6 +297,8 @@ int pit_cli_serve(int argc, char **argv) {
     }
     pthread_mutex_init(&sup->mu, NULL);
     sup->metrics = pit_metrics_create();
+    sup->calls = pit_call_stats_create();
+    sup->reload = pit_reload;
     /* Before grpc_init and before any worker: the segment is inherited by fork+exec. */
     pit_memory_start(sup);
     pit_memory_apply(sup);
@@ -363,6 +367,7 @@ int pit_cli_serve(int argc, char **argv) {
     sup->jobs = NULL;
     sup_free_tables(sup);
     pit_metrics_destroy(sup->metrics);
+    pit_call_stats_destroy(sup->calls);
     grpc_shutdown();
     remove_run_dir(sup);
     pit_memory_stop(sup);
@@ -380,6 +385,7 @@ out_server:
     sup->jobs = NULL;
     sup_free_tables(sup);
     pit_metrics_destroy(sup->metrics);
+    pit_call_stats_destroy(sup->calls);
     grpc_shutdown();
     remove_run_dir(sup);
     pit_sup_config_free(&sup->cfg);

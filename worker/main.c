@@ -19,12 +19,12 @@
 #include "cq_loop.h"
 #include "log.h"
 #include "protocol.h"
-#include "circuit_commands.h"
-#include "native_commands.h"
-#include "python_adapter.h"
-#include "qasm.h"
+#include "commands/circuit_commands.h"
+#include "commands/native_commands.h"
+#include "python/python_adapter.h"
+#include "engine/qasm.h"
 #include "rpc_server.h"
-#include "worker.h"
+#include "process/worker.h"
 
 typedef struct {
     int port;

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sup_config.h"
+#include "core/sup_config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

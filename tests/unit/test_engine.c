@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qasm.h"
-#include "simulate.h"
-#include "statevec.h"
+#include "engine/qasm.h"
+#include "engine/simulate.h"
+#include "engine/statevec.h"
 
 #define I _Complex_I
 #define NQ 4

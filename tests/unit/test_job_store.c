@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "job_store.h"
+#include "jobs/job_store.h"
 
 static char path[256];
 static char err[512];

@@ -1,0 +1,219 @@
+/* The native engine's commands: run_circuit, run_circuit_stream, backend_info. */
+#include "commands/circuit_commands.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "mem_budget.h"
+#include "engine/qasm.h"
+#include "engine/simulate.h"
+#include "engine/statevec.h"
+
+static pit_engine_limits g_limits = {26, 1000000, 1000000, 4u << 20, -1, -1, 0};
+static pit_mem_shared *g_budget; /* the pool's shared state-vector budget; NULL: none */
+
+void pit_engine_set_limits(const pit_engine_limits *l) {
+    g_limits = *l;
+    if (l->memory_fd >= 0 && l->memory_pool >= 0) {
+        g_budget = pit_mem_attach(l->memory_fd);
+        if (!g_budget)
+            pit_warn("--memory-fd %d is not a pitboss memory budget of this version: circuits are admitted by "
+                     "MemAvailable alone", l->memory_fd);
+    }
+}
+const pit_engine_limits *pit_engine_limits_get(void) { return &g_limits; }
+
+/* Memory the kernel says can be had now (MemAvailable), in bytes; 0 if unknown. */
+static size_t available_memory(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[128];
+    size_t kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %zu kB", &kb) == 1) break;
+    fclose(f);
+    return kb * 1024;
+}
+
+typedef struct {
+    pit_cmd_ctx *ctx;
+    int streaming;
+} run_ctx;
+
+static int is_cancelled(void *arg) { return pit_cmd_cancelled(((run_ctx *)arg)->ctx); }
+
+static int stop_waiting(void *arg) {
+    pit_cmd_ctx *ctx = arg;
+    return pit_cmd_cancelled(ctx) || pit_cmd_deadline_passed(ctx);
+}
+
+static double mib(size_t b) { return (double)b / 1048576.0; }
+
+static void on_progress(uint64_t done, uint64_t total, void *arg) {
+    run_ctx *rc = arg;
+    if (!rc->streaming) return;
+    json_t *chunk = json_pack("{s:I, s:I, s:f}", "shots_done", (json_int_t)done, "shots", (json_int_t)total, "progress",
+                              (double)done / (double)total);
+    pit_cmd_emit(rc->ctx, chunk, NULL, 0);
+}
+
+static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streaming) {
+    const char *cmd = streaming ? "run_circuit_stream" : "run_circuit";
+    json_t *qasm = json_object_get(args, "qasm"), *shots_j = json_object_get(args, "shots"),
+           *seed_j = json_object_get(args, "seed");
+    const char *key;
+    json_t *v;
+    json_object_foreach(args, key, v) {
+        if (strcmp(key, "qasm") && strcmp(key, "shots") && strcmp(key, "seed")) {
+            pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "%s() got an unexpected argument \"%s\" (it takes "
+                                 "qasm, shots, seed)", cmd, key);
+            return;
+        }
+    }
+    if (!json_is_string(qasm)) {
+        pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "%s() needs \"qasm\": the circuit as OpenQASM 2 or 3 text",
+                             cmd);
+        return;
+    }
+    if (json_string_length(qasm) > g_limits.max_circuit_bytes) {
+        pit_cmd_result_error(out, GRPC_STATUS_RESOURCE_EXHAUSTED, "the circuit is %zu bytes; this backend takes at most "
+                             "%zu (max_circuit_bytes)", json_string_length(qasm), g_limits.max_circuit_bytes);
+        return;
+    }
+    json_int_t shots = 1024;
+    if (shots_j) {
+        if (!json_is_integer(shots_j) || json_integer_value(shots_j) < 1) {
+            pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "\"shots\" must be a whole number >= 1");
+            return;
+        }
+        shots = json_integer_value(shots_j);
+        if ((uint64_t)shots > g_limits.max_shots) {
+            pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "\"shots\" is %lld; this backend runs at most %llu",
+                                 (long long)shots, (unsigned long long)g_limits.max_shots);
+            return;
+        }
+    }
+    uint64_t seed;
+    if (seed_j && !json_is_null(seed_j)) {
+        if (!json_is_integer(seed_j) || json_integer_value(seed_j) < 0) {
+            pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "\"seed\" must be a whole number >= 0");
+            return;
+        }
+        seed = (uint64_t)json_integer_value(seed_j);
+    } else {
+        if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed) seed = (uint64_t)getpid() * 2654435761u;
+        seed &= (1ull << 53) - 1; /* fits a JSON number exactly, so it can be passed back */
+    }
+
+    qasm_limits lim = {g_limits.max_qubits, g_limits.max_gates, 64};
+    qasm_circuit c;
+    qasm_error err;
+    if (qasm_parse(json_string_value(qasm), &lim, &c, &err) != 0) {
+        pit_cmd_result_error(out, err.kind == QASM_TOO_LARGE ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INVALID_ARGUMENT,
+                             "qasm:%s", err.message);
+        return;
+    }
+    /* The pool's budget first (a reservation: concurrent runs cannot all pass it at once), then what
+     * the host has free now (other programs use memory too). */
+    size_t need = sim_memory_needed(&c);
+    uint64_t taken = 0;
+    int waited = 0;
+    int64_t wait_from = pit_mono_us();
+    pit_mem_result mr = pit_mem_reserve(g_budget, g_limits.memory_pool, g_limits.slot, need, stop_waiting, ctx,
+                                        &taken, &waited);
+    if (mr != PIT_MEM_OK) {
+        pit_mem_pool now;
+        pit_mem_read(g_budget, g_limits.memory_pool, &now);
+        if (mr == PIT_MEM_TOO_LARGE)
+            pit_cmd_result_error(out, GRPC_STATUS_RESOURCE_EXHAUSTED, "%d qubits need %.1f MiB to simulate; this pool's "
+                                 "memory budget is %.1f MiB (memory_budget_mb, or a share of the machine's or cgroup's "
+                                 "memory limit): use fewer qubits or raise the budget", c.n_qubits, mib(need),
+                                 mib(now.budget));
+        else
+            pit_cmd_result_error(out, pit_cmd_deadline_passed(ctx) ? GRPC_STATUS_DEADLINE_EXCEEDED : GRPC_STATUS_CANCELLED,
+                                 "%s after waiting %.1f s for %.1f MiB of this pool's memory budget (%.1f of %.1f MiB "
+                                 "held by running circuits)", pit_cmd_deadline_passed(ctx) ? "deadline passed" : "cancelled",
+                                 (double)(pit_mono_us() - wait_from) / 1e6, mib(need), mib(now.reserved), mib(now.budget));
+        qasm_circuit_free(&c);
+        return;
+    }
+    if (waited)
+        pit_debug("%s waited %.1f s for %.1f MiB of the memory budget", cmd, (double)(pit_mono_us() - wait_from) / 1e6,
+                  mib(need));
+    size_t have = available_memory();
+    if (have && need > have) {
+        pit_cmd_result_error(out, GRPC_STATUS_RESOURCE_EXHAUSTED, "%d qubits need %.1f MiB to simulate; %.1f MiB of "
+                             "memory is available: use fewer qubits", c.n_qubits, mib(need), mib(have));
+        pit_mem_release(g_budget, g_limits.memory_pool, g_limits.slot, taken);
+        qasm_circuit_free(&c);
+        return;
+    }
+    run_ctx rc = {ctx, streaming};
+    sim_options o = {(uint64_t)shots, seed, is_cancelled, on_progress, &rc};
+    sim_result r;
+    sim_status st = sim_run(&c, &o, &r);
+    if (st == SIM_NO_MEMORY) {
+        pit_cmd_result_error(out, GRPC_STATUS_RESOURCE_EXHAUSTED, "not enough memory for %d qubits", c.n_qubits);
+    } else if (st == SIM_CANCELLED) {
+        pit_cmd_result_error(out, pit_cmd_deadline_passed(ctx) ? GRPC_STATUS_DEADLINE_EXCEEDED : GRPC_STATUS_CANCELLED,
+                             "the simulation was stopped: %s", pit_cmd_deadline_passed(ctx) ? "deadline passed" : "cancelled");
+    } else {
+        json_t *counts = json_object();
+        char *keybuf = malloc((size_t)c.n_cbits + (size_t)c.n_cregs + 2);
+        for (size_t i = 0; i < r.n; i++) {
+            sim_key(&c, r.keys[i], keybuf);
+            json_object_set_new(counts, keybuf, json_integer((json_int_t)r.counts[i]));
+        }
+        free(keybuf);
+        out->value = json_pack("{s:o, s:I, s:i, s:i, s:f, s:I, s:s, s:I}", "counts", counts, "shots", shots, "num_qubits",
+                               c.n_qubits, "num_clbits", c.n_cbits, "execution_time_ms", r.elapsed_ms, "seed",
+                               (json_int_t)seed, "method", r.per_shot ? "per-shot" : "sampled-final-state", "gates",
+                               (json_int_t)c.n_gates);
+        sim_result_free(&r);
+    }
+    pit_mem_release(g_budget, g_limits.memory_pool, g_limits.slot, taken);
+    qasm_circuit_free(&c);
+}
+
+static void cmd_run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out) { run(ctx, args, out, 0); }
+static void cmd_run_stream(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out) { run(ctx, args, out, 1); }
+
+static void cmd_backend_info(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out) {
+    (void)ctx;
+    (void)args;
+    json_t *gates = json_array();
+    for (const char *const *g = qasm_gate_names(); *g; g++) json_array_append_new(gates, json_string(*g));
+    out->value = json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:s, s:i, s:b}", "name", "pitboss-statevector", "version",
+                           "0.1.0", "max_qubits", g_limits.max_qubits, "max_shots", (json_int_t)g_limits.max_shots,
+                           "max_gates", (json_int_t)g_limits.max_gates, "gates", gates, "description",
+                           "State-vector simulator in C (complex doubles, all cores): OpenQASM 2 and 3 in, counts out. "
+                           "Terminal measurements are sampled from the final state; mid-circuit measurement, reset "
+                           "and if run shot by shot. Seeded and reproducible.",
+                           "threads", sv_threads(), "available", 1);
+}
+
+static const pit_cmd_param run_params[] = {
+    {"qasm", "str", 1, NULL}, {"shots", "int", 0, "1024"}, {"seed", "int", 0, "null"}};
+
+static const pit_command run_cmd = {"run_circuit",
+                                    "Runs an OpenQASM 2/3 circuit for {\"shots\": N}; answers counts keyed by classical "
+                                    "bits (c[n-1]..c[0], registers last-declared first), the seed used and the time.",
+                                    0, 0, run_params, 3, cmd_run};
+static const pit_command run_stream_cmd = {"run_circuit_stream",
+                                           "run_circuit, streaming progress chunks while shots run one by one, then "
+                                           "the counts.",
+                                           1, 0, run_params, 3, cmd_run_stream};
+static const pit_command info_cmd = {"backend_info", "The simulator: name, max qubits and shots, gates, description.", 0,
+                                     1, NULL, 0, cmd_backend_info};
+
+static const pit_command *const engine_commands[] = {&run_cmd, &run_stream_cmd, &info_cmd};
+
+const pit_command *const *pit_engine_commands(size_t *n) {
+    *n = sizeof engine_commands / sizeof engine_commands[0];
+    return engine_commands;
+}

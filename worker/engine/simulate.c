@@ -1,0 +1,331 @@
+/*
+ * Two ways to run shots:
+ *  - measurements only at the end (no reset, no if, no gate after a measurement): simulate once,
+ *    then draw every shot from the final distribution in one pass: the shots' uniforms are generated
+ *    already sorted (normalised sums of exponential spacings), so one walk along the cumulative
+ *    distribution places them all: O(2^n + shots), no sort;
+ *  - otherwise shot by shot, from a copy of the state reached before the first measurement.
+ */
+#include "engine/simulate.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "engine/statevec.h"
+
+/* ---------------------------------------------------------------- random numbers */
+
+static uint64_t splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void sim_rng_seed(sim_rng *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix(&seed);
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t sim_rng_next(sim_rng *r) {
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double sim_rng_uniform(sim_rng *r) { return (double)(sim_rng_next(r) >> 11) * 0x1.0p-53; }
+
+static double exp_sample(sim_rng *r) { return -log1p(-sim_rng_uniform(r)); }
+
+/* ---------------------------------------------------------------- counts */
+
+typedef struct {
+    uint64_t *keys, *counts;
+    char *used;
+    size_t cap, n;
+} count_map;
+
+static void cm_init(count_map *m, size_t cap) {
+    m->cap = 16;
+    while (m->cap < cap * 2) m->cap *= 2;
+    m->keys = calloc(m->cap, sizeof(uint64_t));
+    m->counts = calloc(m->cap, sizeof(uint64_t));
+    m->used = calloc(m->cap, 1);
+    m->n = 0;
+}
+
+static void cm_add(count_map *m, uint64_t key, uint64_t count);
+
+static void cm_grow(count_map *m) {
+    count_map bigger;
+    cm_init(&bigger, m->cap);
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->used[i]) cm_add(&bigger, m->keys[i], m->counts[i]);
+    free(m->keys);
+    free(m->counts);
+    free(m->used);
+    *m = bigger;
+}
+
+static void cm_add(count_map *m, uint64_t key, uint64_t count) {
+    if ((m->n + 1) * 2 > m->cap) cm_grow(m);
+    size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull) & (m->cap - 1);
+    while (m->used[i] && m->keys[i] != key) i = (i + 1) & (m->cap - 1);
+    if (!m->used[i]) {
+        m->used[i] = 1;
+        m->keys[i] = key;
+        m->n++;
+    }
+    m->counts[i] += count;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Moves the map into r, sorted by key. */
+static void cm_to_result(count_map *m, sim_result *r) {
+    uint64_t *keys = malloc((m->n ? m->n : 1) * sizeof(uint64_t));
+    size_t k = 0;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->used[i]) keys[k++] = m->keys[i];
+    qsort(keys, k, sizeof(uint64_t), cmp_u64);
+    r->keys = keys;
+    r->counts = malloc((k ? k : 1) * sizeof(uint64_t));
+    for (size_t j = 0; j < k; j++) {
+        size_t i = (size_t)(keys[j] * 0x9e3779b97f4a7c15ull) & (m->cap - 1);
+        while (m->keys[i] != keys[j] || !m->used[i]) i = (i + 1) & (m->cap - 1);
+        r->counts[j] = m->counts[i];
+    }
+    r->n = k;
+    free(m->keys);
+    free(m->counts);
+    free(m->used);
+}
+
+void sim_result_free(sim_result *r) {
+    free(r->keys);
+    free(r->counts);
+    memset(r, 0, sizeof *r);
+}
+
+void sim_key(const qasm_circuit *c, uint64_t bits, char *buf) {
+    size_t k = 0;
+    for (int r = c->n_cregs - 1; r >= 0; r--) {
+        const qasm_register *reg = &c->cregs[r];
+        for (int b = reg->size - 1; b >= 0; b--) buf[k++] = (bits >> (reg->start + b)) & 1 ? '1' : '0';
+        if (r) buf[k++] = ' ';
+    }
+    buf[k] = 0;
+}
+
+/* ---------------------------------------------------------------- running */
+
+size_t sim_memory_needed(const qasm_circuit *c) {
+    size_t state = sv_bytes(c->n_qubits);
+    /* per shot: a saved state and a working one; at the end: the state and its cumulative probabilities */
+    return c->has_midcircuit ? 2 * state : state + ((size_t)1 << c->n_qubits) * sizeof(double);
+}
+
+static int stop(const sim_options *o) { return o->cancelled && o->cancelled(o->arg); }
+
+/* Outcomes as the walk finds them (increasing basis index), neighbours with equal keys merged. If
+ * an unmeasured qubit sits above a measured one, equal keys are not neighbours: direct_sorted then
+ * says so and the list is merged through the hash map instead. */
+typedef struct {
+    uint64_t *keys, *counts;
+    size_t n, cap;
+} direct_list;
+
+static void direct_add(direct_list *d, uint64_t key, uint64_t count) {
+    if (d->n && d->keys[d->n - 1] == key) {
+        d->counts[d->n - 1] += count;
+        return;
+    }
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 1024;
+        d->keys = realloc(d->keys, d->cap * sizeof(uint64_t));
+        d->counts = realloc(d->counts, d->cap * sizeof(uint64_t));
+    }
+    d->keys[d->n] = key;
+    d->counts[d->n++] = count;
+}
+
+/* Keys strictly increasing: nothing left to merge. */
+static int direct_sorted(const direct_list *d) {
+    for (size_t i = 1; i < d->n; i++)
+        if (d->keys[i] <= d->keys[i - 1]) return 0;
+    return 1;
+}
+
+static sim_status sample_final(const qasm_circuit *c, const sim_options *o, pit_statevec *sv, count_map *counts,
+                               direct_list *direct_out, int *used_direct) {
+    int mq[QASM_MAX_CBITS * 4], mc[QASM_MAX_CBITS * 4], n_meas = 0;
+    for (size_t i = 0; i < c->n_ops; i++) {
+        const qasm_op *op = &c->ops[i];
+        if (op->kind == OP_MEASURE) {
+            if (n_meas < (int)(sizeof mq / sizeof mq[0])) {
+                mq[n_meas] = op->targets[0];
+                mc[n_meas++] = op->cbit;
+            }
+        } else if (op->kind == OP_GATE || op->kind == OP_GPHASE) {
+            sv_apply(sv, op);
+            if ((sv->dim >= 65536 || (i & 63) == 0) && stop(o)) return SIM_CANCELLED;
+        }
+    }
+    /* When qubit i goes to classical bit i (and every other bit is unmeasured) the outcomes come
+     * out in key order: write them straight into the result, no hashing and no sort. */
+    int direct = 1;
+    for (int m = 0; m < n_meas; m++) direct &= mq[m] == mc[m];
+    for (int m = 0; m < n_meas && direct; m++)
+        for (int k = m + 1; k < n_meas; k++) direct &= mq[m] != mq[k];
+    uint64_t unmeasured = ~0ull;
+    for (int m = 0; m < n_meas; m++) unmeasured &= ~(1ull << mq[m]);
+    double *cdf = malloc(sv->dim * sizeof(double));
+    if (!cdf) return SIM_NO_MEMORY;
+    sv_cumulative(sv, cdf);
+    double total = cdf[sv->dim - 1];
+    /* Sorted uniforms: u_k = S_k / S_(n+1) with S_k the sum of k exponential draws. Pass 1 finds
+     * S_(n+1); pass 2 replays the same draws. */
+    sim_rng rng;
+    sim_rng_seed(&rng, o->seed);
+    double sum = 0;
+    for (uint64_t k = 0; k <= o->shots; k++) sum += exp_sample(&rng);
+    sim_rng_seed(&rng, o->seed);
+    double acc = 0;
+    size_t idx = 0, cur = 0;
+    uint64_t run = 0; /* shots that landed on basis state cur */
+    for (uint64_t k = 0; k <= o->shots; k++) {
+        size_t at = cur;
+        if (k < o->shots) {
+            acc += exp_sample(&rng);
+            double u = acc / sum * total;
+            while (idx < sv->dim - 1 && cdf[idx] < u) idx++;
+            at = idx;
+        }
+        if ((at != cur || k == o->shots) && run) {
+            if (direct) {
+                direct_add(direct_out, (uint64_t)cur & ~unmeasured, run);
+            } else {
+                uint64_t bits = 0;
+                for (int m = 0; m < n_meas; m++) bits = (bits & ~(1ull << mc[m])) | ((uint64_t)((cur >> mq[m]) & 1) << mc[m]);
+                cm_add(counts, bits, run);
+            }
+            run = 0;
+        }
+        cur = at;
+        run++;
+    }
+    free(cdf);
+    *used_direct = direct;
+    return SIM_OK;
+}
+
+static int cond_holds(const qasm_op *op, uint64_t bits) {
+    uint64_t mask = op->cond_len >= 64 ? ~0ull : ((1ull << op->cond_len) - 1);
+    return ((bits >> op->cond_start) & mask) == op->cond_value;
+}
+
+static void run_ops(const qasm_op *ops, size_t n, pit_statevec *sv, sim_rng *rng, uint64_t *bits) {
+    for (size_t i = 0; i < n; i++) {
+        const qasm_op *op = &ops[i];
+        switch (op->kind) {
+        case OP_GATE:
+        case OP_GPHASE: sv_apply(sv, op); break;
+        case OP_MEASURE:
+        case OP_RESET: {
+            int q = op->targets[0];
+            double p1 = sv_prob_one(sv, q);
+            int one = sim_rng_uniform(rng) < p1;
+            sv_collapse(sv, q, one, one ? p1 : 1 - p1);
+            if (op->kind == OP_MEASURE) {
+                *bits = (*bits & ~(1ull << op->cbit)) | ((uint64_t)one << op->cbit);
+            } else if (one) {
+                qasm_op x;
+                memset(&x, 0, sizeof x);
+                x.kind = OP_GATE;
+                x.n_targets = 1;
+                x.targets[0] = q;
+                x.m[1] = x.m[2] = 1;
+                x.cls = GATE_PERMUTATION;
+                sv_apply(sv, &x);
+            }
+            break;
+        }
+        case OP_IF:
+            if (cond_holds(op, *bits)) run_ops(op->body, op->n_body, sv, rng, bits);
+            break;
+        }
+    }
+}
+
+static sim_status per_shot(const qasm_circuit *c, const sim_options *o, pit_statevec *sv, count_map *counts) {
+    size_t first = 0; /* the unitary prefix is simulated once */
+    while (first < c->n_ops && (c->ops[first].kind == OP_GATE || c->ops[first].kind == OP_GPHASE))
+        sv_apply(sv, &c->ops[first++]);
+    pit_statevec work;
+    if (sv_init(&work, c->n_qubits) != 0) return SIM_NO_MEMORY;
+    sim_rng rng;
+    sim_rng_seed(&rng, o->seed);
+    int64_t last_report = pit_mono_us();
+    uint64_t step = o->shots / 20 ? o->shots / 20 : 1, next_step = step;
+    for (uint64_t s = 0; s < o->shots; s++) {
+        if ((s & 15) == 0 && stop(o)) {
+            sv_free(&work);
+            return SIM_CANCELLED;
+        }
+        sv_copy(&work, sv);
+        uint64_t bits = 0;
+        run_ops(c->ops + first, c->n_ops - first, &work, &rng, &bits);
+        cm_add(counts, bits, 1);
+        /* progress at every 5 % of the shots, and at least once a second */
+        if (o->progress && (s + 1 == next_step || pit_mono_us() - last_report > 1000000) && s + 1 < o->shots) {
+            last_report = pit_mono_us();
+            if (s + 1 >= next_step) next_step += step;
+            o->progress(s + 1, o->shots, o->arg);
+        }
+    }
+    sv_free(&work);
+    return SIM_OK;
+}
+
+sim_status sim_run(const qasm_circuit *c, const sim_options *o, sim_result *r) {
+    memset(r, 0, sizeof *r);
+    int64_t t0 = pit_mono_us();
+    pit_statevec sv;
+    if (sv_init(&sv, c->n_qubits) != 0) return SIM_NO_MEMORY;
+    count_map counts;
+    cm_init(&counts, 64);
+    direct_list direct = {0};
+    int used_direct = 0;
+    sim_status st = c->has_midcircuit ? per_shot(c, o, &sv, &counts)
+                                      : sample_final(c, o, &sv, &counts, &direct, &used_direct);
+    sv_free(&sv);
+    if (used_direct && direct_sorted(&direct)) {
+        free(counts.keys);
+        free(counts.counts);
+        free(counts.used);
+        r->keys = direct.keys ? direct.keys : malloc(8);
+        r->counts = direct.counts ? direct.counts : malloc(8);
+        r->n = direct.n;
+    } else {
+        for (size_t i = 0; i < direct.n; i++) cm_add(&counts, direct.keys[i], direct.counts[i]);
+        free(direct.keys);
+        free(direct.counts);
+        cm_to_result(&counts, r);
+    }
+    r->per_shot = c->has_midcircuit;
+    r->elapsed_ms = (double)(pit_mono_us() - t0) / 1000.0;
+    if (st != SIM_OK) sim_result_free(r);
+    return st;
+}

@@ -1,0 +1,46 @@
+/* Running a parsed circuit for a number of shots: measurement counts out. */
+#ifndef PIT_SIMULATE_H
+#define PIT_SIMULATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/qasm.h"
+
+typedef struct {
+    uint64_t shots;
+    uint64_t seed;
+    /* Non-zero stops the run (checked between gates and between shots). */
+    int (*cancelled)(void *arg);
+    /* Per-shot runs report progress at every 5 % of the shots, and at least once a second. */
+    void (*progress)(uint64_t shots_done, uint64_t shots, void *arg);
+    void *arg;
+} sim_options;
+
+typedef struct {
+    uint64_t *keys;   /* classical bits, c[0] in bit 0 */
+    uint64_t *counts;
+    size_t n;         /* distinct outcomes */
+    int per_shot;     /* 1: simulated shot by shot; 0: sampled from the final state */
+    double elapsed_ms;
+} sim_result;
+
+typedef enum { SIM_OK = 0, SIM_CANCELLED, SIM_NO_MEMORY } sim_status;
+
+/* Memory the run will allocate, in bytes (checked against what the machine has before running). */
+size_t sim_memory_needed(const qasm_circuit *c);
+sim_status sim_run(const qasm_circuit *c, const sim_options *o, sim_result *r);
+void sim_result_free(sim_result *r);
+/* The counts key of an outcome: each register's bits c[n-1]..c[0], registers separated by a space,
+ * the last declared on the left. buf needs n_cbits + n_cregs bytes. */
+void sim_key(const qasm_circuit *c, uint64_t bits, char *buf);
+
+/* xoshiro256**: the seeded generator behind every sample. */
+typedef struct {
+    uint64_t s[4];
+} sim_rng;
+void sim_rng_seed(sim_rng *r, uint64_t seed);
+uint64_t sim_rng_next(sim_rng *r);
+double sim_rng_uniform(sim_rng *r); /* [0, 1) */
+
+#endif
