@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol.h"
 #include "buffers.h"
 #include "clock.h"
 #include "cq_loop.h"
@@ -118,7 +119,7 @@ int main(int argc, char **argv) {
     memset(&lg, 0, sizeof lg);
     lg.ch = pit_channel_create(target, 64u << 20);
     lg.cq = grpc_completion_queue_create_for_next(NULL);
-    if (token) lg.md[lg.n_md++] = (pit_md){"x-pitboss-token", token, 0};
+    if (token) lg.md[lg.n_md++] = (pit_md){PIT_MD_TOKEN, token, 0};
     Pitboss__V1__ExecuteRequest req = PITBOSS__V1__EXECUTE_REQUEST__INIT;
     req.command = (char *)command;
     req.args_json = (char *)args;

@@ -1,3 +1,4 @@
+#include "protocol.h"
 #include "rpc_client.h"
 
 #include <grpc/grpc_security.h>
@@ -273,8 +274,8 @@ static void result_fill(pit_call_result *r, const pit_status *st) {
     if (!r) return;
     r->code = st->code;
     r->details = strdup(st->details ? st->details : "");
-    r->error_type = md_dup(st, "x-pitboss-error-type");
-    r->traceback = md_dup(st, "x-pitboss-traceback-bin");
+    r->error_type = md_dup(st, PIT_MD_ERROR_TYPE);
+    r->traceback = md_dup(st, PIT_MD_TRACEBACK);
 }
 
 void pit_call_result_free(pit_call_result *r) {

@@ -1,3 +1,4 @@
+#include "protocol.h"
 #include "rpc_server.h"
 
 #include <errno.h>
@@ -17,7 +18,6 @@
 #include "log.h"
 
 #define PIT_MAX_METHODS 32
-#define PIT_TOKEN_KEY "x-pitboss-token"
 
 typedef struct {
     char *name;
@@ -172,7 +172,7 @@ static int token_ok(pit_server *s, const grpc_metadata_array *md) {
     if (!s->token) return 1;
     size_t want = strlen(s->token);
     for (size_t i = 0; i < md->count; i++) {
-        if (grpc_slice_str_cmp(md->metadata[i].key, PIT_TOKEN_KEY) != 0) continue;
+        if (grpc_slice_str_cmp(md->metadata[i].key, PIT_MD_TOKEN) != 0) continue;
         grpc_slice v = md->metadata[i].value;
         if (GRPC_SLICE_LENGTH(v) != want) return 0;
         /* Constant time: the comparison must not tell how much of a guess was right. */
@@ -227,7 +227,7 @@ static void on_accept(pit_tag *tag, int ok) {
         if (payload) grpc_byte_buffer_destroy(payload);
         pit_call_finish_error(c, GRPC_STATUS_PERMISSION_DENIED,
                               "calls to a pitboss worker must come from its supervisor "
-                              "(missing or wrong %s metadata)", PIT_TOKEN_KEY);
+                              "(missing or wrong %s metadata)", PIT_MD_TOKEN);
         return;
     }
     pthread_mutex_lock(&s->mu);

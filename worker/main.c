@@ -202,7 +202,7 @@ int main(int argc, char **argv) {
 
     /* The supervisor asks the kernel to kill us if it dies (PR_SET_PDEATHSIG); it may already have
      * died before that took effect, so look once now, and then periodically. */
-    const char *sup = getenv("PITBOSS_SUPERVISOR_PID");
+    const char *sup = getenv(PIT_ENV_SUPERVISOR_PID);
     if (sup) {
         g_supervisor_pid = (pid_t)atoi(sup);
         if (getppid() != g_supervisor_pid) {
@@ -214,10 +214,10 @@ int main(int argc, char **argv) {
     }
     /* Keep the token out of reach of anything this process starts. */
     char *token = NULL;
-    const char *env_token = getenv("PITBOSS_WORKER_TOKEN");
+    const char *env_token = getenv(PIT_ENV_WORKER_TOKEN);
     if (env_token) {
         token = strdup(env_token);
-        unsetenv("PITBOSS_WORKER_TOKEN");
+        unsetenv(PIT_ENV_WORKER_TOKEN);
     }
     signal(SIGPIPE, SIG_IGN);
 
@@ -297,9 +297,8 @@ int main(int argc, char **argv) {
              o.max_concurrency, token ? ", token required" : "");
     if (o.ready_fd >= 0) {
         char line[300];
-        int n = on_unix ? snprintf(line, sizeof line, PIT_READY_WORD " %d %s\n", o.port, o.unix_path)
-                        : snprintf(line, sizeof line, PIT_READY_WORD " %d\n", o.port);
-        if (write(o.ready_fd, line, (size_t)n) != n) pit_warn("could not report ready on fd %d", o.ready_fd);
+        int n = pit_ready_line_format(line, sizeof line, o.port, on_unix ? o.unix_path : NULL);
+        if (n < 0 || write(o.ready_fd, line, (size_t)n) != n) pit_warn("could not report ready on fd %d", o.ready_fd);
         /* Kept open for the ENDED events (protocol.h); never blocking a command thread. */
         fcntl(o.ready_fd, F_SETFL, fcntl(o.ready_fd, F_GETFL) | O_NONBLOCK);
         fcntl(o.ready_fd, F_SETFD, FD_CLOEXEC); /* not for what handlers start */

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "protocol.h"
 #include "buffers.h"
 #include "clock.h"
 #include "health.pb-c.h"
@@ -172,7 +173,7 @@ static void on_list_commands(pit_call *call, grpc_byte_buffer *req_bb, void *arg
         return;
     }
     Pitboss__V1__ListCommandsRequest fwd = PITBOSS__V1__LIST_COMMANDS_REQUEST__INIT;
-    pit_md md = {"x-pitboss-token", sup->token, 0};
+    pit_md md = {PIT_MD_TOKEN, sup->token, 0};
     pit_ccall_unary(chan->ch, sup->cq, "/pitboss.v1.Pool/ListCommands", pit_deadline_in_ms(10000), &md, 1,
                     pit_bb_from_pb(&fwd.base), on_forward_done, f);
     pthread_mutex_lock(&sup->mu);

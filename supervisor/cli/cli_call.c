@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "protocol.h"
 #include "buffers.h"
 #include "cli/cli.h"
 #include "json_args.h"
@@ -58,7 +59,7 @@ static int parse(int argc, char **argv, const char *verb, call_opts *o) {
         {"help", no_argument, NULL, 'h'},               {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->target = pit_cli_default_target();
-    o->token = getenv("PITBOSS_WORKER_TOKEN");
+    o->token = getenv(PIT_ENV_WORKER_TOKEN);
     int ch;
     /* '+'-less: options may come after the positional arguments too. */
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -186,7 +187,7 @@ static int report_error(const char *target, const pit_call_result *r) {
 
 static void call_metadata(const call_opts *o, pit_md *md, size_t *n) {
     *n = 0;
-    if (o->token && *o->token) md[(*n)++] = (pit_md){"x-pitboss-token", o->token, 0};
+    if (o->token && *o->token) md[(*n)++] = (pit_md){PIT_MD_TOKEN, o->token, 0};
     if (o->session && *o->session) md[(*n)++] = (pit_md){"x-session-id", o->session, 0};
 }
 

@@ -1,3 +1,4 @@
+#include "protocol.h"
 #include "core/abandon.h"
 
 #include <signal.h>
@@ -68,7 +69,7 @@ static void send_probe_locked(pit_sup *sup, pit_slot *slot) {
     *pr = (probe){sup, slot, slot->generation};
     slot->abandon_probe_pending = 1;
     Pitboss__V1__GetInfoRequest req = PITBOSS__V1__GET_INFO_REQUEST__INIT;
-    pit_md md = {"x-pitboss-token", sup->token, 0};
+    pit_md md = {PIT_MD_TOKEN, sup->token, 0};
     pit_ccall_unary(slot->chan->ch, sup->cq, "/pitboss.v1.Pool/GetInfo", pit_deadline_in_ms(2000), &md, 1,
                     pit_bb_from_pb(&req.base), on_probe_answer, pr);
 }

@@ -177,17 +177,17 @@ static void plan_build(pit_sup *sup, pit_slot *slot, int ready_fd, exec_plan *p)
     p->envp = calloc(n_env + pc->env.count + 8, sizeof(char *));
     size_t k = 0;
     for (size_t i = 0; i < n_env; i++) {
-        if (strncmp(environ[i], "PITBOSS_WORKER_TOKEN=", 21) == 0) continue;
+        if (strncmp(environ[i], PIT_ENV_WORKER_TOKEN "=", sizeof PIT_ENV_WORKER_TOKEN) == 0) continue;
         p->envp[k++] = strdup(environ[i]);
     }
     char buf[4200];
-    snprintf(buf, sizeof buf, "PITBOSS_WORKER_TOKEN=%s", sup->token);
+    snprintf(buf, sizeof buf, PIT_ENV_WORKER_TOKEN "=%s", sup->token);
     p->envp[k++] = strdup(buf);
-    snprintf(buf, sizeof buf, "PITBOSS_SUPERVISOR_PID=%d", (int)getpid());
+    snprintf(buf, sizeof buf, PIT_ENV_SUPERVISOR_PID "=%d", (int)getpid());
     p->envp[k++] = strdup(buf);
-    snprintf(buf, sizeof buf, "PITBOSS_POOL=%s", pc->name);
+    snprintf(buf, sizeof buf, PIT_ENV_POOL "=%s", pc->name);
     p->envp[k++] = strdup(buf);
-    snprintf(buf, sizeof buf, "PITBOSS_SLOT=%d", slot->index);
+    snprintf(buf, sizeof buf, PIT_ENV_SLOT "=%d", slot->index);
     p->envp[k++] = strdup(buf);
     for (size_t i = 0; i < pc->env.count; i++) {
         snprintf(buf, sizeof buf, "%s=%s", pc->env.keys[i], pc->env.values[i]);
@@ -386,8 +386,10 @@ static void pool_trim(pit_pool *pool);
 static void worker_ready(struct ev_loop *loop, pit_slot *slot, const char *buf) {
     pit_sup *sup = g_sup;
     int port = 0;
+    unsigned unused;
     char unix_path[300] = "";
-    if (sscanf(buf, PIT_READY_WORD " %d %299s", &port, unix_path) < 1 || port != slot->port) {
+    if (pit_event_line_parse(buf, &port, unix_path, sizeof unix_path, &unused) != PIT_EVENT_READY ||
+        port != slot->port) {
         pit_error("worker %d of pool \"%s\" reported \"%.40s\" instead of READY %d: killing it", slot->index,
                   slot->pool->cfg->name, buf, slot->port);
         kill(slot->pid, SIGKILL);
@@ -438,11 +440,14 @@ static void on_ready_line(struct ev_loop *loop, ev_io *w, int revents) {
     char *line = slot->events_buf, *nl;
     while ((nl = strchr(line, '\n'))) {
         *nl = 0;
-        if (strncmp(line, PIT_READY_WORD " ", sizeof PIT_READY_WORD) == 0) {
+        int port;
+        unsigned running = 0;
+        pit_event_kind kind = pit_event_line_parse(line, &port, NULL, 0, &running);
+        if (kind == PIT_EVENT_READY) {
             worker_ready(loop, slot, line);
-        } else if (strncmp(line, PIT_ENDED_WORD " ", sizeof PIT_ENDED_WORD) == 0) {
+        } else if (kind == PIT_EVENT_ENDED) {
             pthread_mutex_lock(&sup->mu);
-            uint32_t ended = pit_abandon_settle_locked(slot, (uint32_t)strtoul(line + sizeof PIT_ENDED_WORD, NULL, 10));
+            uint32_t ended = pit_abandon_settle_locked(slot, (uint32_t)running);
             pthread_mutex_unlock(&sup->mu);
             if (ended) pit_cq_loop_wake(sup->loop); /* room for queued calls */
         } else if (slot->state == SLOT_STARTING) {
@@ -907,7 +912,7 @@ static void on_health_tick(struct ev_loop *loop, ev_timer *w, int revents) {
             slot->health_pending = 1;
             slot->health_sent_us = pit_mono_us();
             Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
-            pit_md md = {"x-pitboss-token", sup->token, 0};
+            pit_md md = {PIT_MD_TOKEN, sup->token, 0};
             pit_ccall_unary(slot->chan->ch, sup->cq, "/grpc.health.v1.Health/Check",
                             pit_deadline_in_ms(sup->cfg.timeouts.health_timeout_ms), &md, 1, pit_bb_from_pb(&req.base),
                             on_health_answer, hp);
@@ -932,7 +937,7 @@ void pit_monitor_close_session_on_worker(pit_sup *sup, pit_slot *slot, const cha
     if (!slot->chan || slot->state == SLOT_STOPPED) return;
     Pitboss__V1__CloseSessionRequest req = PITBOSS__V1__CLOSE_SESSION_REQUEST__INIT;
     req.session_id = (char *)id;
-    pit_md md = {"x-pitboss-token", sup->token, 0};
+    pit_md md = {PIT_MD_TOKEN, sup->token, 0};
     pit_ccall_unary(slot->chan->ch, sup->cq, "/pitboss.v1.Pool/CloseSession", pit_deadline_in_ms(5000), &md, 1,
                     pit_bb_from_pb(&req.base), on_close_answer, NULL);
 }

@@ -249,7 +249,8 @@ static void on_recv(pit_call *call, grpc_byte_buffer *msg, void *arg) {
         int dup;
         b->cur_index = index;
         b->cur_request_id = s->client_request_id;
-        grpc_status_code code = pit_jobs_submit(b->jobs, &spec, &b->c.l, id, &dup, why, sizeof why);
+        pit_job_error_type type;
+        grpc_status_code code = pit_jobs_submit(b->jobs, &spec, &b->c.l, id, &dup, why, sizeof why, &type);
         b->cur_request_id = NULL;
         if (code != GRPC_STATUS_OK) {
             pthread_mutex_lock(&b->c.mu);

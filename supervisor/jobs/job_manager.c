@@ -367,33 +367,45 @@ static void schedule(pit_jobs *jobs) {
 
 /* ---------------------------------------------------------------- submit, cancel, listen */
 
-static grpc_status_code validate(pit_jobs *jobs, const pit_job_spec *spec, pit_backend **out, char *why, size_t whylen) {
+const char *pit_job_error_type_name(pit_job_error_type t) {
+    static const char *const names[] = {NULL, "JobNotFound", "BackendNotFound", "InvalidCircuit", "InvalidArguments",
+                                        "QueueFull", "JobNotCompleted"};
+    return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : NULL;
+}
+
+static grpc_status_code validate(pit_jobs *jobs, const pit_job_spec *spec, pit_backend **out, char *why, size_t whylen,
+                                 pit_job_error_type *type) {
     pit_backend *b = pit_jobs_find_backend(jobs, spec->backend);
     if (!b) {
         char names[512];
         pit_jobs_backend_names(jobs, names, sizeof names);
         snprintf(why, whylen, "unknown backend \"%.100s\" (backends: %s)", spec->backend ? spec->backend : "", names);
+        *type = PIT_JOB_ERR_BACKEND_NOT_FOUND;
         return GRPC_STATUS_NOT_FOUND;
     }
     *out = b;
     const pit_pool_config *pc = b->pool->cfg;
     if (!spec->qasm || !*spec->qasm) {
         snprintf(why, whylen, "the job has no circuit: send OpenQASM 2 or 3 text in circuit.qasm");
+        *type = PIT_JOB_ERR_INVALID_ARGUMENTS;
         return GRPC_STATUS_INVALID_ARGUMENT;
     }
     size_t qasm_len = strlen(spec->qasm);
     if (qasm_len > (size_t)pc->max_circuit_bytes) {
         snprintf(why, whylen, "the circuit is %zu bytes; backend \"%s\" takes at most %lld (max_circuit_bytes)",
                  qasm_len, b->id, (long long)pc->max_circuit_bytes);
+        *type = PIT_JOB_ERR_INVALID_CIRCUIT; /* too large for this backend: not a full queue */
         return GRPC_STATUS_RESOURCE_EXHAUSTED;
     }
     if (spec->seed == PIT_JOB_SEED_TOO_LARGE) {
         snprintf(why, whylen, "seed is 2^63 or more; seeds go from 0 to 9223372036854775807 (2^63 - 1)");
+        *type = PIT_JOB_ERR_INVALID_ARGUMENTS;
         return GRPC_STATUS_INVALID_ARGUMENT;
     }
     if (spec->shots > (uint64_t)pc->max_shots) {
         snprintf(why, whylen, "shots is %llu; backend \"%s\" runs at most %lld", (unsigned long long)spec->shots, b->id,
                  (long long)pc->max_shots);
+        *type = PIT_JOB_ERR_INVALID_ARGUMENTS;
         return GRPC_STATUS_INVALID_ARGUMENT;
     }
     /* The worker parses it again with the same limits; refusing here means a bad circuit is never
@@ -403,6 +415,7 @@ static grpc_status_code validate(pit_jobs *jobs, const pit_job_spec *spec, pit_b
     qasm_error err;
     if (qasm_parse(spec->qasm, &lim, &c, &err) != 0) {
         snprintf(why, whylen, "invalid circuit: %s", err.message);
+        *type = PIT_JOB_ERR_INVALID_CIRCUIT;
         return err.kind == QASM_TOO_LARGE ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INVALID_ARGUMENT;
     }
     qasm_circuit_free(&c);
@@ -422,11 +435,12 @@ static job_entry *entry_new(const char *id, pit_backend *b, const char *qasm, ui
 }
 
 grpc_status_code pit_jobs_submit(pit_jobs *jobs, const pit_job_spec *spec, pit_job_listener *listener, char job_id[40],
-                                 int *duplicate, char *why, size_t whylen) {
+                                 int *duplicate, char *why, size_t whylen, pit_job_error_type *type) {
     pit_backend *b;
     *duplicate = 0;
+    *type = PIT_JOB_ERR_NONE;
     job_id[0] = 0;
-    grpc_status_code code = validate(jobs, spec, &b, why, whylen);
+    grpc_status_code code = validate(jobs, spec, &b, why, whylen, type);
     if (code != GRPC_STATUS_OK) return code;
     pit_job job;
     memset(&job, 0, sizeof job);
@@ -447,6 +461,7 @@ grpc_status_code pit_jobs_submit(pit_jobs *jobs, const pit_job_spec *spec, pit_j
         pthread_mutex_unlock(&jobs->mu);
         snprintf(why, whylen, "%lld jobs are queued, the limit (jobs.max_queued_jobs): wait for some to finish, or raise "
                  "the limit", (long long)jobs->n_queued);
+        *type = PIT_JOB_ERR_QUEUE_FULL;
         return GRPC_STATUS_RESOURCE_EXHAUSTED;
     }
     int rc = pit_job_store_add(jobs->store, &job);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol.h"
 #include "buffers.h"
 #include "clock.h"
 #include "jobs/job_call.h"
@@ -17,27 +18,18 @@
 #include "log.h"
 #include "engine/qasm.h"
 
-#define ERROR_TYPE_KEY "x-pitboss-error-type"
 
 /* The typed error a client can tell apart from others with the same code. */
-static void finish_typed(pit_call *call, grpc_status_code code, const char *type, const char *why) {
-    pit_md md = {ERROR_TYPE_KEY, type, 0};
+static void finish_typed(pit_call *call, grpc_status_code code, pit_job_error_type t, const char *why) {
+    const char *type = pit_job_error_type_name(t);
+    pit_md md = {PIT_MD_ERROR_TYPE, type, 0};
     pit_call_finish(call, code, why, NULL, type ? &md : NULL, type ? 1 : 0);
-}
-
-const char *pit_job_error_type(grpc_status_code code, const char *why) {
-    switch (code) {
-    case GRPC_STATUS_NOT_FOUND: return strncmp(why, "unknown backend", 15) == 0 ? "BackendNotFound" : "JobNotFound";
-    case GRPC_STATUS_INVALID_ARGUMENT: return strncmp(why, "invalid circuit", 15) == 0 ? "InvalidCircuit" : "InvalidArguments";
-    case GRPC_STATUS_RESOURCE_EXHAUSTED: return strncmp(why, "invalid circuit", 15) == 0 ? "InvalidCircuit" : "QueueFull";
-    default: return NULL;
-    }
 }
 
 static void job_not_found(pit_call *call, const char *id) {
     char why[256];
     snprintf(why, sizeof why, "no job \"%.64s\" (unknown id, or it finished longer ago than jobs.retention_s)", id);
-    finish_typed(call, GRPC_STATUS_NOT_FOUND, "JobNotFound", why);
+    finish_typed(call, GRPC_STATUS_NOT_FOUND, PIT_JOB_ERR_JOB_NOT_FOUND, why);
 }
 
 static Pitboss__V1__JobState proto_state(pit_job_state s) { return (Pitboss__V1__JobState)(s + 1); }
@@ -60,10 +52,11 @@ static void on_submit(pit_call *call, grpc_byte_buffer *bb, void *arg) {
     spec_from(&spec, r);
     char id[40], why[1024];
     int dup;
-    grpc_status_code code = pit_jobs_submit(sup->jobs, &spec, NULL, id, &dup, why, sizeof why);
+    pit_job_error_type type;
+    grpc_status_code code = pit_jobs_submit(sup->jobs, &spec, NULL, id, &dup, why, sizeof why, &type);
     pitboss__v1__submit_job_request__free_unpacked(r, NULL);
     if (code != GRPC_STATUS_OK) {
-        finish_typed(call, code, pit_job_error_type(code, why), why);
+        finish_typed(call, code, type, why);
         return;
     }
     Pitboss__V1__SubmitJobResponse resp = PITBOSS__V1__SUBMIT_JOB_RESPONSE__INIT;
@@ -94,7 +87,8 @@ static void on_submit_batch(pit_call *call, grpc_byte_buffer *bb, void *arg) {
         spec_from(&spec, r->jobs[i]);
         char why[1024];
         int dup;
-        grpc_status_code code = pit_jobs_submit(sup->jobs, &spec, NULL, ids[i], &dup, why, sizeof why);
+        pit_job_error_type type;
+        grpc_status_code code = pit_jobs_submit(sup->jobs, &spec, NULL, ids[i], &dup, why, sizeof why, &type);
         pitboss__v1__batch_item_result__init(&items[i]);
         items[i].index = (uint32_t)i;
         items[i].job_id = ids[i];
@@ -168,7 +162,7 @@ static void on_result(pit_call *call, grpc_byte_buffer *bb, void *arg) {
         else
             snprintf(why, sizeof why, "job %s is %s: its result is not there yet (wait for it with WatchJob or "
                      "wait_for_job)", j.id, pit_job_state_name(j.state));
-        finish_typed(call, GRPC_STATUS_FAILED_PRECONDITION, "JobNotCompleted", why);
+        finish_typed(call, GRPC_STATUS_FAILED_PRECONDITION, PIT_JOB_ERR_NOT_COMPLETED, why);
         pit_job_clear(&j);
     } else {
         pit_job_result res;
@@ -375,7 +369,7 @@ static void on_backend(pit_call *call, grpc_byte_buffer *bb, void *arg) {
         char names[512], why[800];
         pit_jobs_backend_names(sup->jobs, names, sizeof names);
         snprintf(why, sizeof why, "unknown backend \"%.100s\" (backends: %s)", r->backend_id, names);
-        finish_typed(call, GRPC_STATUS_NOT_FOUND, "BackendNotFound", why);
+        finish_typed(call, GRPC_STATUS_NOT_FOUND, PIT_JOB_ERR_BACKEND_NOT_FOUND, why);
     } else {
         int i = 0;
         while (pit_jobs_backend(sup->jobs, i) != b) i++;
@@ -547,7 +541,7 @@ static void on_stream_results(pit_call *call, grpc_byte_buffer *bb, void *arg) {
         char why[300];
         snprintf(why, sizeof why, "job %s is %s: only a completed job has results to stream", j.id,
                  pit_job_state_name(j.state));
-        finish_typed(call, GRPC_STATUS_FAILED_PRECONDITION, "JobNotCompleted", why);
+        finish_typed(call, GRPC_STATUS_FAILED_PRECONDITION, PIT_JOB_ERR_NOT_COMPLETED, why);
         pit_job_clear(&j);
     } else {
         results_stream *s = calloc(1, sizeof *s);

@@ -77,11 +77,25 @@ void pit_jobs_shutdown(pit_jobs *jobs);
 void pit_jobs_cancel_runs(pit_jobs *jobs);
 void pit_jobs_destroy(pit_jobs *jobs);
 
+/* A refusal's type, as clients tell it apart from others with the same code: set where the refusal
+ * is made, sent as x-pitboss-error-type (protocol.h), never read back from the message. */
+typedef enum {
+    PIT_JOB_ERR_NONE = 0,          /* no type beyond the code */
+    PIT_JOB_ERR_JOB_NOT_FOUND,     /* "JobNotFound" */
+    PIT_JOB_ERR_BACKEND_NOT_FOUND, /* "BackendNotFound" */
+    PIT_JOB_ERR_INVALID_CIRCUIT,   /* "InvalidCircuit": the circuit does not parse, or is too large */
+    PIT_JOB_ERR_INVALID_ARGUMENTS, /* "InvalidArguments": shots, seed, a missing circuit */
+    PIT_JOB_ERR_QUEUE_FULL,        /* "QueueFull": jobs.max_queued_jobs */
+    PIT_JOB_ERR_NOT_COMPLETED,     /* "JobNotCompleted": a result asked of an unfinished job */
+} pit_job_error_type;
+/* The metadata value; NULL for PIT_JOB_ERR_NONE. */
+const char *pit_job_error_type_name(pit_job_error_type t);
+
 /* Validates and queues. Returns GRPC_STATUS_OK with the id in job_id (*duplicate set when the
- * request id was seen before), or the refusal's code with why. If listener is given it is added
- * to the new job atomically with its creation (it hears every change from QUEUED on). */
+ * request id was seen before), or the refusal's code with why and *type. If listener is given it is
+ * added to the new job atomically with its creation (it hears every change from QUEUED on). */
 grpc_status_code pit_jobs_submit(pit_jobs *jobs, const pit_job_spec *spec, pit_job_listener *listener, char job_id[40],
-                                 int *duplicate, char *why, size_t whylen);
+                                 int *duplicate, char *why, size_t whylen, pit_job_error_type *type);
 /* Cancels a queued or running job. OK (canceled 1, or 0 when it had already finished, with its
  * state in *state), or NOT_FOUND. */
 grpc_status_code pit_jobs_cancel(pit_jobs *jobs, const char *job_id, int *canceled, pit_job_state *state);

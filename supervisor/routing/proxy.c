@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol.h"
 #include "buffers.h"
 #include "clock.h"
 #include "log.h"
 #include "pitboss.pb-c.h"
 #include "routing/router.h"
 
-#define TOKEN_KEY "x-pitboss-token"
 
 void pit_proxy_release(pit_proxy *px) {
     pthread_mutex_lock(&px->sup->mu);
@@ -105,10 +105,10 @@ static void finish_with_worker_status(pit_proxy *px, const pit_status *st) {
     pit_md md[2];
     size_t n = 0, len;
     const char *v;
-    if ((v = pit_status_metadata(st, "x-pitboss-error-type", &len))) md[n++] = (pit_md){"x-pitboss-error-type", v, len};
-    if ((v = pit_status_metadata(st, "x-pitboss-traceback-bin", &len))) {
+    if ((v = pit_status_metadata(st, PIT_MD_ERROR_TYPE, &len))) md[n++] = (pit_md){PIT_MD_ERROR_TYPE, v, len};
+    if ((v = pit_status_metadata(st, PIT_MD_TRACEBACK, &len))) {
         if (px->sup->cfg.errors.expose_traceback) {
-            md[n++] = (pit_md){"x-pitboss-traceback-bin", v, len};
+            md[n++] = (pit_md){PIT_MD_TRACEBACK, v, len};
         } else {
             /* Production: tracebacks and the paths in them stay on this host; the client gets the
              * exception's type and message. */
@@ -211,7 +211,7 @@ static void on_stream_msg(pit_ccall *cc, grpc_byte_buffer *msg, void *arg) {
 
 void pit_proxy_dispatch(pit_proxy *px) {
     pit_sup *sup = px->sup;
-    pit_md md = {TOKEN_KEY, sup->token, 0};
+    pit_md md = {PIT_MD_TOKEN, sup->token, 0};
     gpr_timespec deadline = gpr_inf_future(GPR_CLOCK_MONOTONIC);
     if (px->deadline_us != INT64_MAX) {
         deadline.tv_sec = px->deadline_us / 1000000;

@@ -208,3 +208,37 @@ def test_the_progress_bar_draws_only_on_a_terminal_and_at_most_ten_times_a_secon
     draws = drawn.count(b"/20000 (")  # one per draw (a terminal writes CR LF for a newline, so not CRs)
     assert draws >= 1 and b"20000/20000 (100%)" in drawn
     assert draws <= 10 * seconds + 2, (draws, seconds)
+
+
+def test_every_part_reports_one_version(supervisor):
+    """The version has one source, CMake's project(VERSION) (common/protocol.h PIT_VERSION): the CLI,
+    the engine's backend_info, GetInfo and the Python package must all say the same."""
+    import re
+    cmake = open(os.path.join(ROOT, "CMakeLists.txt")).read()
+    want = re.search(r"project\(pitboss VERSION ([0-9.]+)", cmake).group(1)
+    assert run_cli("--version").stdout.split()[1] == want
+    assert pitboss.__version__ == want
+    pyproject = open(os.path.join(ROOT, "bridge", "python", "pyproject.toml")).read()
+    assert re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1) == want
+    info = json.loads(supervisor.execute("backend_info").result_json)
+    assert info["version"] == want
+    assert supervisor.info().version == want
+
+
+def test_the_package_modules_share_through_public_names_only():
+    """No module of the pitboss package imports another's private names: what sync and async share
+    lives in _transport.py under public names. Cancelled is spelled one way (JobCanceled is an alias)."""
+    import ast
+    pkg = os.path.join(ROOT, "bridge", "python", "pitboss")
+    offenders = []
+    for name in sorted(os.listdir(pkg)):
+        if not name.endswith(".py"):
+            continue
+        tree = ast.parse(open(os.path.join(pkg, name)).read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level >= 1:
+                offenders += [f"{name}: from .{node.module} import {a.name}" for a in node.names
+                              if a.name.startswith("_")]
+    assert offenders == []
+    assert pitboss.JobCanceled is pitboss.JobCancelled
+    assert pitboss.Result.__module__ == "pitboss.client"

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "protocol.h"
 #include "log.h"
 #include "mem_budget.h"
 #include "engine/qasm.h"
@@ -189,7 +190,7 @@ static void cmd_backend_info(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out
     json_t *gates = json_array();
     for (const char *const *g = qasm_gate_names(); *g; g++) json_array_append_new(gates, json_string(*g));
     out->value = json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:s, s:i, s:b}", "name", "pitboss-statevector", "version",
-                           "0.1.0", "max_qubits", g_limits.max_qubits, "max_shots", (json_int_t)g_limits.max_shots,
+                           PIT_VERSION, "max_qubits", g_limits.max_qubits, "max_shots", (json_int_t)g_limits.max_shots,
                            "max_gates", (json_int_t)g_limits.max_gates, "gates", gates, "description",
                            "State-vector simulator in C (complex doubles, all cores): OpenQASM 2 and 3 in, counts out. "
                            "Terminal measurements are sampled from the final state; mid-circuit measurement, reset "

@@ -152,8 +152,8 @@ static void finish(pit_cmd_ctx *ctx, pit_cmd_result *res) {
     if (res->code != GRPC_STATUS_OK) {
         pit_md md[2];
         size_t n = 0;
-        if (res->error_type[0]) md[n++] = (pit_md){"x-pitboss-error-type", res->error_type, 0};
-        if (res->traceback) md[n++] = (pit_md){"x-pitboss-traceback-bin", res->traceback, 0};
+        if (res->error_type[0]) md[n++] = (pit_md){PIT_MD_ERROR_TYPE, res->error_type, 0};
+        if (res->traceback) md[n++] = (pit_md){PIT_MD_TRACEBACK, res->traceback, 0};
         pit_call_finish(ctx->call, res->code, res->message, NULL, md, n);
     } else if (ctx->streaming_call) {
         char *text = res->value_json ? strdup(res->value_json) : res->value ? pit_json_dump(res->value) : strdup("null");
@@ -195,8 +195,8 @@ static void finish(pit_cmd_ctx *ctx, pit_cmd_result *res) {
     if (was_cancelled && fd >= 0) {
         /* The supervisor still counts this call (its client left while it ran): tell it it is over. */
         char line[32];
-        int n = snprintf(line, sizeof line, PIT_ENDED_WORD " %u\n", running);
-        ssize_t unused = write(fd, line, (size_t)n); /* one short write is atomic on a pipe; EAGAIN: the
+        int n = pit_ended_line_format(line, sizeof line, running);
+        ssize_t unused = n > 0 ? write(fd, line, (size_t)n) : 0; /* one short write is atomic on a pipe; EAGAIN: the
                                                        * supervisor's periodic probe still finds out */
         (void)unused;
     }

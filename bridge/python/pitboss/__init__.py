@@ -21,7 +21,7 @@ _LAZY = {
     "PoolSaturated": "errors", "DeadlineExceeded": "errors", "WorkerUnavailable": "errors", "Cancelled": "errors",
     "PermissionDenied": "errors", "CircuitOpen": "errors",
     "JobNotFound": "errors", "BackendNotFound": "errors", "InvalidCircuit": "errors", "JobNotCompleted": "errors",
-    "JobFailed": "errors", "JobCanceled": "errors",
+    "JobFailed": "errors", "JobCancelled": "errors", "JobCanceled": "errors",
     "JobsClient": "jobs", "JobState": "jobs", "Job": "jobs", "JobResult": "jobs", "BackendInfo": "jobs",
     "JobStatusUpdate": "jobs", "ResultChunk": "jobs", "BatchEvent": "jobs", "BatchItem": "jobs", "JobFuture": "jobs",
     "AsyncJobsClient": "jobs_aio",

@@ -15,7 +15,7 @@ import grpc
 import grpc.aio
 
 from ._stubs import health_grpc, health_pb, pb, pb_grpc
-from .client import DEFAULT_ADDRESS, _channel_options, _chunk, _request, _result
+from ._transport import DEFAULT_ADDRESS, channel_options, execute_request, run_async, to_chunk, to_result
 from .errors import PitbossError, from_rpc_error
 from .progress import ProgressBar
 
@@ -45,7 +45,7 @@ class AsyncChunkStream:
             raise
         if msg is grpc.aio.EOF:
             raise StopAsyncIteration
-        return _chunk(msg)
+        return to_chunk(msg)
 
     def cancel(self):
         self._closed = True
@@ -67,26 +67,7 @@ class AsyncChunkStream:
             pass
 
 
-async def run_resilient(fn, retry, breaker, in_session=False):
-    """Awaits fn() under the breaker, retrying transient failures by the policy."""
-    attempt = 0
-    while True:
-        attempt += 1
-        if breaker:
-            breaker.before_call()
-        try:
-            out = await fn()
-        except grpc.RpcError as rpc_err:
-            err = from_rpc_error(rpc_err)
-            if breaker:
-                breaker.record_failure(err)
-            if retry and retry.should_retry(err, attempt, in_session):
-                await asyncio.sleep(retry.backoff(attempt))
-                continue
-            raise err from None
-        if breaker:
-            breaker.record_success()
-        return out
+run_resilient = run_async  # its name before _transport.py; kept for users' code
 
 
 class AsyncClient:
@@ -99,7 +80,7 @@ class AsyncClient:
         self.timeout = timeout
         self.retry = retry
         self.breaker = breaker
-        self._channel = grpc.aio.insecure_channel(address, options=_channel_options(max_message_mb))
+        self._channel = grpc.aio.insecure_channel(address, options=channel_options(max_message_mb))
         self._stub = pb_grpc.PoolStub(self._channel)
         self._health = health_grpc.HealthStub(self._channel)
 
@@ -108,11 +89,11 @@ class AsyncClient:
 
     async def execute(self, command, args=None, *, pool=None, session=None, payload=None, timeout=None):
         timeout = self.timeout if timeout is None else timeout
-        req = _request(command, args, pool, session, payload, timeout)
+        req = execute_request(command, args, pool, session, payload, timeout)
 
         async def call():
             started = time.monotonic()
-            return _result(await self._stub.Execute(req, timeout=timeout), started)
+            return to_result(await self._stub.Execute(req, timeout=timeout), started)
 
         return await self._run(call, bool(session))
 
@@ -121,7 +102,7 @@ class AsyncClient:
         timeout = self.stream_timeout if timeout is None else timeout
         if self.breaker:
             self.breaker.before_call()
-        return AsyncChunkStream(self._stub.ExecuteStream(_request(command, args, pool, session, payload, timeout),
+        return AsyncChunkStream(self._stub.ExecuteStream(execute_request(command, args, pool, session, payload, timeout),
                                                          timeout=timeout))
 
     def session(self, session_id=None, *, pool=None):

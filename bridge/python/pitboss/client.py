@@ -19,104 +19,17 @@ from dataclasses import dataclass
 import grpc
 
 from ._stubs import health_grpc, health_pb, pb, pb_grpc
-from .errors import PitbossError, from_rpc_error
+from .errors import PitbossError, from_rpc_error  # noqa: F401
 from .progress import ProgressBar
 from .resilience import CircuitBreaker, RetryPolicy
 
 __all__ = ["Client", "Session", "Result", "Chunk", "WorkerRef", "DEFAULT_ADDRESS"]
 
-DEFAULT_ADDRESS = "127.0.0.1:50051"
+from ._transport import (DEFAULT_ADDRESS, Chunk, Resilience, Result, WorkerRef, channel_options,  # noqa: F401
+                         execute_request, to_chunk, to_result)
 
-
-@dataclass(frozen=True)
-class WorkerRef:
-    pool: str
-    slot: int
-    pid: int
-    port: int
-
-
-@dataclass
-class Result:
-    """What one Execute answered."""
-    value: object            # the decoded JSON result
-    payload: bytes = b""     # raw bytes, if the command returned any
-    worker: WorkerRef = None
-    session_reset: bool = False  # the session's worker was replaced: its session state is gone
-    elapsed: float = 0.0     # seconds, as the client measured
-    worker_ms: float = 0.0   # milliseconds the worker spent on it
-
-
-@dataclass
-class Chunk:
-    """One chunk of an ExecuteStream."""
-    data: object
-    payload: bytes = b""
-    seq: int = 0
-    is_final: bool = False
-    timestamp: float = 0.0   # seconds since the epoch, when the worker produced it
-    worker: WorkerRef = None
-    session_reset: bool = False
-
-
-def _worker_ref(w):
-    return WorkerRef(w.pool, w.slot, w.pid, w.port) if w is not None and w.pid else None
-
-
-def _request(command, args, pool, session, payload, timeout):
-    if args is None:
-        args_json = ""
-    elif isinstance(args, (str, bytes)):
-        args_json = args.decode() if isinstance(args, bytes) else args
-    else:
-        args_json = json.dumps(args)
-    return pb.ExecuteRequest(command=command, args_json=args_json, pool=pool or "", session_id=session or "",
-                             payload=payload or b"", timeout_ms=int(timeout * 1000) if timeout else 0)
-
-
-def _result(resp, started):
-    return Result(value=json.loads(resp.result_json) if resp.result_json else None, payload=resp.payload,
-                  worker=_worker_ref(resp.worker), session_reset=resp.session_reset,
-                  elapsed=time.monotonic() - started, worker_ms=resp.elapsed_ms)
-
-
-def _chunk(c):
-    return Chunk(data=json.loads(c.data_json) if c.data_json else None, payload=c.payload, seq=c.seq,
-                 is_final=c.is_final, timestamp=c.timestamp_us / 1e6,
-                 worker=_worker_ref(c.worker) if c.HasField("worker") else None, session_reset=c.session_reset)
-
-
-def _channel_options(max_message_mb):
-    size = max_message_mb * 1024 * 1024
-    return [("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size)]
-
-
-class _Resilience:
-    """Runs one call with the client's breaker and retry policy."""
-
-    def __init__(self, retry, breaker):
-        self.retry = retry
-        self.breaker = breaker
-
-    def run(self, fn, in_session):
-        attempt = 0
-        while True:
-            attempt += 1
-            if self.breaker:
-                self.breaker.before_call()
-            try:
-                out = fn()
-            except grpc.RpcError as rpc_err:
-                err = from_rpc_error(rpc_err)
-                if self.breaker:
-                    self.breaker.record_failure(err)
-                if self.retry and self.retry.should_retry(err, attempt, in_session):
-                    time.sleep(self.retry.backoff(attempt))
-                    continue
-                raise err from None
-            if self.breaker:
-                self.breaker.record_success()
-            return out
+for _cls in (WorkerRef, Result, Chunk):
+    _cls.__module__ = __name__  # where users import them from (and where pickles look them up)
 
 
 class ChunkStream:
@@ -130,7 +43,7 @@ class ChunkStream:
     def __iter__(self):
         try:
             for c in self._call:
-                yield _chunk(c)
+                yield to_chunk(c)
         except grpc.RpcError as err:
             if self._closed and err.code() == grpc.StatusCode.CANCELLED:
                 return  # we cancelled it ourselves
@@ -172,21 +85,21 @@ class Client:
         self.stream_timeout = stream_timeout
         self.retry = retry
         self.breaker = breaker
-        self._channel = grpc.insecure_channel(address, options=_channel_options(max_message_mb))
+        self._channel = grpc.insecure_channel(address, options=channel_options(max_message_mb))
         self._stub = pb_grpc.PoolStub(self._channel)
         self._health = health_grpc.HealthStub(self._channel)
-        self._res = _Resilience(retry, breaker)
+        self._res = Resilience(retry, breaker)
 
     # -------------------------------------------------------------- calls
 
     def execute(self, command, args=None, *, pool=None, session=None, payload=None, timeout=None):
         """Runs command with args (a dict, or JSON text); returns a Result. Raises a PitbossError."""
         timeout = self.timeout if timeout is None else timeout
-        req = _request(command, args, pool, session, payload, timeout)
+        req = execute_request(command, args, pool, session, payload, timeout)
 
         def call():
             started = time.monotonic()
-            return _result(self._stub.Execute(req, timeout=timeout), started)
+            return to_result(self._stub.Execute(req, timeout=timeout), started)
 
         return self._res.run(call, in_session=bool(session))
 
@@ -196,7 +109,7 @@ class Client:
         callback: calls callback(chunk) for each chunk as it arrives and returns the final chunk.
         Streams are not retried once a chunk has arrived."""
         timeout = self.stream_timeout if timeout is None else timeout
-        req = _request(command, args, pool, session, payload, timeout)
+        req = execute_request(command, args, pool, session, payload, timeout)
         if self.breaker:
             self.breaker.before_call()
         stream = ChunkStream(self._stub.ExecuteStream(req, timeout=timeout))

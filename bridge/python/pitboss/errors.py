@@ -78,8 +78,12 @@ class JobFailed(PitbossError):
     """The job ran and failed; the message says why."""
 
 
-class JobCanceled(PitbossError):
-    """The job was canceled before it finished."""
+class JobCancelled(PitbossError):
+    """The job was cancelled before it finished. One spelling, as in Cancelled (a cancelled call) and
+    grpc's CANCELLED; JobCanceled is the same class under its first name."""
+
+
+JobCanceled = JobCancelled
 
 
 _BY_TYPE = {"JobNotFound": JobNotFound, "BackendNotFound": BackendNotFound, "InvalidCircuit": InvalidCircuit,

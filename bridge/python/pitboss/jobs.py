@@ -23,7 +23,7 @@ from typing import Dict, List, Optional
 import grpc
 
 from ._stubs import jobs_grpc, jobs_pb
-from .client import DEFAULT_ADDRESS, _channel_options, _Resilience
+from ._transport import DEFAULT_ADDRESS, Resilience, channel_options
 from .errors import JobCanceled, JobFailed, PitbossError, from_rpc_error
 
 __all__ = ["JobsClient", "JobState", "Job", "JobResult", "BackendInfo", "JobStatusUpdate", "ResultChunk",
@@ -150,7 +150,7 @@ class BatchEvent:
     @classmethod
     def from_proto(cls, m):
         kind = m.WhichOneof("event")
-        code = _status_code(m.error_code) if kind == "error" else None
+        code = status_code(m.error_code) if kind == "error" else None
         return cls(kind, m.index, m.job_id, m.client_request_id,
                    JobResult.from_proto(m.completed) if kind == "completed" else None,
                    m.error if kind == "error" else None, code)
@@ -169,7 +169,7 @@ class BatchItem:
         return self.error is None
 
 
-def _status_code(value):
+def status_code(value):
     for c in grpc.StatusCode:
         if c.value[0] == value:
             return c
@@ -186,20 +186,20 @@ def circuit_spec(circuit, shots=1024, seed=None):
     return qasm, n, circuit[2] if len(circuit) > 2 else seed
 
 
-def _submit_request(qasm, backend, shots, seed, request_id):
+def submit_request(qasm, backend, shots, seed, request_id):
     return jobs_pb.SubmitJobRequest(circuit=jobs_pb.CircuitPayload(qasm=qasm), backend_id=backend or "",
                                     shots=int(shots or 0), seed=int(seed or 0), has_seed=seed is not None,
                                     client_request_id=request_id or "")
 
 
-def _batch_submission(circuit, backend, shots, request_id=None):
+def batch_submission(circuit, backend, shots, request_id=None):
     qasm, n, seed = circuit_spec(circuit, shots)
     return jobs_pb.BatchJobSubmission(circuit=jobs_pb.CircuitPayload(qasm=qasm), backend_id=backend or "",
                                       shots=int(n or 0), seed=int(seed or 0), has_seed=seed is not None,
                                       client_request_id=request_id or uuid.uuid4().hex)
 
 
-def _outcome_error(update):
+def outcome_error(update):
     if update.state == JobState.FAILED:
         return JobFailed(f"job {update.job_id} failed: {update.error_message or 'no reason given'}")
     return JobCanceled(f"job {update.job_id} was canceled")
@@ -269,9 +269,9 @@ class JobsClient:
         self.address = address
         self.timeout = timeout
         self._own_channel = channel is None
-        self._channel = channel or grpc.insecure_channel(address, options=_channel_options(max_message_mb))
+        self._channel = channel or grpc.insecure_channel(address, options=channel_options(max_message_mb))
         self._stub = jobs_grpc.JobsStub(self._channel)
-        self._resilience = _Resilience(retry, breaker)
+        self._resilience = Resilience(retry, breaker)
         self._future_workers = future_workers
         self._executor = None
         self._lock = threading.Lock()
@@ -279,7 +279,7 @@ class JobsClient:
     # ------------------------------------------------------------ submit
     def submit_qasm(self, qasm, backend_id="", shots=1024, *, seed=None, request_id=None):
         """Queues the circuit; returns its job id at once."""
-        req = _submit_request(qasm, backend_id, shots, seed, request_id or uuid.uuid4().hex)
+        req = submit_request(qasm, backend_id, shots, seed, request_id or uuid.uuid4().hex)
         return self._unary(self._stub.SubmitJob, req).job_id
 
     def submit_batch(self, circuits, backend_id="", shots=1024):
@@ -288,9 +288,9 @@ class JobsClient:
         reqs = []
         for c in circuits:
             qasm, n, seed = circuit_spec(c, shots)
-            reqs.append(_submit_request(qasm, backend_id, n, seed, uuid.uuid4().hex))
+            reqs.append(submit_request(qasm, backend_id, n, seed, uuid.uuid4().hex))
         resp = self._unary(self._stub.SubmitBatch, jobs_pb.SubmitBatchRequest(jobs=reqs))
-        return [BatchItem(i.index, i.job_id or None, i.error or None, _status_code(i.error_code) if i.error else None)
+        return [BatchItem(i.index, i.job_id or None, i.error or None, status_code(i.error_code) if i.error else None)
                 for i in resp.items]
 
     def submit_qasm_future(self, qasm, backend_id="", shots=1024, *, seed=None):
@@ -344,7 +344,7 @@ class JobsClient:
         if last is None:
             raise PitbossError(f"the watch of job {job_id} ended without a state")
         if last.state != JobState.COMPLETED:
-            raise _outcome_error(last)
+            raise outcome_error(last)
         return self.get_job_result(job_id)
 
     def cancel_job(self, job_id):
@@ -393,7 +393,7 @@ class JobsClient:
         yields BatchEvents: "submitted" per accepted job as soon as it is accepted, then
         "completed" (with result) or "error" (with why) for every job. Ends when every job has
         reported."""
-        requests = (_batch_submission(c, backend_id, shots) for c in circuits)
+        requests = (batch_submission(c, backend_id, shots) for c in circuits)
         call = self._stream(lambda: self._stub.SubmitBatchStream(requests, timeout=timeout))
         try:
             for m in call:

@@ -11,11 +11,10 @@ import grpc
 import grpc.aio
 
 from ._stubs import jobs_grpc, jobs_pb
-from .aio import run_resilient
-from .client import DEFAULT_ADDRESS, _channel_options
+from ._transport import DEFAULT_ADDRESS, channel_options, run_async
 from .errors import PitbossError, from_rpc_error
 from .jobs import (BackendInfo, BatchEvent, BatchItem, Job, JobResult, JobState, JobStatusUpdate, ResultChunk,
-                   _batch_submission, _outcome_error, _status_code, _submit_request, circuit_spec)
+                   batch_submission, outcome_error, status_code, submit_request, circuit_spec)
 
 __all__ = ["AsyncJobsClient"]
 
@@ -30,23 +29,23 @@ class AsyncJobsClient:
         self.timeout = timeout
         self.retry = retry
         self.breaker = breaker
-        self._channel = grpc.aio.insecure_channel(address, options=_channel_options(max_message_mb))
+        self._channel = grpc.aio.insecure_channel(address, options=channel_options(max_message_mb))
         self._stub = jobs_grpc.JobsStub(self._channel)
 
     async def _unary(self, method, req):
-        return await run_resilient(lambda: method(req, timeout=self.timeout), self.retry, self.breaker)
+        return await run_async(lambda: method(req, timeout=self.timeout), self.retry, self.breaker)
 
     async def submit_qasm(self, qasm, backend_id="", shots=1024, *, seed=None, request_id=None):
-        req = _submit_request(qasm, backend_id, shots, seed, request_id or uuid.uuid4().hex)
+        req = submit_request(qasm, backend_id, shots, seed, request_id or uuid.uuid4().hex)
         return (await self._unary(self._stub.SubmitJob, req)).job_id
 
     async def submit_batch(self, circuits, backend_id="", shots=1024):
         reqs = []
         for c in circuits:
             qasm, n, seed = circuit_spec(c, shots)
-            reqs.append(_submit_request(qasm, backend_id, n, seed, uuid.uuid4().hex))
+            reqs.append(submit_request(qasm, backend_id, n, seed, uuid.uuid4().hex))
         resp = await self._unary(self._stub.SubmitBatch, jobs_pb.SubmitBatchRequest(jobs=reqs))
-        return [BatchItem(i.index, i.job_id or None, i.error or None, _status_code(i.error_code) if i.error else None)
+        return [BatchItem(i.index, i.job_id or None, i.error or None, status_code(i.error_code) if i.error else None)
                 for i in resp.items]
 
     async def get_job_status(self, job_id):
@@ -64,7 +63,7 @@ class AsyncJobsClient:
         if last is None:
             raise PitbossError(f"the watch of job {job_id} ended without a state")
         if last.state != JobState.COMPLETED:
-            raise _outcome_error(last)
+            raise outcome_error(last)
         return await self.get_job_result(job_id)
 
     async def cancel_job(self, job_id):
@@ -107,10 +106,10 @@ class AsyncJobsClient:
         async def requests():
             if hasattr(circuits, "__aiter__"):
                 async for c in circuits:
-                    yield _batch_submission(c, backend_id, shots)
+                    yield batch_submission(c, backend_id, shots)
             else:
                 for c in circuits:
-                    yield _batch_submission(c, backend_id, shots)
+                    yield batch_submission(c, backend_id, shots)
 
         return self._stream(self._stub.SubmitBatchStream(requests(), timeout=timeout), BatchEvent.from_proto)
 
