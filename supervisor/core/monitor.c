@@ -23,6 +23,7 @@
 #include "health.pb-c.h"
 #include "log.h"
 #include "core/memory.h"
+#include "core/policy.h"
 #include "pitboss.pb-c.h"
 #include "protocol.h"
 #include "core/reload.h"
@@ -208,8 +209,7 @@ static void on_backoff_done(struct ev_loop *loop, ev_timer *w, int revents);
  * restart.backoff_max_ms). */
 static void backoff_schedule(pit_sup *sup, pit_slot *slot) {
     const pit_restart_config *rc = &sup->cfg.restart;
-    int64_t delay = slot->backoff_ms ? slot->backoff_ms : rc->backoff_initial_ms;
-    slot->backoff_ms = delay * 2 > rc->backoff_max_ms ? rc->backoff_max_ms : delay * 2;
+    int64_t delay = pit_policy_backoff(&slot->backoff_ms, rc->backoff_initial_ms, rc->backoff_max_ms);
     slot->state = SLOT_BACKOFF;
     pit_info("restarting worker %d of pool \"%s\" in %lld ms", slot->index, slot->pool->cfg->name, (long long)delay);
     ev_timer_init(&slot->backoff_w, on_backoff_done, (double)delay / 1000.0, 0);
@@ -410,7 +410,7 @@ static void worker_ready(struct ev_loop *loop, pit_slot *slot, const char *buf) 
         slot->chan = pit_chan_open(target, (size_t)sup->cfg.max_message_mb << 20);
         if (old) pit_chan_unref(old);
         const pit_recycle_config *rc = &sup->cfg.recycle;
-        slot->recycle_after = rc->max_requests ? (uint64_t)rc->max_requests + (rc->jitter ? (uint64_t)random() % (uint64_t)(rc->jitter + 1) : 0) : 0;
+        slot->recycle_after = pit_policy_recycle_after(rc->max_requests, rc->jitter, (uint64_t)random());
         pit_info("worker %d of pool \"%s\" is ready: pid %d, port %d, in %lld ms", slot->index, slot->pool->cfg->name,
                  (int)slot->pid, slot->port, (long long)((slot->ready_us - slot->started_us) / 1000));
     }
@@ -535,12 +535,8 @@ static int count_restart(pit_sup *sup, pit_pool *pool) {
         pool->restart_times_cap = (int)sup->cfg.restart.max_restarts + 2;
         pool->restart_times = realloc(pool->restart_times, (size_t)pool->restart_times_cap * sizeof(int64_t));
     }
-    int k = 0;
-    for (int i = 0; i < pool->n_restart_times; i++)
-        if (now - pool->restart_times[i] < window) pool->restart_times[k++] = pool->restart_times[i];
-    pool->n_restart_times = k;
-    if (k < (int)sup->cfg.restart.max_restarts + 1) pool->restart_times[pool->n_restart_times++] = now;
-    return pool->n_restart_times > sup->cfg.restart.max_restarts;
+    return pit_policy_restart_window(pool->restart_times, &pool->n_restart_times, pool->restart_times_cap, now, window,
+                                     sup->cfg.restart.max_restarts);
 }
 
 static void on_child(struct ev_loop *loop, ev_child *w, int revents) {

@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "log.h"
 #include "pitboss.pb-c.h"
+#include "routing/placement.h"
 #include "routing/router.h"
 #include "core/call_stats.h"
 #include "core/sessions.h"
@@ -28,71 +29,13 @@ static void pool_names(pit_sup *sup, char *buf, size_t len) {
             used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", sup->pools[i].cfg->name);
 }
 
-/* ---------------------------------------------------------------- choosing a slot (under sup->mu) */
+/* ---------------------------------------------------------------- choosing a slot (placement.c) */
 
-static int has_room(const pit_slot *s) {
-    return s->state == SLOT_READY && s->in_flight < (uint32_t)s->pool->cfg->max_concurrency;
-}
-
-/* The least-loaded ready slot with room. Ties go to the slot with fewer sessions when placing a
- * new session (so sessions spread), else round-robin (so idle workers share the work). */
-static pit_slot *least_loaded(pit_pool *pool, int for_new_session) {
-    static unsigned rr;
-    pit_slot *best = NULL;
-    size_t best_sessions = 0;
-    int start = (int)(rr++ % (unsigned)pool->n_slots);
-    for (int k = 0; k < pool->n_slots; k++) {
-        pit_slot *s = &pool->slots[(start + k) % pool->n_slots];
-        if (!has_room(s)) continue;
-        size_t sess = for_new_session ? pit_sessions_count_slot(pool->sessions, s->index) : 0;
-        if (!best || s->in_flight < best->in_flight || (s->in_flight == best->in_flight && sess < best_sessions)) {
-            best = s;
-            best_sessions = sess;
-        }
-    }
-    return best;
-}
-
-typedef enum { PICK_SLOT, PICK_WAIT, PICK_NO_SESSIONS } pick_result;
-
-static pick_result pick(pit_proxy *px, pit_slot **out) {
-    pit_pool *pool = px->pool;
-    *out = NULL;
-    if (!px->session_id) {
-        *out = least_loaded(pool, 0);
-        return *out ? PICK_SLOT : PICK_WAIT;
-    }
-    pit_session *s = pit_sessions_get(pool->sessions, px->session_id);
-    if (!s) {
-        pit_slot *slot = least_loaded(pool, 1);
-        if (!slot) return PICK_WAIT;
-        s = pit_sessions_add(pool->sessions, px->session_id);
-        if (!s) return PICK_NO_SESSIONS;
-        s->slot = slot->index;
-        s->generation = slot->generation;
-        s->last_used_us = pit_mono_us();
-        *out = slot;
-        return PICK_SLOT;
-    }
-    if (s->slot >= pool->n_slots) {
-        /* Its worker left the pool (SIGTTOU): place it again, and say that its state is gone. */
-        pit_slot *slot = least_loaded(pool, 1);
-        if (!slot) return PICK_WAIT;
-        s->slot = slot->index;
-        s->generation = slot->generation;
-        s->last_used_us = pit_mono_us();
-        px->session_reset = 1;
-        *out = slot;
-        return PICK_SLOT;
-    }
-    pit_slot *slot = &pool->slots[s->slot];
-    if (!has_room(slot)) return PICK_WAIT; /* affinity: wait for this worker, even if others are free */
-    /* Same slot, new process: the session's state on the worker is gone; say so. */
-    px->session_reset = s->generation != slot->generation;
-    s->generation = slot->generation;
-    s->last_used_us = pit_mono_us();
-    *out = slot;
-    return PICK_SLOT;
+static pit_pick pick(pit_proxy *px, pit_slot **out) {
+    int reset = 0;
+    pit_pick r = pit_place(px->pool, px->session_id, out, &reset);
+    if (reset) px->session_reset = 1;
+    return r;
 }
 
 static void reserve(pit_proxy *px, pit_slot *slot) {
@@ -180,12 +123,12 @@ static void service_queue_locked(pit_pool *pool, actions *a) {
             a->fail[a->n_fail++] = px;
         } else {
             pit_slot *slot;
-            pick_result r = pick(px, &slot);
-            if (r == PICK_SLOT) {
+            pit_pick r = pick(px, &slot);
+            if (r == PIT_PICK_SLOT) {
                 queue_remove(pool, px);
                 reserve(px, slot);
                 a->dispatch[a->n_dispatch++] = px;
-            } else if (r == PICK_NO_SESSIONS) {
+            } else if (r == PIT_PICK_NO_SESSIONS) {
                 queue_remove(pool, px);
                 a->fail_code[a->n_fail] = GRPC_STATUS_RESOURCE_EXHAUSTED;
                 a->fail[a->n_fail++] = px;
@@ -394,21 +337,24 @@ static grpc_status_code admit(pit_proxy *px, int internal, pit_slot **slot, char
     a.n_dispatch = a.n_fail = a.more = 0;
     *slot = NULL;
     pthread_mutex_lock(&sup->mu);
-    if (sup->shutting_down) {
+    pit_admit_gate gate = pit_policy_admit_gate(sup->shutting_down, pool->state == POOL_FAILED, pool->queue_head != NULL,
+                                                px->session_id != NULL);
+    if (gate == PIT_ADMIT_STOPPING) {
         refuse = GRPC_STATUS_UNAVAILABLE;
         snprintf(why, whylen, "pitboss is shutting down: send the call to another instance or retry later");
-    } else if (pool->state == POOL_FAILED) {
+    } else if (gate == PIT_ADMIT_FAILED) {
         refuse = GRPC_STATUS_UNAVAILABLE;
         snprintf(why, whylen, "pool \"%.64s\" has failed: %.400s", pool->cfg->name, pool->failed_reason);
     } else {
-        pick_result r = pool->queue_head && !px->session_id ? PICK_WAIT : pick(px, slot);
-        if (r == PICK_SLOT) {
+        pit_pick r = gate == PIT_ADMIT_WAIT ? PIT_PICK_WAIT : pick(px, slot);
+        pit_admit_place place = pit_policy_admit_place(r, internal, pool->queued, pool->cfg->queue_limit);
+        if (place == PIT_ADMIT_DISPATCH) {
             reserve(px, *slot);
-        } else if (r == PICK_NO_SESSIONS) {
+        } else if (place == PIT_ADMIT_NO_SESSIONS) {
             refuse = GRPC_STATUS_RESOURCE_EXHAUSTED;
             snprintf(why, whylen, "pool \"%s\" has %lld open sessions, its limit (sessions.max_sessions): close "
                      "sessions or raise the limit", pool->cfg->name, (long long)sup->cfg.sessions.max_sessions);
-        } else if (internal || pool->queued < (uint32_t)pool->cfg->queue_limit) {
+        } else if (place == PIT_ADMIT_QUEUE) {
             queue_push(pool, px);
             /* Calls ahead of it may wait for one busy session worker while others are free. */
             service_queue_locked(pool, &a);
