@@ -1,19 +1,18 @@
 /*
- * The monitor: the supervisor's libev thread (the main thread). It starts workers with fork+exec,
- * waits for their READY line, reaps them, restarts them with backoff, declares a pool FAILED
- * when its workers keep dying, pings them for health, recycles them, replaces them on SIGHUP, and
- * expires idle sessions. Like nginx's master loop: events become state changes in the slot table.
+ * The monitor: the supervisor's policy for its workers, on the libev thread (the main thread). It
+ * decides when to start a worker (spawn.c does the fork+exec), waits for its READY line, reaps it,
+ * restarts it with backoff, declares a pool FAILED when its workers keep dying, pings them for
+ * health, recycles them, replaces them on SIGHUP, and expires idle sessions. Like nginx's master
+ * loop (ngx_process_cycle.c beside ngx_process.c): events become state changes in the slot table.
+ * Every function here runs on the libev thread, except on_health_answer and on_close_answer, which
+ * run on a completion-queue thread (they take sup->mu).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,179 +28,17 @@
 #include "core/reload.h"
 #include "rpc_client.h"
 #include "core/sessions.h"
+#include "core/spawn.h"
 #include "core/supervisor.h"
 
-extern char **environ;
-
-#define WORKER_EXIT_PORT_BUSY PIT_WORKER_EXIT_PORT_BUSY
-#define WORKER_EXIT_FATAL PIT_WORKER_EXIT_FATAL
 
 static pit_sup *g_sup; /* for libev callbacks that carry no data pointer */
-
-/* ---------------------------------------------------------------- ports */
-
-static int port_is_free(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return 0;
-    int one = 1;
-    /* As gRPC does: lingering TIME_WAIT connections must not make a port look busy. */
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-static int port_taken_by_slot(pit_sup *sup, int port, const pit_slot *except) {
-    for (int i = 0; i < sup->n_pools; i++)
-        for (int k = 0; k < sup->pools[i].n_slots; k++) {
-            const pit_slot *s = &sup->pools[i].slots[k];
-            if (s != except && s->port == port) return 1;
-        }
-    return 0;
-}
-
-/* The next free port of the range for slot, after `after` (wrapping); 0 if none. */
-static int find_port(pit_sup *sup, pit_slot *slot, int after) {
-    int base = (int)sup->cfg.workers.base_port, range = (int)sup->cfg.workers.port_range;
-    for (int k = 1; k <= range; k++) {
-        int port = base + (after - base + k + range) % range;
-        if (port_taken_by_slot(sup, port, slot)) continue;
-        if (port_is_free(port)) return port;
-        pit_info("port %d is in use: skipping it", port);
-    }
-    return 0;
-}
 
 /* ---------------------------------------------------------------- starting a worker */
 
 static void on_child(struct ev_loop *loop, ev_child *w, int revents);
 static void on_ready_line(struct ev_loop *loop, ev_io *w, int revents);
-static void on_worker_stderr(struct ev_loop *loop, ev_io *w, int revents);
 static void on_init_timeout(struct ev_loop *loop, ev_timer *w, int revents);
-
-static void tail_add(pit_slot *slot, const char *line) {
-    snprintf(slot->tail[slot->tail_next], sizeof slot->tail[0], "%s", line);
-    slot->tail_next = (slot->tail_next + 1) % 8;
-}
-
-static void tail_text(pit_slot *slot, char *out, size_t len) {
-    size_t used = 0;
-    out[0] = 0;
-    for (int k = 0; k < 8; k++) {
-        const char *line = slot->tail[(slot->tail_next + k) % 8];
-        if (line[0] && used < len) used += (size_t)snprintf(out + used, len - used, "%s%s", used ? " | " : "", line);
-    }
-    if (!out[0]) snprintf(out, len, "(no output)");
-}
-
-/* Builds what the child needs before forking: after fork only async-signal-safe calls are allowed. */
-typedef struct {
-    char *argv[64];
-    int argc;
-    char **envp;
-} exec_plan;
-
-static void plan_arg(exec_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void plan_arg(exec_plan *p, const char *fmt, ...) {
-    char buf[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (p->argc < 62) p->argv[p->argc++] = strdup(buf);
-}
-
-static void plan_build(pit_sup *sup, pit_slot *slot, int ready_fd, exec_plan *p) {
-    const pit_pool_config *pc = slot->pool->cfg;
-    memset(p, 0, sizeof *p);
-    plan_arg(p, "%s", slot->pool->worker_bin);
-    plan_arg(p, "--port");
-    plan_arg(p, "%d", slot->port);
-    plan_arg(p, "--ready-fd");
-    plan_arg(p, "%d", ready_fd);
-    plan_arg(p, "--max-concurrency");
-    plan_arg(p, "%lld", (long long)pc->worker_threads);
-    plan_arg(p, "--slot");
-    plan_arg(p, "%d", slot->index);
-    plan_arg(p, "--pool");
-    plan_arg(p, "%s", pc->name);
-    plan_arg(p, "--kind");
-    plan_arg(p, "%s", pc->kind == PIT_KIND_PYTHON ? "python" : "native");
-    plan_arg(p, "--log-level");
-    plan_arg(p, "%s", sup->cfg.log_level);
-    plan_arg(p, "--grace-ms");
-    plan_arg(p, "%lld", (long long)sup->cfg.timeouts.graceful_ms);
-    plan_arg(p, "--max-message-mb");
-    plan_arg(p, "%lld", (long long)sup->cfg.max_message_mb);
-    if (sup->run_dir[0]) {
-        plan_arg(p, "--unix");
-        plan_arg(p, "%s/w%d.sock", sup->run_dir, pit_slot_global_index(slot));
-    }
-    plan_arg(p, "--session-ttl-s");
-    plan_arg(p, "%lld", (long long)sup->cfg.sessions.ttl_s);
-    if (pc->kind == PIT_KIND_NATIVE) {
-        plan_arg(p, "--max-qubits");
-        plan_arg(p, "%lld", (long long)pc->max_qubits);
-        plan_arg(p, "--max-shots");
-        plan_arg(p, "%lld", (long long)pc->max_shots);
-        plan_arg(p, "--max-gates");
-        plan_arg(p, "%lld", (long long)pc->max_gates);
-        plan_arg(p, "--max-circuit-bytes");
-        plan_arg(p, "%lld", (long long)pc->max_circuit_bytes);
-        if (sup->mem_fd >= 0) {
-            plan_arg(p, "--memory-fd");
-            plan_arg(p, "%d", sup->mem_fd);
-            plan_arg(p, "--memory-pool");
-            plan_arg(p, "%d", slot->pool->index);
-        }
-    }
-    for (size_t i = 0; i < pc->module.count; i++) {
-        plan_arg(p, "--module");
-        plan_arg(p, "%s", pc->module.items[i]);
-    }
-    for (size_t i = 0; i < pc->python_path.count; i++) {
-        plan_arg(p, "--python-path");
-        if (pc->python_path.items[i][0] == '/')
-            plan_arg(p, "%s", pc->python_path.items[i]);
-        else
-            plan_arg(p, "%s/%s", sup->cfg.config_dir, pc->python_path.items[i]);
-    }
-    p->argv[p->argc] = NULL;
-
-    size_t n_env = 0;
-    while (environ[n_env]) n_env++;
-    p->envp = calloc(n_env + pc->env.count + 8, sizeof(char *));
-    size_t k = 0;
-    for (size_t i = 0; i < n_env; i++) {
-        if (strncmp(environ[i], PIT_ENV_WORKER_TOKEN "=", sizeof PIT_ENV_WORKER_TOKEN) == 0) continue;
-        p->envp[k++] = strdup(environ[i]);
-    }
-    char buf[4200];
-    snprintf(buf, sizeof buf, PIT_ENV_WORKER_TOKEN "=%s", sup->token);
-    p->envp[k++] = strdup(buf);
-    snprintf(buf, sizeof buf, PIT_ENV_SUPERVISOR_PID "=%d", (int)getpid());
-    p->envp[k++] = strdup(buf);
-    snprintf(buf, sizeof buf, PIT_ENV_POOL "=%s", pc->name);
-    p->envp[k++] = strdup(buf);
-    snprintf(buf, sizeof buf, PIT_ENV_SLOT "=%d", slot->index);
-    p->envp[k++] = strdup(buf);
-    for (size_t i = 0; i < pc->env.count; i++) {
-        snprintf(buf, sizeof buf, "%s=%s", pc->env.keys[i], pc->env.values[i]);
-        p->envp[k++] = strdup(buf);
-    }
-    p->envp[k] = NULL;
-}
-
-static void plan_free(exec_plan *p) {
-    for (int i = 0; i < p->argc; i++) free(p->argv[i]);
-    for (size_t i = 0; p->envp && p->envp[i]; i++) free(p->envp[i]);
-    free(p->envp);
-}
 
 static void on_backoff_done(struct ev_loop *loop, ev_timer *w, int revents);
 
@@ -221,58 +58,11 @@ static void backoff_schedule(pit_sup *sup, pit_slot *slot) {
  * the slot tries again after its backoff, so it comes back once the cause is gone (it used to stay in
  * backoff with no process and no timer, for good). */
 static void spawn(pit_sup *sup, pit_slot *slot) {
-    int ready[2] = {-1, -1}, err[2] = {-1, -1};
-    if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
-        pit_error("cannot create pipes for worker %d of pool \"%s\": %s: trying again after the backoff",
-                  slot->index, slot->pool->cfg->name, strerror(errno));
-        for (int i = 0; i < 2; i++) {
-            if (ready[i] >= 0) close(ready[i]);
-            if (err[i] >= 0) close(err[i]);
-        }
-        snprintf(slot->last_exit, sizeof slot->last_exit, "could not start: pipe2: %s", strerror(errno));
+    if (pit_spawn_worker(sup, slot) != 0) {
         slot->restarts++;
         backoff_schedule(sup, slot);
         return;
     }
-    exec_plan plan;
-    plan_build(sup, slot, ready[1], &plan);
-    int native = slot->pool->cfg->kind == PIT_KIND_NATIVE;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* Child: async-signal-safe calls only, until execve. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(1); /* the supervisor died before prctl took effect */
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0) dup2(devnull, 0);
-        dup2(err[1], 1);
-        dup2(err[1], 2);
-        fcntl(ready[1], F_SETFD, 0); /* the descriptors the worker inherits on purpose: its ready pipe */
-        if (native && sup->mem_fd >= 0) fcntl(sup->mem_fd, F_SETFD, 0); /* and the memory budget */
-        execve(plan.argv[0], plan.argv, plan.envp);
-        static const char msg[] = "pitboss: cannot execute the worker program\n";
-        ssize_t unused = write(2, msg, sizeof msg - 1);
-        (void)unused;
-        _exit(WORKER_EXIT_FATAL);
-    }
-    plan_free(&plan);
-    close(ready[1]);
-    close(err[1]);
-    if (pid < 0) {
-        int e = errno;
-        pit_error("fork failed for worker %d of pool \"%s\": %s: trying again after the backoff", slot->index,
-                  slot->pool->cfg->name, strerror(e));
-        close(ready[0]);
-        close(err[0]);
-        snprintf(slot->last_exit, sizeof slot->last_exit, "could not start: fork: %s", strerror(e));
-        slot->restarts++;
-        backoff_schedule(sup, slot);
-        return;
-    }
-    slot->pid = pid;
     slot->state = SLOT_STARTING;
     slot->generation++;
     slot->started_us = pit_mono_us();
@@ -280,25 +70,18 @@ static void spawn(pit_sup *sup, pit_slot *slot) {
     slot->health_pending = 0;
     slot->restart_now = 0;
     slot->overran_kill_sent = 0;
-    slot->ready_fd = ready[0];
+    slot->stop_wanted = 0;
     slot->events_len = 0;
-    slot->stderr_fd = err[0];
-    slot->stderr_len = 0;
-    fcntl(ready[0], F_SETFL, O_NONBLOCK);
-    fcntl(err[0], F_SETFL, O_NONBLOCK);
-    ev_child_init(&slot->child_w, on_child, pid, 0);
+    ev_child_init(&slot->child_w, on_child, slot->pid, 0);
     slot->child_w.data = slot;
     ev_child_start(sup->ev, &slot->child_w);
-    ev_io_init(&slot->ready_w, on_ready_line, ready[0], EV_READ);
+    ev_io_init(&slot->ready_w, on_ready_line, slot->ready_fd, EV_READ);
     slot->ready_w.data = slot;
     ev_io_start(sup->ev, &slot->ready_w);
-    ev_io_init(&slot->stderr_w, on_worker_stderr, err[0], EV_READ);
-    slot->stderr_w.data = slot;
-    ev_io_start(sup->ev, &slot->stderr_w);
     ev_timer_init(&slot->init_w, on_init_timeout, (double)sup->cfg.timeouts.worker_init_ms / 1000.0, 0);
     slot->init_w.data = slot;
     ev_timer_start(sup->ev, &slot->init_w);
-    pit_info("started worker %d of pool \"%s\": pid %d, port %d", slot->index, slot->pool->cfg->name, (int)pid,
+    pit_info("started worker %d of pool \"%s\": pid %d, port %d", slot->index, slot->pool->cfg->name, (int)slot->pid,
              slot->port);
 }
 
@@ -308,7 +91,7 @@ int pit_monitor_start_all(pit_sup *sup) {
     for (int i = 0; i < sup->n_pools; i++) {
         for (int k = 0; k < sup->pools[i].n_slots; k++) {
             pit_slot *slot = &sup->pools[i].slots[k];
-            int port = find_port(sup, slot, last);
+            int port = pit_spawn_find_port(sup, slot, last);
             if (!port) {
                 pthread_mutex_unlock(&sup->mu);
                 pit_error("no free port left in %lld..%lld for worker %d of pool \"%s\": widen workers.port_range or "
@@ -325,54 +108,6 @@ int pit_monitor_start_all(pit_sup *sup) {
         for (int k = 0; k < sup->pools[i].n_slots; k++) spawn(sup, &sup->pools[i].slots[k]);
     pthread_mutex_unlock(&sup->mu);
     return 0;
-}
-
-/* ---------------------------------------------------------------- a worker's output */
-
-static void forward_line(pit_slot *slot, char *line) {
-    if (!line[0]) return;
-    tail_add(slot, line);
-    /* Worker log lines are already stamped; anything else (a crash message, a print) gets a tag. */
-    if (strlen(line) > 24 && line[4] == '-' && line[10] == 'T' && line[23] == 'Z') {
-        size_t n = strlen(line);
-        line[n] = '\n';
-        ssize_t unused = write(STDERR_FILENO, line, n + 1);
-        (void)unused;
-        line[n] = 0;
-    } else {
-        pit_info("worker %d of pool \"%s\" (pid %d) says: %s", slot->index, slot->pool->cfg->name, (int)slot->pid, line);
-    }
-}
-
-static void drain_stderr(pit_slot *slot) {
-    for (;;) {
-        ssize_t n = read(slot->stderr_fd, slot->stderr_buf + slot->stderr_len, sizeof slot->stderr_buf - 1 - slot->stderr_len);
-        if (n <= 0) break;
-        slot->stderr_len += (size_t)n;
-        char *start = slot->stderr_buf, *nl;
-        while ((nl = memchr(start, '\n', slot->stderr_len - (size_t)(start - slot->stderr_buf)))) {
-            *nl = 0;
-            forward_line(slot, start);
-            start = nl + 1;
-        }
-        size_t rest = slot->stderr_len - (size_t)(start - slot->stderr_buf);
-        memmove(slot->stderr_buf, start, rest);
-        slot->stderr_len = rest;
-        if (rest == sizeof slot->stderr_buf - 1) { /* a very long line: pass it on in pieces */
-            slot->stderr_buf[rest] = 0;
-            forward_line(slot, slot->stderr_buf);
-            slot->stderr_len = 0;
-        }
-    }
-}
-
-static void on_worker_stderr(struct ev_loop *loop, ev_io *w, int revents) {
-    (void)loop;
-    (void)revents;
-    pit_slot *slot = w->data;
-    pthread_mutex_lock(&g_sup->mu);
-    drain_stderr(slot);
-    pthread_mutex_unlock(&g_sup->mu);
 }
 
 /* ---------------------------------------------------------------- ready */
@@ -465,9 +200,9 @@ static void on_init_timeout(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)revents;
     pit_slot *slot = w->data;
     pthread_mutex_lock(&g_sup->mu);
-    drain_stderr(slot);
+    pit_spawn_drain_stderr(slot);
     char tail[2048];
-    tail_text(slot, tail, sizeof tail);
+    pit_spawn_tail_text(slot, tail, sizeof tail);
     pit_error("worker %d of pool \"%s\" (pid %d) did not report ready within %lld ms (timeouts.worker_init_ms): "
               "killing it. Its last output: %s", slot->index, slot->pool->cfg->name, (int)slot->pid,
               (long long)g_sup->cfg.timeouts.worker_init_ms, tail);
@@ -493,15 +228,6 @@ static void on_backoff_done(struct ev_loop *loop, ev_timer *w, int revents) {
     pthread_mutex_lock(&g_sup->mu);
     if (slot->state == SLOT_BACKOFF && !g_sup->shutting_down && slot->pool->state != POOL_FAILED) spawn(g_sup, slot);
     pthread_mutex_unlock(&g_sup->mu);
-}
-
-static void describe_exit(int status, char *out, size_t len) {
-    if (WIFEXITED(status))
-        snprintf(out, len, "exited with code %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(out, len, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
-    else
-        snprintf(out, len, "ended with status %d", status);
 }
 
 static void pool_fail(pit_sup *sup, pit_pool *pool, const char *why) {
@@ -546,7 +272,7 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents) {
     pit_pool *pool = slot->pool;
     ev_child_stop(loop, w);
     pthread_mutex_lock(&sup->mu);
-    drain_stderr(slot);
+    pit_spawn_drain_stderr(slot);
     ev_io_stop(loop, &slot->stderr_w);
     close(slot->stderr_fd);
     if (slot->ready_fd >= 0) {
@@ -556,7 +282,7 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents) {
     }
     ev_timer_stop(loop, &slot->init_w);
 
-    describe_exit(w->rstatus, slot->last_exit, sizeof slot->last_exit);
+    pit_spawn_describe_exit(w->rstatus, slot->last_exit, sizeof slot->last_exit);
     pit_memory_slot_gone(sup, slot);
     pit_slot_state was = slot->state;
     int was_ready = slot->ready_us > slot->started_us;
@@ -586,7 +312,7 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents) {
         spawn(sup, slot);
     } else {
         char tail[2048];
-        tail_text(slot, tail, sizeof tail);
+        pit_spawn_tail_text(slot, tail, sizeof tail);
         slot->restarts++;
         if (!was_ready)
             pit_error("worker %d of pool \"%s\" (pid %d) failed to start: %s after %lld ms. Its last output: %s",
@@ -595,7 +321,7 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents) {
             pit_warn("worker %d of pool \"%s\" (pid %d) %s while %s", slot->index, pool->cfg->name,
                      (int)slot->last_pid, slot->last_exit, pit_slot_state_name(was));
         char why[1024];
-        if (WIFEXITED(w->rstatus) && WEXITSTATUS(w->rstatus) == WORKER_EXIT_FATAL) {
+        if (WIFEXITED(w->rstatus) && WEXITSTATUS(w->rstatus) == PIT_WORKER_EXIT_FATAL) {
             /* The worker's own one-line reason when it gave one; its whole output is logged above. */
             const char *mark = strstr(tail, PIT_FATAL_MARK);
             if (mark) {
@@ -614,8 +340,8 @@ static void on_child(struct ev_loop *loop, ev_child *w, int revents) {
                      (long long)sup->cfg.restart.period_s, slot->last_exit, tail);
             pool_fail(sup, pool, why);
         } else {
-            if (WIFEXITED(w->rstatus) && WEXITSTATUS(w->rstatus) == WORKER_EXIT_PORT_BUSY) {
-                int port = find_port(sup, slot, slot->port);
+            if (WIFEXITED(w->rstatus) && WEXITSTATUS(w->rstatus) == PIT_WORKER_EXIT_PORT_BUSY) {
+                int port = pit_spawn_find_port(sup, slot, slot->port);
                 if (port) {
                     pit_warn("port %d was taken: worker %d of pool \"%s\" moves to port %d", slot->port, slot->index,
                              pool->cfg->name, port);
@@ -681,7 +407,7 @@ static int pool_grow(pit_sup *sup, pit_pool *pool, const char *why) {
         return -1;
     }
     pit_slot *slot = &pool->slots[pool->n_slots];
-    int port = find_port(sup, slot, pool->n_slots ? pool->slots[pool->n_slots - 1].port : (int)sup->cfg.workers.base_port);
+    int port = pit_spawn_find_port(sup, slot, pool->n_slots ? pool->slots[pool->n_slots - 1].port : (int)sup->cfg.workers.base_port);
     if (!port) {
         pit_warn("%s: no free port left in workers.port_range for another worker of pool \"%s\"", why, pool->cfg->name);
         return -1;
@@ -758,7 +484,7 @@ void pit_monitor_pool_restart_locked(pit_sup *sup, pit_pool *pool, const char *w
         pit_slot *s = &pool->slots[k];
         s->backoff_ms = 0;
         if (s->retiring || s->pid || s->state != SLOT_STOPPED) continue;
-        if (!s->port) s->port = find_port(sup, s, (int)sup->cfg.workers.base_port);
+        if (!s->port) s->port = pit_spawn_find_port(sup, s, (int)sup->cfg.workers.base_port);
         if (s->port) spawn(sup, s);
     }
 }
@@ -823,6 +549,7 @@ typedef struct {
     uint32_t generation;
 } health_probe;
 
+/* A completion-queue thread (the ping's answer): takes sup->mu; never the libev loop's watchers. */
 static void on_health_answer(pit_ccall *cc, grpc_byte_buffer *resp, void *arg) {
     health_probe *hp = arg;
     pit_sup *sup = hp->sup;
@@ -922,6 +649,7 @@ typedef struct {
     pit_pool *pool;
 } expire_ctx;
 
+/* A completion-queue thread. */
 static void on_close_answer(pit_ccall *cc, grpc_byte_buffer *resp, void *arg) {
     (void)arg;
     if (resp) grpc_byte_buffer_destroy(resp);
@@ -1110,8 +838,8 @@ void pit_monitor_stop_workers(pit_sup *sup, int64_t grace_ms) {
                 for (int k = 0; k < sup->pools[i].n_slots; k++) {
                     pit_slot *s = &sup->pools[i].slots[k];
                     if (s->pid == pid) {
-                        drain_stderr(s);
-                        describe_exit(status, s->last_exit, sizeof s->last_exit);
+                        pit_spawn_drain_stderr(s);
+                        pit_spawn_describe_exit(status, s->last_exit, sizeof s->last_exit);
                         pit_info("worker %d of pool \"%s\" (pid %d) %s", s->index, s->pool->cfg->name, (int)pid,
                                  s->last_exit);
                         s->pid = 0;
