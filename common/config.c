@@ -1,4 +1,5 @@
 #include "config.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -34,7 +35,7 @@ void pit_cfg_defaults(const pit_cfg_schema *schema, void *out) {
         case PIT_CFG_INT: *FIELD_PTR(out, f->offset, int64_t) = f->def_int; break;
         case PIT_CFG_BOOL:
         case PIT_CFG_ENUM: *FIELD_PTR(out, f->offset, int) = (int)f->def_int; break;
-        case PIT_CFG_STRING: *FIELD_PTR(out, f->offset, char *) = f->def_str ? strdup(f->def_str) : NULL; break;
+        case PIT_CFG_STRING: *FIELD_PTR(out, f->offset, char *) = f->def_str ? pit_strdup(f->def_str) : NULL; break;
         case PIT_CFG_OBJECT: pit_cfg_defaults(f->sub, FIELD_PTR(out, f->offset, char)); break;
         case PIT_CFG_ARRAY:
         case PIT_CFG_STRMAP:
@@ -108,7 +109,7 @@ static int load_field(load_ctx *ctx, const pit_cfg_field *f, const char *path, j
     case PIT_CFG_ARRAY: {
         if (!json_is_array(v)) return fail(ctx, path, "expected an array, got %s", pit_json_type_name(v));
         size_t n = json_array_size(v);
-        char *items = calloc(n ? n : 1, f->sub->size);
+        char *items = pit_calloc(n ? n : 1, f->sub->size);
         *FIELD_PTR(out, f->offset, void *) = items;
         *FIELD_PTR(out, f->count_offset, size_t) = 0;
         for (size_t i = 0; i < n; i++) {
@@ -127,8 +128,8 @@ static int load_field(load_ctx *ctx, const pit_cfg_field *f, const char *path, j
         if (!json_is_object(v)) return fail(ctx, path, "expected an object of strings, got %s", pit_json_type_name(v));
         pit_cfg_strmap *m = FIELD_PTR(out, f->offset, pit_cfg_strmap);
         size_t n = json_object_size(v);
-        m->keys = calloc(n ? n : 1, sizeof(char *));
-        m->values = calloc(n ? n : 1, sizeof(char *));
+        m->keys = pit_calloc(n ? n : 1, sizeof(char *));
+        m->values = pit_calloc(n ? n : 1, sizeof(char *));
         const char *k;
         json_t *e;
         json_object_foreach(v, k, e) {
@@ -137,23 +138,23 @@ static int load_field(load_ctx *ctx, const pit_cfg_field *f, const char *path, j
                 subpath(sub, sizeof sub, "%s.%s", path, k);
                 return fail(ctx, sub, "expected a string, got %s", pit_json_type_name(e));
             }
-            m->keys[m->count] = strdup(k);
-            m->values[m->count++] = strdup(json_string_value(e));
+            m->keys[m->count] = pit_strdup(k);
+            m->values[m->count++] = pit_strdup(json_string_value(e));
         }
         return 0;
     }
     case PIT_CFG_STRLIST: {
         pit_cfg_strlist *l = FIELD_PTR(out, f->offset, pit_cfg_strlist);
         if (json_is_string(v)) {
-            l->items = calloc(1, sizeof(char *));
-            l->items[0] = strdup(json_string_value(v));
+            l->items = pit_calloc(1, sizeof(char *));
+            l->items[0] = pit_strdup(json_string_value(v));
             l->count = 1;
             return 0;
         }
         if (!json_is_array(v))
             return fail(ctx, path, "expected a string or an array of strings, got %s", pit_json_type_name(v));
         size_t n = json_array_size(v);
-        l->items = calloc(n ? n : 1, sizeof(char *));
+        l->items = pit_calloc(n ? n : 1, sizeof(char *));
         for (size_t i = 0; i < n; i++) {
             json_t *e = json_array_get(v, i);
             if (!json_is_string(e)) {
@@ -161,7 +162,7 @@ static int load_field(load_ctx *ctx, const pit_cfg_field *f, const char *path, j
                 subpath(sub, sizeof sub, "%s[%zu]", path, i);
                 return fail(ctx, sub, "expected a string, got %s", pit_json_type_name(e));
             }
-            l->items[l->count++] = strdup(json_string_value(e));
+            l->items[l->count++] = pit_strdup(json_string_value(e));
         }
         return 0;
     }
@@ -225,11 +226,11 @@ int pit_cfg_load_file(const pit_cfg_schema *schema, const char *path, void *out,
         return -1;
     }
     size_t cap = 4096, len = 0;
-    char *text = malloc(cap);
+    char *text = pit_malloc(cap);
     size_t n;
     while ((n = fread(text + len, 1, cap - len - 1, f)) > 0) {
         len += n;
-        if (cap - len < 2) text = realloc(text, cap *= 2);
+        if (cap - len < 2) text = pit_realloc(text, cap *= 2);
     }
     fclose(f);
     text[len] = 0;

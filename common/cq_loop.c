@@ -1,4 +1,5 @@
 #include "cq_loop.h"
+#include "alloc.h"
 
 #include <grpc/grpc_security.h>
 #include <pthread.h>
@@ -46,7 +47,7 @@ static void *cq_thread(void *arg) {
 }
 
 pit_cq_loop *pit_cq_loop_start(grpc_completion_queue *cq, int threads, const pit_cq_hooks *hooks) {
-    pit_cq_loop *loop = calloc(1, sizeof *loop);
+    pit_cq_loop *loop = pit_calloc(1, sizeof *loop);
     loop->cq = cq;
     if (hooks) {
         loop->hooks = *hooks;
@@ -57,7 +58,7 @@ pit_cq_loop *pit_cq_loop_start(grpc_completion_queue *cq, int threads, const pit
     grpc_channel_credentials_release(creds);
     loop->bell_tag.fn = bell_rang;
     loop->nthreads = threads < 1 ? 1 : threads;
-    loop->threads = calloc((size_t)loop->nthreads, sizeof(pthread_t));
+    loop->threads = pit_calloc((size_t)loop->nthreads, sizeof(pthread_t));
     for (int i = 0; i < loop->nthreads; i++) pthread_create(&loop->threads[i], NULL, cq_thread, loop);
     return loop;
 }

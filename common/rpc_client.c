@@ -1,4 +1,5 @@
 #include "protocol.h"
+#include "alloc.h"
 #include "rpc_client.h"
 
 #include <grpc/grpc_security.h>
@@ -56,12 +57,12 @@ grpc_channel *pit_channel_create_with(const char *target, size_t max_message_byt
 
 static pit_ccall *ccall_new(grpc_channel *ch, grpc_completion_queue *cq, const char *method,
                             gpr_timespec deadline, const pit_md *md, size_t n_md, grpc_byte_buffer *request) {
-    pit_ccall *cc = calloc(1, sizeof *cc);
+    pit_ccall *cc = pit_calloc(1, sizeof *cc);
     grpc_slice m = grpc_slice_from_copied_string(method);
     cc->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, m, NULL, deadline, NULL);
     grpc_slice_unref(m);
     if (n_md) {
-        cc->send_md = calloc(n_md, sizeof(grpc_metadata));
+        cc->send_md = pit_calloc(n_md, sizeof(grpc_metadata));
         for (size_t i = 0; i < n_md; i++) {
             size_t vlen = md[i].value_len ? md[i].value_len : strlen(md[i].value);
             cc->send_md[i].key = grpc_slice_from_copied_string(md[i].key);
@@ -78,7 +79,7 @@ static pit_ccall *ccall_new(grpc_channel *ch, grpc_completion_queue *cq, const c
 
 static void status_fill(pit_ccall *cc) {
     size_t n = GRPC_SLICE_LENGTH(cc->details);
-    cc->status.details = malloc(n + 1);
+    cc->status.details = pit_malloc(n + 1);
     memcpy(cc->status.details, GRPC_SLICE_START_PTR(cc->details), n);
     cc->status.details[n] = 0;
 }
@@ -264,7 +265,7 @@ static char *md_dup(const pit_status *st, const char *key) {
     size_t n;
     const char *v = pit_status_metadata(st, key, &n);
     if (!v) return NULL;
-    char *s = malloc(n + 1);
+    char *s = pit_malloc(n + 1);
     memcpy(s, v, n);
     s[n] = 0;
     return s;
@@ -273,7 +274,7 @@ static char *md_dup(const pit_status *st, const char *key) {
 static void result_fill(pit_call_result *r, const pit_status *st) {
     if (!r) return;
     r->code = st->code;
-    r->details = strdup(st->details ? st->details : "");
+    r->details = pit_strdup(st->details ? st->details : "");
     r->error_type = md_dup(st, PIT_MD_ERROR_TYPE);
     r->traceback = md_dup(st, PIT_MD_TRACEBACK);
 }

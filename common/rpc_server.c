@@ -1,4 +1,5 @@
 #include "protocol.h"
+#include "alloc.h"
 #include "rpc_server.h"
 
 #include <errno.h>
@@ -139,7 +140,7 @@ static void on_close(pit_tag *tag, int ok) {
 }
 
 static pit_call *call_create(pit_server *s, accept_slot *a, const char *method_name) {
-    pit_call *c = calloc(1, sizeof *c);
+    pit_call *c = pit_calloc(1, sizeof *c);
     c->server = s;
     c->call = a->call;
     c->deadline = a->deadline;
@@ -271,7 +272,7 @@ static void accept_post(pit_server *s, accept_slot *a) {
 }
 
 static void accept_new(pit_server *s, method_entry *m) {
-    accept_slot *a = calloc(1, sizeof *a);
+    accept_slot *a = pit_calloc(1, sizeof *a);
     a->tag.fn = on_accept;
     a->server = s;
     a->method = m;
@@ -295,7 +296,7 @@ static void on_shutdown_notified(pit_tag *tag, int ok) {
 }
 
 pit_server *pit_server_create(grpc_completion_queue *cq, size_t max_receive_bytes) {
-    pit_server *s = calloc(1, sizeof *s);
+    pit_server *s = pit_calloc(1, sizeof *s);
     s->cq = cq;
     grpc_arg args[2];
     args[0].type = GRPC_ARG_INTEGER;
@@ -317,7 +318,7 @@ pit_server *pit_server_create(grpc_completion_queue *cq, size_t max_receive_byte
 
 void pit_server_require_token(pit_server *s, const char *token) {
     free(s->token);
-    s->token = token && *token ? strdup(token) : NULL;
+    s->token = token && *token ? pit_strdup(token) : NULL;
 }
 
 static void add_method(pit_server *s, const char *method, pit_method_fn fn, void *arg, grpc_server_register_method_payload_handling payload) {
@@ -326,7 +327,7 @@ static void add_method(pit_server *s, const char *method, pit_method_fn fn, void
         abort();
     }
     method_entry *m = &s->methods[s->n_methods++];
-    m->name = strdup(method);
+    m->name = pit_strdup(method);
     m->fn = fn;
     m->arg = arg;
     m->streaming = payload == GRPC_SRM_PAYLOAD_NONE;
@@ -517,7 +518,7 @@ int pit_call_send(pit_call *c, grpc_byte_buffer *msg, pit_send_done_fn done, voi
     }
     pthread_mutex_unlock(&c->mu);
 
-    send_batch *b = calloc(1, sizeof *b);
+    send_batch *b = pit_calloc(1, sizeof *b);
     b->tag.fn = on_send_done;
     b->call = c;
     b->msg = msg;
@@ -557,7 +558,7 @@ int pit_call_recv(pit_call *c, pit_recv_fn fn, void *arg) {
     int finished = c->finished;
     pthread_mutex_unlock(&c->mu);
     if (finished) return -1;
-    recv_batch *b = calloc(1, sizeof *b);
+    recv_batch *b = pit_calloc(1, sizeof *b);
     b->tag.fn = on_recv_done;
     b->call = c;
     b->fn = fn;
@@ -592,14 +593,14 @@ void pit_call_finish(pit_call *c, grpc_status_code code, const char *details, gr
     }
     pthread_mutex_unlock(&c->mu);
 
-    send_batch *b = calloc(1, sizeof *b);
+    send_batch *b = pit_calloc(1, sizeof *b);
     b->tag.fn = on_send_done;
     b->call = c;
     b->is_finish = 1;
     b->msg = last;
     b->details = grpc_slice_from_copied_string(details ? details : "");
     if (n_trailing) {
-        b->trailing = calloc(n_trailing, sizeof(grpc_metadata));
+        b->trailing = pit_calloc(n_trailing, sizeof(grpc_metadata));
         for (size_t i = 0; i < n_trailing; i++) {
             size_t vlen = trailing[i].value_len ? trailing[i].value_len : strlen(trailing[i].value);
             b->trailing[i].key = grpc_slice_from_copied_string(trailing[i].key);
@@ -639,7 +640,7 @@ void *pit_call_unpack(pit_call *c, const ProtobufCMessageDescriptor *desc, grpc_
 
 void pit_server_set_drain_message(pit_server *s, const char *message) {
     free(s->drain_message);
-    s->drain_message = message ? strdup(message) : NULL;
+    s->drain_message = message ? pit_strdup(message) : NULL;
 }
 
 void pit_server_set_grace_hook(pit_server *s, void (*fn)(void *arg), void *arg) {

@@ -1,4 +1,5 @@
 #include "work_pool.h"
+#include "alloc.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -41,11 +42,11 @@ static void *work_thread(void *arg) {
 }
 
 pit_work_pool *pit_work_pool_create(int threads, const char *name) {
-    pit_work_pool *p = calloc(1, sizeof *p);
+    pit_work_pool *p = pit_calloc(1, sizeof *p);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cond, NULL);
     p->nthreads = threads < 1 ? 1 : threads;
-    p->threads = calloc((size_t)p->nthreads, sizeof(pthread_t));
+    p->threads = pit_calloc((size_t)p->nthreads, sizeof(pthread_t));
     for (int i = 0; i < p->nthreads; i++) {
         pthread_create(&p->threads[i], NULL, work_thread, p);
         char tname[32]; /* the kernel keeps 15 characters */
@@ -57,7 +58,7 @@ pit_work_pool *pit_work_pool_create(int threads, const char *name) {
 }
 
 void pit_work_pool_submit(pit_work_pool *p, void (*fn)(void *), void *arg) {
-    job *j = malloc(sizeof *j);
+    job *j = pit_malloc(sizeof *j);
     j->fn = fn;
     j->arg = arg;
     j->next = NULL;

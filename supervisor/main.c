@@ -1,9 +1,11 @@
 /* pitboss: the one user-facing command. Dispatches to its subcommands. */
 #include <grpc/status.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "cli/cli.h"
 #include "serve.h"
 
@@ -27,6 +29,7 @@ static void usage(FILE *out) {
 }
 
 int main(int argc, char **argv) {
+    json_set_alloc_funcs(pit_malloc, free); /* jansson under the allocation policy too (alloc.h) */
     if (argc < 2) {
         usage(stderr);
         return 2;

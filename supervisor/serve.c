@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/abandon.h"
+#include "alloc.h"
 #include "clock.h"
 #include "log.h"
 #include "core/memory.h"
@@ -195,7 +196,7 @@ static void make_token(char *out) {
 
 static void sup_init_tables(pit_sup *sup) {
     /* Room for every pool a reload may add: pools never move (calls and slots point at them). */
-    sup->pools = calloc(PIT_MAX_POOLS, sizeof(pit_pool));
+    sup->pools = pit_calloc(PIT_MAX_POOLS, sizeof(pit_pool));
     sup->n_pools = (int)sup->cfg.n_pools;
     for (int i = 0; i < sup->n_pools; i++) pit_pool_init(sup, &sup->pools[i], i, &sup->cfg.pools[i]);
     sup->reload_slot = -1;

@@ -9,6 +9,7 @@
 #include <ev.h>
 #include <getopt.h>
 #include <grpc/grpc.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "alloc.h"
 #include "cq_loop.h"
 #include "log.h"
 #include "protocol.h"
@@ -188,6 +190,7 @@ static void on_parent_check(struct ev_loop *loop, ev_timer *w, int revents) {
 }
 
 int main(int argc, char **argv) {
+    json_set_alloc_funcs(pit_malloc, free); /* jansson under the allocation policy too (alloc.h) */
     worker_opts o;
     int bad = parse_opts(argc, argv, &o);
     if (bad) return bad == -2 ? 4 : 2; /* 4: a restart cannot fix this */
@@ -216,7 +219,7 @@ int main(int argc, char **argv) {
     char *token = NULL;
     const char *env_token = getenv(PIT_ENV_WORKER_TOKEN);
     if (env_token) {
-        token = strdup(env_token);
+        token = pit_strdup(env_token);
         unsetenv(PIT_ENV_WORKER_TOKEN);
     }
     signal(SIGPIPE, SIG_IGN);

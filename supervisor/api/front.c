@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "alloc.h"
 #include "buffers.h"
 #include "clock.h"
 #include "health.pb-c.h"
@@ -37,14 +38,14 @@ static void on_get_info(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {
     info.listen = sup->cfg.listen;
     /* Sized under the lock: SIGTTIN, SIGTTOU and reloads change the pools' sizes. */
     pthread_mutex_lock(&sup->mu);
-    size_t total_slots = 1, all_pools = (size_t)sup->n_pools + 1; /* +1: never calloc(0) */
+    size_t total_slots = 1, all_pools = (size_t)sup->n_pools + 1; /* +1: never pit_calloc(0) */
     for (int i = 0; i < sup->n_pools; i++) total_slots += (size_t)sup->pools[i].n_slots;
-    Pitboss__V1__PoolInfo *pools = calloc(all_pools, sizeof *pools);
-    Pitboss__V1__PoolInfo **pool_ptrs = calloc(all_pools, sizeof *pool_ptrs);
-    Pitboss__V1__SlotInfo *slots = calloc(total_slots, sizeof *slots);
-    Pitboss__V1__SlotInfo **slot_ptrs = calloc(total_slots, sizeof *slot_ptrs);
-    char (*exits)[160] = calloc(total_slots, sizeof *exits);
-    char (*reasons)[512] = calloc(all_pools, sizeof *reasons);
+    Pitboss__V1__PoolInfo *pools = pit_calloc(all_pools, sizeof *pools);
+    Pitboss__V1__PoolInfo **pool_ptrs = pit_calloc(all_pools, sizeof *pool_ptrs);
+    Pitboss__V1__SlotInfo *slots = pit_calloc(total_slots, sizeof *slots);
+    Pitboss__V1__SlotInfo **slot_ptrs = pit_calloc(total_slots, sizeof *slot_ptrs);
+    char (*exits)[160] = pit_calloc(total_slots, sizeof *exits);
+    char (*reasons)[512] = pit_calloc(all_pools, sizeof *reasons);
     size_t n_pools = 0;
     int g = 0;
     for (int i = 0; i < sup->n_pools; i++) {
@@ -155,7 +156,7 @@ static void on_list_commands(pit_call *call, grpc_byte_buffer *req_bb, void *arg
         return;
     }
     pitboss__v1__list_commands_request__free_unpacked(req, NULL);
-    forward *f = calloc(1, sizeof *f);
+    forward *f = pit_calloc(1, sizeof *f);
     f->front = call;
     f->is_list = 1;
     snprintf(f->pool, sizeof f->pool, "%s", pool->cfg->name);

@@ -1,4 +1,5 @@
 #include "api/health.h"
+#include "alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -163,15 +164,15 @@ static void on_watch_tick(struct ev_loop *loop, ev_timer *t, int revents) {
     pit_sup *sup = g_sup;
     pthread_mutex_lock(&g_mu);
     int n = g_open, k = 0;
-    char(*services)[PIT_MAX_SERVICE_BYTES + 1] = n ? malloc((size_t)n * sizeof *services) : NULL;
+    char(*services)[PIT_MAX_SERVICE_BYTES + 1] = n ? pit_malloc((size_t)n * sizeof *services) : NULL;
     for (watch *w = g_watches; w && k < n; w = w->next) memcpy(services[k++], w->service, sizeof services[0]);
     pthread_mutex_unlock(&g_mu);
-    int *status = n ? malloc((size_t)n * sizeof *status) : NULL;
+    int *status = n ? pit_malloc((size_t)n * sizeof *status) : NULL;
     pthread_mutex_lock(&sup->mu);
     for (int i = 0; i < k; i++) status[i] = pit_health_status_locked(sup, services[i]);
     pthread_mutex_unlock(&sup->mu);
-    watch **to_send = k ? malloc((size_t)k * sizeof *to_send) : NULL;
-    int *send_status_of = k ? malloc((size_t)k * sizeof *send_status_of) : NULL;
+    watch **to_send = k ? pit_malloc((size_t)k * sizeof *to_send) : NULL;
+    int *send_status_of = k ? pit_malloc((size_t)k * sizeof *send_status_of) : NULL;
     int m = 0;
     pthread_mutex_lock(&g_mu);
     for (watch *w = g_watches; w; w = w->next)
@@ -196,7 +197,7 @@ static void on_watch(pit_call *call, grpc_byte_buffer *req_bb, void *arg) {
     Grpc__Health__V1__HealthCheckRequest *req =
         pit_call_unpack(call, &grpc__health__v1__health_check_request__descriptor, req_bb);
     if (!req) return;
-    watch *w = calloc(1, sizeof *w);
+    watch *w = pit_calloc(1, sizeof *w);
     w->call = call;
     snprintf(w->service, sizeof w->service, "%s", req->service);
     grpc__health__v1__health_check_request__free_unpacked(req, NULL);

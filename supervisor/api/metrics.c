@@ -1,4 +1,5 @@
 #include "api/metrics.h"
+#include "alloc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,7 +42,7 @@ struct http_conn;
 static void conn_close(struct ev_loop *loop, struct http_conn *c);
 
 pit_metrics *pit_metrics_create(void) {
-    pit_metrics *m = calloc(1, sizeof *m);
+    pit_metrics *m = pit_calloc(1, sizeof *m);
     m->listen_fd = -1;
     return m;
 }
@@ -72,7 +73,7 @@ static void put(text *t, const char *fmt, ...) {
             return;
         }
         t->cap = t->cap * 2 + (size_t)(n > 0 ? n : 0) + 1024;
-        t->buf = realloc(t->buf, t->cap);
+        t->buf = pit_realloc(t->buf, t->cap);
     }
 }
 
@@ -121,7 +122,7 @@ static const char *esc(const char *s, char *out, size_t len) {
 static void put_line(void *t, const char *line) { put(t, "%s", line); }
 
 char *pit_metrics_render(pit_metrics *m, pit_sup *sup) {
-    text t = {malloc(8192), 0, 8192};
+    text t = {pit_malloc(8192), 0, 8192};
     char e1[2 * PIT_MAX_NAME_BYTES + 8], e2[2 * PIT_MAX_NAME_BYTES + 8]; /* room for every name escaped */
     (void)m;
     pit_call_series *series;
@@ -336,7 +337,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents) {
         close(fd);
         return;
     }
-    http_conn *c = calloc(1, sizeof *c);
+    http_conn *c = pit_calloc(1, sizeof *c);
     c->m = m;
     c->next = m->conns;
     if (m->conns) m->conns->prev = c;

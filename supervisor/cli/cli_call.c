@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "alloc.h"
 #include "buffers.h"
 #include "cli/cli.h"
 #include "json_args.h"
@@ -96,10 +97,10 @@ static int parse(int argc, char **argv, const char *verb, call_opts *o) {
     o->args_json = left == 2 ? argv[optind + 1] : "";
     if (strcmp(o->args_json, "-") == 0) { /* JSON args from stdin: pitboss call cmd - < args.json */
         size_t cap = 1 << 16, n = 0, r;
-        char *buf = malloc(cap + 1);
+        char *buf = pit_malloc(cap + 1);
         while ((r = fread(buf + n, 1, cap - n, stdin)) > 0) {
             n += r;
-            if (n == cap) buf = realloc(buf, (cap *= 2) + 1);
+            if (n == cap) buf = pit_realloc(buf, (cap *= 2) + 1);
         }
         buf[n] = 0;
         o->args_json = o->stdin_args = buf;
@@ -119,10 +120,10 @@ static uint8_t *read_file(const char *path, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     size_t cap = 1 << 16, n = 0, r;
-    uint8_t *buf = malloc(cap);
+    uint8_t *buf = pit_malloc(cap);
     while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
         n += r;
-        if (n == cap) buf = realloc(buf, cap *= 2);
+        if (n == cap) buf = pit_realloc(buf, cap *= 2);
     }
     fclose(f);
     *len = n;

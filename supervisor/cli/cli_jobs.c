@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "buffers.h"
+#include "alloc.h"
 #include "cli/cli.h"
 #include "clock.h"
 #include "jobs.pb-c.h"
@@ -323,10 +324,10 @@ static char *read_text(const char *path) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f) return NULL;
     size_t cap = 1 << 14, n = 0, r;
-    char *buf = malloc(cap);
+    char *buf = pit_malloc(cap);
     while ((r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
         n += r;
-        if (n + 1 == cap) buf = realloc(buf, cap *= 2);
+        if (n + 1 == cap) buf = pit_realloc(buf, cap *= 2);
     }
     if (f != stdin) fclose(f);
     buf[n] = 0;

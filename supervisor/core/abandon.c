@@ -1,4 +1,5 @@
 #include "protocol.h"
+#include "alloc.h"
 #include "core/abandon.h"
 
 #include <signal.h>
@@ -65,7 +66,7 @@ static void on_probe_answer(pit_ccall *cc, grpc_byte_buffer *resp, void *arg) {
 /* Under sup->mu. */
 static void send_probe_locked(pit_sup *sup, pit_slot *slot) {
     if (slot->abandon_probe_pending || !slot->chan || !slot->pid) return;
-    probe *pr = malloc(sizeof *pr);
+    probe *pr = pit_malloc(sizeof *pr);
     *pr = (probe){sup, slot, slot->generation};
     slot->abandon_probe_pending = 1;
     Pitboss__V1__GetInfoRequest req = PITBOSS__V1__GET_INFO_REQUEST__INIT;

@@ -1,6 +1,7 @@
 /* Calls answered, counted by pool, command and status, and their latency by pool (api/metrics.c
  * renders them). Below routing: the router counts each call it ends. */
 #include "core/call_stats.h"
+#include "alloc.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@ struct pit_call_stats {
 };
 
 pit_call_stats *pit_call_stats_create(void) {
-    pit_call_stats *m = calloc(1, sizeof *m);
+    pit_call_stats *m = pit_calloc(1, sizeof *m);
     pthread_mutex_init(&m->mu, NULL);
     return m;
 }

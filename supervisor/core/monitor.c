@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/abandon.h"
+#include "alloc.h"
 #include "buffers.h"
 #include "clock.h"
 #include "health.pb-c.h"
@@ -259,7 +260,7 @@ static int count_restart(pit_sup *sup, pit_pool *pool) {
     int64_t now = pit_mono_us(), window = sup->cfg.restart.period_s * 1000000;
     if (pool->restart_times_cap < (int)sup->cfg.restart.max_restarts + 2) { /* a reload raised it */
         pool->restart_times_cap = (int)sup->cfg.restart.max_restarts + 2;
-        pool->restart_times = realloc(pool->restart_times, (size_t)pool->restart_times_cap * sizeof(int64_t));
+        pool->restart_times = pit_realloc(pool->restart_times, (size_t)pool->restart_times_cap * sizeof(int64_t));
     }
     return pit_policy_restart_window(pool->restart_times, &pool->n_restart_times, pool->restart_times_cap, now, window,
                                      sup->cfg.restart.max_restarts);
@@ -630,7 +631,7 @@ static void on_health_tick(struct ev_loop *loop, ev_timer *w, int revents) {
             }
             if ((slot->state != SLOT_READY && slot->state != SLOT_DRAINING) || !slot->chan || slot->health_pending)
                 continue;
-            health_probe *hp = malloc(sizeof *hp);
+            health_probe *hp = pit_malloc(sizeof *hp);
             *hp = (health_probe){sup, slot, slot->generation};
             slot->health_pending = 1;
             slot->health_sent_us = pit_mono_us();

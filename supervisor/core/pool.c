@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/sessions.h"
+#include "alloc.h"
 #include "core/supervisor.h"
 
 void pit_pool_init(pit_sup *sup, pit_pool *p, int index, const pit_pool_config *cfg) {
@@ -14,8 +15,8 @@ void pit_pool_init(pit_sup *sup, pit_pool *p, int index, const pit_pool_config *
     p->index = index;
     p->n_slots = (int)cfg->size;
     p->cap_slots = PIT_MAX_POOL_SLOTS;
-    p->slots = calloc((size_t)p->cap_slots, sizeof(pit_slot));
-    p->restart_times = calloc((size_t)sup->cfg.restart.max_restarts + 2, sizeof(int64_t));
+    p->slots = pit_calloc((size_t)p->cap_slots, sizeof(pit_slot));
+    p->restart_times = pit_calloc((size_t)sup->cfg.restart.max_restarts + 2, sizeof(int64_t));
     p->restart_times_cap = (int)sup->cfg.restart.max_restarts + 2;
     p->sessions = pit_sessions_create((size_t)sup->cfg.sessions.max_sessions);
     for (int k = 0; k < p->cap_slots; k++) {
@@ -49,7 +50,7 @@ char *pit_pool_resolve_bin(const pit_sup *sup, const pit_pool_config *pc, const 
                  sup->config_path, index, path, strerror(errno));
         return NULL;
     }
-    return strdup(path);
+    return pit_strdup(path);
 }
 
 static const char *const slot_state_names[] = {"stopped", "starting", "ready", "draining", "stopping", "backoff"};

@@ -1,4 +1,5 @@
 #include "core/reload.h"
+#include "alloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -107,7 +108,7 @@ int pit_reload(pit_sup *sup) {
 
     pthread_mutex_lock(&sup->mu);
     /* The running config is kept for threads that still read it; the new one takes its place. */
-    struct pit_retired_config *old = calloc(1, sizeof *old);
+    struct pit_retired_config *old = pit_calloc(1, sizeof *old);
     old->cfg = sup->cfg;
     old->next = sup->retired;
     sup->retired = old;

@@ -1,4 +1,5 @@
 #include "core/sessions.h"
+#include "alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +24,9 @@ static uint64_t hash(const char *s) {
 }
 
 pit_sessions *pit_sessions_create(size_t max_sessions) {
-    pit_sessions *s = calloc(1, sizeof *s);
+    pit_sessions *s = pit_calloc(1, sizeof *s);
     s->n_buckets = 64;
-    s->buckets = calloc(s->n_buckets, sizeof(entry *));
+    s->buckets = pit_calloc(s->n_buckets, sizeof(entry *));
     s->max = max_sessions;
     return s;
 }
@@ -51,7 +52,7 @@ pit_session *pit_sessions_get(pit_sessions *s, const char *id) {
 
 static void grow(pit_sessions *s) {
     size_t n = s->n_buckets * 4;
-    entry **b = calloc(n, sizeof(entry *));
+    entry **b = pit_calloc(n, sizeof(entry *));
     for (size_t i = 0; i < s->n_buckets; i++) {
         entry *e = s->buckets[i];
         while (e) {
@@ -71,7 +72,7 @@ pit_session *pit_sessions_add(pit_sessions *s, const char *id) {
     if (s->count >= s->max) return NULL;
     if (s->count >= s->n_buckets * 2) grow(s);
     size_t len = strlen(id);
-    entry *e = calloc(1, sizeof *e + len + 1);
+    entry *e = pit_calloc(1, sizeof *e + len + 1);
     memcpy(e->id, id, len + 1);
     size_t k = hash(id) % s->n_buckets;
     e->next = s->buckets[k];

@@ -5,6 +5,7 @@
  * async-signal-safe calls only.
  */
 #include "core/spawn.h"
+#include "alloc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -153,7 +154,7 @@ static void plan_arg(exec_plan *p, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    if (p->argc < 62) p->argv[p->argc++] = strdup(buf);
+    if (p->argc < 62) p->argv[p->argc++] = pit_strdup(buf);
 }
 
 static void plan_build(pit_sup *sup, pit_slot *slot, int ready_fd, exec_plan *p) {
@@ -215,24 +216,24 @@ static void plan_build(pit_sup *sup, pit_slot *slot, int ready_fd, exec_plan *p)
 
     size_t n_env = 0;
     while (environ[n_env]) n_env++;
-    p->envp = calloc(n_env + pc->env.count + 8, sizeof(char *));
+    p->envp = pit_calloc(n_env + pc->env.count + 8, sizeof(char *));
     size_t k = 0;
     for (size_t i = 0; i < n_env; i++) {
         if (strncmp(environ[i], PIT_ENV_WORKER_TOKEN "=", sizeof PIT_ENV_WORKER_TOKEN) == 0) continue;
-        p->envp[k++] = strdup(environ[i]);
+        p->envp[k++] = pit_strdup(environ[i]);
     }
     char buf[4200];
     snprintf(buf, sizeof buf, PIT_ENV_WORKER_TOKEN "=%s", sup->token);
-    p->envp[k++] = strdup(buf);
+    p->envp[k++] = pit_strdup(buf);
     snprintf(buf, sizeof buf, PIT_ENV_SUPERVISOR_PID "=%d", (int)getpid());
-    p->envp[k++] = strdup(buf);
+    p->envp[k++] = pit_strdup(buf);
     snprintf(buf, sizeof buf, PIT_ENV_POOL "=%s", pc->name);
-    p->envp[k++] = strdup(buf);
+    p->envp[k++] = pit_strdup(buf);
     snprintf(buf, sizeof buf, PIT_ENV_SLOT "=%d", slot->index);
-    p->envp[k++] = strdup(buf);
+    p->envp[k++] = pit_strdup(buf);
     for (size_t i = 0; i < pc->env.count; i++) {
         snprintf(buf, sizeof buf, "%s=%s", pc->env.keys[i], pc->env.values[i]);
-        p->envp[k++] = strdup(buf);
+        p->envp[k++] = pit_strdup(buf);
     }
     p->envp[k] = NULL;
 }

@@ -1,5 +1,6 @@
 /* The supervisor's config schema, defaults and cross-key checks. docs/config.md mirrors this table. */
 #include "core/sup_config.h"
+#include "alloc.h"
 
 #include <arpa/inet.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 
 #include "log.h"
 
+#define N_FIELDS(a) (sizeof(a) / sizeof((a)[0])) /* never counted by hand */
 #define F(type_, field) .type = type_, .offset = offsetof(STRUCT, field)
 #define INT_FIELD(k, field, def, lo, hi, d) {.key = k, F(PIT_CFG_INT, field), .def_int = def, .min = lo, .max = hi, .doc = d}
 
@@ -40,7 +42,7 @@ static const pit_cfg_field pool_fields[] = {
     {.key = "python_path", F(PIT_CFG_STRLIST, python_path), .doc = "python: folders added to sys.path"},
 };
 #undef STRUCT
-static const pit_cfg_schema pool_schema = {"pool", pool_fields, sizeof pool_fields / sizeof pool_fields[0],
+static const pit_cfg_schema pool_schema = {"pool", pool_fields, N_FIELDS(pool_fields),
                                            sizeof(pit_pool_config)};
 
 #define STRUCT pit_workers_config
@@ -49,7 +51,7 @@ static const pit_cfg_field workers_fields[] = {
     INT_FIELD("port_range", port_range, 100, 1, 65535, "ports in the range"),
 };
 #undef STRUCT
-static const pit_cfg_schema workers_schema = {"workers", workers_fields, 2, sizeof(pit_workers_config)};
+static const pit_cfg_schema workers_schema = {"workers", workers_fields, N_FIELDS(workers_fields), sizeof(pit_workers_config)};
 
 #define STRUCT pit_timeouts_config
 static const pit_cfg_field timeouts_fields[] = {
@@ -66,7 +68,7 @@ static const pit_cfg_field timeouts_fields[] = {
 };
 #undef STRUCT
 static const pit_cfg_schema timeouts_schema = {"timeouts", timeouts_fields,
-                                               sizeof timeouts_fields / sizeof timeouts_fields[0],
+                                               N_FIELDS(timeouts_fields),
                                                sizeof(pit_timeouts_config)};
 
 #define STRUCT pit_restart_config
@@ -81,7 +83,7 @@ static const pit_cfg_field restart_fields[] = {
     INT_FIELD("failed_retry_s", failed_retry_s, 60, 0, 86400 * 30, "a FAILED pool starts again after this (0: never)"),
 };
 #undef STRUCT
-static const pit_cfg_schema restart_schema = {"restart", restart_fields, sizeof restart_fields / sizeof restart_fields[0],
+static const pit_cfg_schema restart_schema = {"restart", restart_fields, N_FIELDS(restart_fields),
                                               sizeof(pit_restart_config)};
 
 #define STRUCT pit_sessions_config
@@ -90,7 +92,7 @@ static const pit_cfg_field sessions_fields[] = {
     INT_FIELD("max_sessions", max_sessions, 10000, 1, 10000000, "open sessions per pool"),
 };
 #undef STRUCT
-static const pit_cfg_schema sessions_schema = {"sessions", sessions_fields, 2, sizeof(pit_sessions_config)};
+static const pit_cfg_schema sessions_schema = {"sessions", sessions_fields, N_FIELDS(sessions_fields), sizeof(pit_sessions_config)};
 
 #define STRUCT pit_recycle_config
 static const pit_cfg_field recycle_fields[] = {
@@ -99,7 +101,7 @@ static const pit_cfg_field recycle_fields[] = {
     INT_FIELD("max_rss_mb", max_rss_mb, 0, 0, 1048576, "restart a worker above this resident memory (0: never)"),
 };
 #undef STRUCT
-static const pit_cfg_schema recycle_schema = {"recycle", recycle_fields, 3, sizeof(pit_recycle_config)};
+static const pit_cfg_schema recycle_schema = {"recycle", recycle_fields, N_FIELDS(recycle_fields), sizeof(pit_recycle_config)};
 
 #define STRUCT pit_metrics_config
 static const pit_cfg_field metrics_fields[] = {
@@ -109,7 +111,7 @@ static const pit_cfg_field metrics_fields[] = {
     INT_FIELD("idle_ms", idle_ms, 5000, 100, 3600000, "a connection that sends no request in this time is closed"),
 };
 #undef STRUCT
-static const pit_cfg_schema metrics_schema = {"metrics", metrics_fields, sizeof metrics_fields / sizeof metrics_fields[0],
+static const pit_cfg_schema metrics_schema = {"metrics", metrics_fields, N_FIELDS(metrics_fields),
                                               sizeof(pit_metrics_config)};
 
 #define STRUCT pit_errors_config
@@ -118,7 +120,7 @@ static const pit_cfg_field errors_fields[] = {
      .doc = "send a handler's traceback to the client (false: its type and message only; the log keeps it)"},
 };
 #undef STRUCT
-static const pit_cfg_schema errors_schema = {"errors", errors_fields, sizeof errors_fields / sizeof errors_fields[0],
+static const pit_cfg_schema errors_schema = {"errors", errors_fields, N_FIELDS(errors_fields),
                                              sizeof(pit_errors_config)};
 
 #define STRUCT pit_jobs_config
@@ -134,7 +136,7 @@ static const pit_cfg_field jobs_fields[] = {
     INT_FIELD("max_batch", max_batch, 10000, 1, 1000000, "circuits in one SubmitBatch"),
 };
 #undef STRUCT
-static const pit_cfg_schema jobs_schema = {"jobs", jobs_fields, sizeof jobs_fields / sizeof jobs_fields[0],
+static const pit_cfg_schema jobs_schema = {"jobs", jobs_fields, N_FIELDS(jobs_fields),
                                            sizeof(pit_jobs_config)};
 
 #define STRUCT pit_sup_config
@@ -162,7 +164,7 @@ static const pit_cfg_field top_fields[] = {
     {.key = "errors", F(PIT_CFG_OBJECT, errors), .sub = &errors_schema},
 };
 #undef STRUCT
-const pit_cfg_schema pit_sup_config_schema = {"pitboss", top_fields, sizeof top_fields / sizeof top_fields[0],
+const pit_cfg_schema pit_sup_config_schema = {"pitboss", top_fields, N_FIELDS(top_fields),
                                               sizeof(pit_sup_config)};
 
 static int invalid(char *err, size_t errlen, const char *path, const char *key, const char *fmt, ...)
@@ -240,7 +242,7 @@ static int validate(const char *path, pit_sup_config *c, char *err, size_t errle
         }
         if (p->kind == PIT_KIND_NATIVE && !p->backend[0]) {
             free(p->backend);
-            p->backend = strdup(p->name);
+            p->backend = pit_strdup(p->name);
         }
         for (size_t k = 0; k < i; k++)
             if (p->kind == PIT_KIND_NATIVE && c->pools[k].kind == PIT_KIND_NATIVE &&
@@ -254,7 +256,7 @@ static int validate(const char *path, pit_sup_config *c, char *err, size_t errle
         return invalid(err, errlen, path, "default_pool", "no pool is named \"%s\"", c->default_pool);
     if (!c->default_pool[0]) {
         free(c->default_pool);
-        c->default_pool = strdup(c->pools[0].name);
+        c->default_pool = pit_strdup(c->pools[0].name);
     }
     if (c->workers.port_range < slots)
         return invalid(err, errlen, path, "workers.port_range",
@@ -276,7 +278,7 @@ int pit_sup_config_load_text(const char *name, const char *text, pit_sup_config 
     memset(out, 0, sizeof *out);
     if (pit_cfg_load_text(&pit_sup_config_schema, name, text, out, err, errlen) != 0) return -1;
     if (validate(name, out, err, errlen) != 0) return -1;
-    out->config_dir = strdup(".");
+    out->config_dir = pit_strdup(".");
     return 0;
 }
 
@@ -288,7 +290,7 @@ int pit_sup_config_load(const char *path, pit_sup_config *out, char *err, size_t
     if (!realpath(path, abs)) snprintf(abs, sizeof abs, "%s", path);
     char *slash = strrchr(abs, '/');
     if (slash) *slash = 0;
-    out->config_dir = strdup(slash ? abs : ".");
+    out->config_dir = pit_strdup(slash ? abs : ".");
     return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "rpc_client.h"
+#include "alloc.h"
 #include "core/supervisor.h"
 
 static grpc_arg int_arg(const char *key, int value) {
@@ -26,7 +27,7 @@ pit_chan *pit_chan_open(const char *target, size_t max_message_bytes) {
         int_arg(GRPC_ARG_HTTP2_BDP_PROBE, 0),
         int_arg(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024),
     };
-    pit_chan *c = calloc(1, sizeof *c);
+    pit_chan *c = pit_calloc(1, sizeof *c);
     c->ch = pit_channel_create_with(target, max_message_bytes, extra, sizeof extra / sizeof extra[0]);
     c->refs = 1;
     /* Connect now, so that the first call does not pay for it. */

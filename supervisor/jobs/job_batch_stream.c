@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "buffers.h"
+#include "alloc.h"
 #include "jobs/job_call.h"
 #include "jobs/job_result.h"
 #include "jobs/jobs.h"
@@ -64,12 +65,12 @@ static job_ref *map_get(bstream *b, const char *id) {
 
 static void push_event(bstream *b, event_kind kind, const char *job_id, const char *request_id, uint32_t index,
                        const char *error, int code) {
-    event *e = calloc(1, sizeof *e);
+    event *e = pit_calloc(1, sizeof *e);
     e->kind = kind;
     snprintf(e->job_id, sizeof e->job_id, "%s", job_id ? job_id : "");
-    e->request_id = strdup(request_id ? request_id : "");
+    e->request_id = pit_strdup(request_id ? request_id : "");
     e->index = index;
-    e->error = error ? strdup(error) : NULL;
+    e->error = error ? pit_strdup(error) : NULL;
     e->code = code;
     if (b->tail) b->tail->next = e; else b->head = e;
     b->tail = e;
@@ -103,7 +104,7 @@ static void bs_stopped(pit_job_call *c) {
     bstream *b = (bstream *)c;
     pthread_mutex_lock(&b->c.mu);
     int n = 0;
-    char(*ids)[40] = calloc((size_t)(b->pending > 0 ? b->pending : 1), sizeof *ids);
+    char(*ids)[40] = pit_calloc((size_t)(b->pending > 0 ? b->pending : 1), sizeof *ids);
     for (int i = 0; i < MAP_SIZE; i++)
         for (job_ref *r = b->map[i]; r; r = r->next)
             if (!r->done && n < b->pending) memcpy(ids[n++], r->job_id, sizeof ids[0]);
@@ -119,9 +120,9 @@ static void bs_on_update(pit_job_listener *l, const pit_job_update *u) {
     pthread_mutex_lock(&b->c.mu);
     job_ref *r = map_get(b, u->job_id);
     if (!r) {
-        r = calloc(1, sizeof *r);
+        r = pit_calloc(1, sizeof *r);
         snprintf(r->job_id, sizeof r->job_id, "%s", u->job_id);
-        r->request_id = strdup(b->cur_request_id ? b->cur_request_id : "");
+        r->request_id = pit_strdup(b->cur_request_id ? b->cur_request_id : "");
         r->index = b->cur_index;
         unsigned h = map_hash(r->job_id);
         r->next = b->map[h];
@@ -267,7 +268,7 @@ static void on_recv(pit_call *call, grpc_byte_buffer *msg, void *arg) {
 static void on_batch_stream(pit_call *call, grpc_byte_buffer *req, void *arg) {
     pit_sup *sup = arg;
     if (req) grpc_byte_buffer_destroy(req);
-    bstream *b = calloc(1, sizeof *b);
+    bstream *b = pit_calloc(1, sizeof *b);
     pit_job_call_init(&b->c, call, bs_on_update, bs_flush,
                       "pitboss is shutting down; accepted jobs are kept and run after it restarts: follow them by id");
     b->c.on_free = bs_free;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "buffers.h"
+#include "alloc.h"
 #include "clock.h"
 #include "jobs/job_call.h"
 #include "jobs/jobs.h"
@@ -159,7 +160,7 @@ static void flush_add(flush_list *f, pit_job_listener *l) {
     }
     if (f->n_more == f->cap_more) {
         f->cap_more = f->cap_more ? f->cap_more * 2 : 64;
-        f->more = realloc(f->more, (size_t)f->cap_more * sizeof *f->more);
+        f->more = pit_realloc(f->more, (size_t)f->cap_more * sizeof *f->more);
     }
     f->more[f->n_more++] = l;
 }
@@ -181,7 +182,7 @@ static void flush_run(flush_list *f) {
 static void listener_add(job_entry *e, pit_job_listener *l) {
     if (e->n_listeners == e->cap_listeners) {
         e->cap_listeners = e->cap_listeners ? e->cap_listeners * 2 : 2;
-        e->listeners = realloc(e->listeners, (size_t)e->cap_listeners * sizeof *e->listeners);
+        e->listeners = pit_realloc(e->listeners, (size_t)e->cap_listeners * sizeof *e->listeners);
     }
     l->ref(l);
     e->listeners[e->n_listeners++] = l;
@@ -223,7 +224,7 @@ static void run_over(pit_jobs *jobs, job_entry *e, grpc_status_code code, const 
         Pitboss__V1__ExecuteResponse *r =
             (Pitboss__V1__ExecuteResponse *)pit_pb_from_bb(&pitboss__v1__execute_response__descriptor, resp);
         if (r) {
-            result_json = strdup(r->result_json);
+            result_json = pit_strdup(r->result_json);
             pitboss__v1__execute_response__free_unpacked(r, NULL);
         } else {
             code = GRPC_STATUS_INTERNAL;
@@ -423,11 +424,11 @@ static grpc_status_code validate(pit_jobs *jobs, const pit_job_spec *spec, pit_b
 }
 
 static job_entry *entry_new(const char *id, pit_backend *b, const char *qasm, uint64_t shots, int64_t seed) {
-    job_entry *e = calloc(1, sizeof *e);
+    job_entry *e = pit_calloc(1, sizeof *e);
     snprintf(e->id, sizeof e->id, "%s", id);
     e->backend = b;
     e->state = JOB_QUEUED;
-    e->qasm = strdup(qasm);
+    e->qasm = pit_strdup(qasm);
     e->shots = shots;
     e->seed = seed;
     e->queued_mono_us = pit_mono_us();
@@ -618,14 +619,14 @@ static void on_info_done(pit_proxy *px, grpc_status_code code, const char *detai
         Pitboss__V1__ExecuteResponse *r =
             (Pitboss__V1__ExecuteResponse *)pit_pb_from_bb(&pitboss__v1__execute_response__descriptor, resp);
         if (r) {
-            info = strdup(r->result_json);
+            info = pit_strdup(r->result_json);
             pitboss__v1__execute_response__free_unpacked(r, NULL);
         }
     }
     if (resp) grpc_byte_buffer_destroy(resp);
     if (info) {
         pthread_mutex_lock(&f->jobs->mu);
-        if (!f->b->info_json) f->b->info_json = strdup(info);
+        if (!f->b->info_json) f->b->info_json = pit_strdup(info);
         pthread_mutex_unlock(&f->jobs->mu);
     }
     f->done(f->arg, info, info ? NULL : details);
@@ -635,7 +636,7 @@ static void on_info_done(pit_proxy *px, grpc_status_code code, const char *detai
 
 void pit_jobs_backend_info(pit_jobs *jobs, pit_backend *b, void (*done)(void *, const char *, const char *), void *arg) {
     pthread_mutex_lock(&jobs->mu);
-    char *known = b->info_json ? strdup(b->info_json) : NULL;
+    char *known = b->info_json ? pit_strdup(b->info_json) : NULL;
     pthread_mutex_unlock(&jobs->mu);
     if (known) {
         done(arg, known, NULL);
@@ -645,7 +646,7 @@ void pit_jobs_backend_info(pit_jobs *jobs, pit_backend *b, void (*done)(void *, 
     Pitboss__V1__ExecuteRequest req = PITBOSS__V1__EXECUTE_REQUEST__INIT;
     req.command = "backend_info";
     req.pool = (char *)b->pool->cfg->name;
-    info_fetch *f = calloc(1, sizeof *f);
+    info_fetch *f = pit_calloc(1, sizeof *f);
     *f = (info_fetch){jobs, b, done, arg};
     grpc_status_code code;
     char why[600];
@@ -721,14 +722,14 @@ pit_jobs *pit_jobs_create(pit_sup *sup, char *err, size_t errlen) {
                  "chmod 700 it", dir, (st.st_mode & 007) ? "every local user" : "its group", st.st_mode & 0777);
     pit_job_store *store = pit_job_store_open(path, err, errlen);
     if (!store) return NULL;
-    pit_jobs *jobs = calloc(1, sizeof *jobs);
+    pit_jobs *jobs = pit_calloc(1, sizeof *jobs);
     jobs->sup = sup;
     pit_sup_add_metrics_source(sup, render_metrics_source, jobs);
     jobs->store = store;
     jobs->cfg = &sup->cfg.jobs;
     pthread_mutex_init(&jobs->mu, NULL);
-    jobs->backends = calloc((size_t)sup->n_pools + 1, sizeof *jobs->backends);
-    jobs->stats = calloc((size_t)sup->n_pools + 1, sizeof *jobs->stats);
+    jobs->backends = pit_calloc((size_t)sup->n_pools + 1, sizeof *jobs->backends);
+    jobs->stats = pit_calloc((size_t)sup->n_pools + 1, sizeof *jobs->stats);
     for (int i = 0; i < sup->n_pools; i++) {
         pit_pool *p = &sup->pools[i];
         if (p->cfg->kind != PIT_KIND_NATIVE) continue;
@@ -742,10 +743,10 @@ pit_jobs *pit_jobs_create(pit_sup *sup, char *err, size_t errlen) {
     /* Jobs a killed supervisor left running go back to the queue, then every queued job is loaded. */
     int recovered = pit_job_store_recover(store);
     size_t cap = 1024, n;
-    char(*ids)[40] = malloc(cap * sizeof *ids);
+    char(*ids)[40] = pit_malloc(cap * sizeof *ids);
     while ((n = pit_job_store_queued(store, ids, cap)) == cap) {
         cap *= 2;
-        ids = realloc(ids, cap * sizeof *ids);
+        ids = pit_realloc(ids, cap * sizeof *ids);
     }
     size_t loaded = 0;
     for (size_t i = 0; i < n; i++) {

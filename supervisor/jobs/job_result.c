@@ -1,4 +1,5 @@
 #include "jobs/job_result.h"
+#include "alloc.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -14,8 +15,8 @@ int pit_job_result_parse(pit_job_result *r, const char *job_id, const char *resu
         return -1;
     }
     size_t n = json_object_size(counts);
-    r->entries = calloc(n + 1, sizeof *r->entries);
-    r->ptrs = calloc(n + 1, sizeof *r->ptrs);
+    r->entries = pit_calloc(n + 1, sizeof *r->entries);
+    r->ptrs = pit_calloc(n + 1, sizeof *r->ptrs);
     size_t i = 0;
     const char *key;
     json_t *v;
@@ -27,7 +28,7 @@ int pit_job_result_parse(pit_job_result *r, const char *job_id, const char *resu
         i++;
     }
     r->root = root;
-    r->job_id = strdup(job_id);
+    r->job_id = pit_strdup(job_id);
     r->msg.job_id = r->job_id;
     r->msg.counts = r->ptrs;
     r->msg.n_counts = n;

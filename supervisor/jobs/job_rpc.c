@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "protocol.h"
+#include "alloc.h"
 #include "buffers.h"
 #include "clock.h"
 #include "jobs/job_call.h"
@@ -78,10 +79,10 @@ static void on_submit_batch(pit_call *call, grpc_byte_buffer *bb, void *arg) {
         return;
     }
     Pitboss__V1__SubmitBatchResponse resp = PITBOSS__V1__SUBMIT_BATCH_RESPONSE__INIT;
-    Pitboss__V1__BatchItemResult *items = calloc(r->n_jobs + 1, sizeof *items);
-    Pitboss__V1__BatchItemResult **ptrs = calloc(r->n_jobs + 1, sizeof *ptrs);
-    char (*ids)[40] = calloc(r->n_jobs + 1, sizeof *ids);
-    char **errors = calloc(r->n_jobs + 1, sizeof *errors);
+    Pitboss__V1__BatchItemResult *items = pit_calloc(r->n_jobs + 1, sizeof *items);
+    Pitboss__V1__BatchItemResult **ptrs = pit_calloc(r->n_jobs + 1, sizeof *ptrs);
+    char (*ids)[40] = pit_calloc(r->n_jobs + 1, sizeof *ids);
+    char **errors = pit_calloc(r->n_jobs + 1, sizeof *errors);
     for (size_t i = 0; i < r->n_jobs; i++) {
         pit_job_spec spec;
         spec_from(&spec, r->jobs[i]);
@@ -97,7 +98,7 @@ static void on_submit_batch(pit_call *call, grpc_byte_buffer *bb, void *arg) {
             items[i].error = "";
         } else {
             resp.rejected++;
-            errors[i] = strdup(why);
+            errors[i] = pit_strdup(why);
             items[i].error = errors[i];
             items[i].error_code = (int32_t)code;
         }
@@ -117,7 +118,7 @@ static void on_submit_batch(pit_call *call, grpc_byte_buffer *bb, void *arg) {
 
 /* ---------------------------------------------------------------- status, result, cancel, list */
 
-void pit_job_to_proto(const pit_job *j, Pitboss__V1__Job *out) {
+static void job_to_proto(const pit_job *j, Pitboss__V1__Job *out) {
     pitboss__v1__job__init(out);
     out->job_id = (char *)j->id;
     out->state = proto_state(j->state);
@@ -140,7 +141,7 @@ static void on_status(pit_call *call, grpc_byte_buffer *bb, void *arg) {
         job_not_found(call, r->job_id);
     } else {
         Pitboss__V1__Job m;
-        pit_job_to_proto(&j, &m);
+        job_to_proto(&j, &m);
         pit_call_finish(call, GRPC_STATUS_OK, "", pit_bb_from_pb(&m.base), NULL, 0);
         pit_job_clear(&j);
     }
@@ -204,12 +205,12 @@ static void on_list_jobs(pit_call *call, grpc_byte_buffer *bb, void *arg) {
     size_t limit = r->limit ? r->limit : 50;
     if (limit > 10000) limit = 10000;
     int state = r->state ? (int)r->state - 1 : -1;
-    pit_job *jobs = calloc(limit, sizeof *jobs);
+    pit_job *jobs = pit_calloc(limit, sizeof *jobs);
     size_t n = pit_job_store_list(pit_jobs_store(sup->jobs), state, jobs, limit);
-    Pitboss__V1__Job *msgs = calloc(n + 1, sizeof *msgs);
-    Pitboss__V1__Job **ptrs = calloc(n + 1, sizeof *ptrs);
+    Pitboss__V1__Job *msgs = pit_calloc(n + 1, sizeof *msgs);
+    Pitboss__V1__Job **ptrs = pit_calloc(n + 1, sizeof *ptrs);
     for (size_t i = 0; i < n; i++) {
-        pit_job_to_proto(&jobs[i], &msgs[i]);
+        job_to_proto(&jobs[i], &msgs[i]);
         ptrs[i] = &msgs[i];
     }
     Pitboss__V1__ListJobsResponse resp = PITBOSS__V1__LIST_JOBS_RESPONSE__INIT;
@@ -260,7 +261,7 @@ static void fill_backend(pit_jobs *jobs, pit_backend *b, const char *info_json, 
         json_t *gates = json_object_get(info, "gates");
         if (json_is_array(gates)) {
             m->n_supported_gates = json_array_size(gates);
-            m->supported_gates = calloc(m->n_supported_gates + 1, sizeof(char *));
+            m->supported_gates = pit_calloc(m->n_supported_gates + 1, sizeof(char *));
             for (size_t i = 0; i < m->n_supported_gates; i++)
                 m->supported_gates[i] = (char *)json_string_value(json_array_get(gates, i));
         }
@@ -271,7 +272,7 @@ static void fill_backend(pit_jobs *jobs, pit_backend *b, const char *info_json, 
         snprintf(desc, sizeof desc, "the pool could not describe its simulator: %.600s", why ? why : "no answer");
         m->description = desc;
         m->n_supported_gates = n_gates;
-        m->supported_gates = calloc(n_gates + 1, sizeof(char *));
+        m->supported_gates = pit_calloc(n_gates + 1, sizeof(char *));
         for (size_t i = 0; i < n_gates; i++) m->supported_gates[i] = (char *)names[i];
     }
     if (!m->name) m->name = "";
@@ -280,9 +281,9 @@ static void fill_backend(pit_jobs *jobs, pit_backend *b, const char *info_json, 
 }
 
 static void backends_answer(backends_req *q) {
-    Pitboss__V1__BackendInfo *msgs = calloc((size_t)q->n + 1, sizeof *msgs);
-    Pitboss__V1__BackendInfo **ptrs = calloc((size_t)q->n + 1, sizeof *ptrs);
-    json_t **keep = calloc((size_t)q->n + 1, sizeof *keep);
+    Pitboss__V1__BackendInfo *msgs = pit_calloc((size_t)q->n + 1, sizeof *msgs);
+    Pitboss__V1__BackendInfo **ptrs = pit_calloc((size_t)q->n + 1, sizeof *ptrs);
+    json_t **keep = pit_calloc((size_t)q->n + 1, sizeof *keep);
     for (int i = 0; i < q->n; i++) {
         fill_backend(q->jobs, pit_jobs_backend(q->jobs, q->first + i), q->infos[i], q->whys[i], &msgs[i], &keep[i]);
         ptrs[i] = &msgs[i];
@@ -327,25 +328,25 @@ static void backends_part_done(backends_req *q) {
 static void on_backend_info(void *arg, const char *info_json, const char *why) {
     backends_part *p = arg;
     backends_req *q = p->q;
-    q->infos[p->i] = info_json ? strdup(info_json) : NULL;
-    q->whys[p->i] = why ? strdup(why) : NULL;
+    q->infos[p->i] = info_json ? pit_strdup(info_json) : NULL;
+    q->whys[p->i] = why ? pit_strdup(why) : NULL;
     free(p);
     backends_part_done(q);
 }
 
 static void ask_backends(pit_sup *sup, pit_call *call, int first, int n, int single) {
-    backends_req *q = calloc(1, sizeof *q);
+    backends_req *q = pit_calloc(1, sizeof *q);
     q->call = call;
     q->jobs = sup->jobs;
     q->single = single;
     q->first = first;
     q->n = n;
-    q->infos = calloc((size_t)n + 1, sizeof *q->infos);
-    q->whys = calloc((size_t)n + 1, sizeof *q->whys);
+    q->infos = pit_calloc((size_t)n + 1, sizeof *q->infos);
+    q->whys = pit_calloc((size_t)n + 1, sizeof *q->whys);
     q->pending = n + 1; /* +1 until every question is asked */
     pthread_mutex_init(&q->mu, NULL);
     for (int i = 0; i < n; i++) {
-        backends_part *p = malloc(sizeof *p);
+        backends_part *p = pit_malloc(sizeof *p);
         *p = (backends_part){q, i};
         pit_jobs_backend_info(sup->jobs, pit_jobs_backend(sup->jobs, first + i), on_backend_info, p);
     }
@@ -420,7 +421,7 @@ static void watcher_on_update(pit_job_listener *l, const pit_job_update *u) {
         }
         w->q[k].state = u->state;
         w->q[k].at_us = u->at_us;
-        w->q[k].error = u->error ? strdup(u->error) : NULL;
+        w->q[k].error = u->error ? pit_strdup(u->error) : NULL;
         w->have_last = 1;
         w->last = u->state;
     }
@@ -462,7 +463,7 @@ static void on_watch(pit_call *call, grpc_byte_buffer *bb, void *arg) {
     pit_sup *sup = arg;
     Pitboss__V1__WatchJobRequest *r = pit_call_unpack(call, &pitboss__v1__watch_job_request__descriptor, bb);
     if (!r) return;
-    watcher *w = calloc(1, sizeof *w);
+    watcher *w = pit_calloc(1, sizeof *w);
     pit_job_call_init(&w->c, call, watcher_on_update, watcher_flush,
                       "pitboss is shutting down; the job is kept: watch it again once pitboss is back");
     w->c.on_free = watcher_free;
@@ -544,7 +545,7 @@ static void on_stream_results(pit_call *call, grpc_byte_buffer *bb, void *arg) {
         finish_typed(call, GRPC_STATUS_FAILED_PRECONDITION, PIT_JOB_ERR_NOT_COMPLETED, why);
         pit_job_clear(&j);
     } else {
-        results_stream *s = calloc(1, sizeof *s);
+        results_stream *s = pit_calloc(1, sizeof *s);
         s->call = call;
         s->chunk = r->chunk_size ? r->chunk_size : 1000;
         if (pit_job_result_parse(&s->res, j.id, j.result_json) != 0) {

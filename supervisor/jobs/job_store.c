@@ -1,4 +1,5 @@
 #include "jobs/job_store.h"
+#include "alloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,7 +102,7 @@ pit_job_store *pit_job_store_open(const char *path, char *err, size_t errlen) {
         close(lock_fd);
         return NULL;
     }
-    pit_job_store *s = calloc(1, sizeof *s);
+    pit_job_store *s = pit_calloc(1, sizeof *s);
     s->db = db;
     s->lock_fd = lock_fd;
     pthread_mutex_init(&s->mu, NULL);
@@ -131,7 +132,7 @@ static void new_id(char *out) {
 
 static char *dup_col(sqlite3_stmt *st, int col) {
     const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? strdup((const char *)t) : NULL;
+    return t ? pit_strdup((const char *)t) : NULL;
 }
 
 int pit_job_store_add(pit_job_store *s, pit_job *job) {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "protocol.h"
+#include "alloc.h"
 #include "buffers.h"
 #include "clock.h"
 #include "log.h"
@@ -145,7 +146,7 @@ static void worker_status_in(pit_proxy *px, pit_ccall *cc, grpc_byte_buffer *una
     grpc_status_code code = st->code;
     worker_call_over(px);
     if (code == GRPC_STATUS_UNAVAILABLE) {
-        char *details = strdup(st->details ? st->details : "");
+        char *details = pit_strdup(st->details ? st->details : "");
         pit_ccall_free(cc);
         pit_router_worker_failed(px, code, details);
         free(details);

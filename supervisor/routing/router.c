@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/abandon.h"
+#include "alloc.h"
 #include "buffers.h"
 #include "clock.h"
 #include "log.h"
@@ -216,7 +217,7 @@ void pit_router_worker_failed(pit_proxy *px, grpc_status_code code, const char *
     if (!exited) {
         /* The connection broke but the child's exit has not been reaped yet: wait for it. */
         px->worker_code = code;
-        px->worker_details = strdup(details ? details : "");
+        px->worker_details = pit_strdup(details ? details : "");
         px->wait_until_us = pit_mono_us() + EXIT_WAIT_MS * 1000;
         px->wait_next = sup->exit_waiters;
         sup->exit_waiters = px;
@@ -374,7 +375,7 @@ static grpc_status_code admit(pit_proxy *px, int internal, pit_slot **slot, char
 }
 
 static pit_proxy *proxy_new(pit_sup *sup, pit_pool *pool, const char *command, grpc_byte_buffer *req, int refs) {
-    pit_proxy *px = calloc(1, sizeof *px);
+    pit_proxy *px = pit_calloc(1, sizeof *px);
     px->sup = sup;
     px->pool = pool;
     px->req = req;
@@ -418,7 +419,7 @@ static void accept_call(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int
     pit_proxy *px = proxy_new(sup, pool, req->command, req_bb, 1);
     px->front = call;
     px->streaming = streaming;
-    if (req->session_id[0]) px->session_id = strdup(req->session_id);
+    if (req->session_id[0]) px->session_id = pit_strdup(req->session_id);
     /* The deadline: the client's, the request's timeout_ms, or the configured default. */
     int64_t left_ms = pit_deadline_remaining_ms(pit_call_deadline(call));
     int64_t limit_ms = req->timeout_ms ? (int64_t)req->timeout_ms

@@ -1,5 +1,6 @@
 /* The native engine's commands: run_circuit, run_circuit_stream, backend_info. */
 #include "commands/circuit_commands.h"
+#include "alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,7 +166,7 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
                              "the simulation was stopped: %s", pit_cmd_deadline_passed(ctx) ? "deadline passed" : "cancelled");
     } else {
         json_t *counts = json_object();
-        char *keybuf = malloc((size_t)c.n_cbits + (size_t)c.n_cregs + 2);
+        char *keybuf = pit_malloc((size_t)c.n_cbits + (size_t)c.n_cregs + 2);
         for (size_t i = 0; i < r.n; i++) {
             sim_key(&c, r.keys[i], keybuf);
             json_object_set_new(counts, keybuf, json_integer((json_int_t)r.counts[i]));

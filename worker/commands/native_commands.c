@@ -1,5 +1,6 @@
 /* The native worker's built-in commands: the ones every pitboss worker answers. */
 #include "commands/native_commands.h"
+#include "alloc.h"
 
 #include "commands/circuit_commands.h"
 
@@ -21,7 +22,7 @@ static void cmd_echo(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out) {
     const uint8_t *payload = pit_cmd_payload(ctx, &len);
     out->value = json_incref(args);
     if (len) {
-        out->payload = malloc(len);
+        out->payload = pit_malloc(len);
         memcpy(out->payload, payload, len);
         out->payload_len = len;
     }
@@ -97,7 +98,7 @@ static void cmd_ping_stream(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out)
         int_arg(args, "payload_bytes", 0, 0, 16 << 20, &payload_bytes, out))
         return;
     /* Each chunk may carry payload_bytes of raw data (a stand-in for real results, for tests and benchmarks). */
-    uint8_t *payload = payload_bytes ? malloc((size_t)payload_bytes) : NULL;
+    uint8_t *payload = payload_bytes ? pit_malloc((size_t)payload_bytes) : NULL;
     for (json_int_t i = 0; i < payload_bytes; i++) payload[i] = (uint8_t)(i * 31 + 7);
     json_int_t sent = 0;
     for (json_int_t i = 0; i < count; i++) {

@@ -3,11 +3,12 @@
 #include <string.h>
 
 #include "engine/qasm_internal.h"
+#include "alloc.h"
 
 qasm_op *qasm_oplist_push(qasm_oplist *l) {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 16;
-        l->ops = realloc(l->ops, l->cap * sizeof(qasm_op));
+        l->ops = pit_realloc(l->ops, l->cap * sizeof(qasm_op));
     }
     memset(&l->ops[l->n], 0, sizeof(qasm_op));
     return &l->ops[l->n++];

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "engine/qasm_internal.h"
+#include "alloc.h"
 
 /* ---------------------------------------------------------------- tokens */
 
@@ -158,11 +159,11 @@ static void lex_one(parser *p) {
     int b = p->n_toks >> TOK_BLOCK_SHIFT;
     if (b == p->cap_blocks) {
         int cap = p->cap_blocks ? p->cap_blocks * 2 : 16;
-        p->blocks = realloc(p->blocks, (size_t)cap * sizeof(token *));
+        p->blocks = pit_realloc(p->blocks, (size_t)cap * sizeof(token *));
         memset(p->blocks + p->cap_blocks, 0, (size_t)(cap - p->cap_blocks) * sizeof(token *));
         p->cap_blocks = cap;
     }
-    if (!p->blocks[b]) p->blocks[b] = malloc(TOK_BLOCK * sizeof(token));
+    if (!p->blocks[b]) p->blocks[b] = pit_malloc(TOK_BLOCK * sizeof(token));
     token *t = &p->blocks[b][p->n_toks & (TOK_BLOCK - 1)];
     p->n_toks++;
     t->s = s;
@@ -276,7 +277,7 @@ static long expect_int(parser *p, const char *what) {
 }
 
 static char *tok_dup(const token *t) {
-    char *s = malloc((size_t)t->len + 1);
+    char *s = pit_malloc((size_t)t->len + 1);
     memcpy(s, t->s, (size_t)t->len);
     s[t->len] = 0;
     return s;
@@ -495,7 +496,7 @@ static gate_def *find_def(parser *p, const token *t) {
 
 static void parse_gate_def(parser *p) {
     token *name = expect_id(p, "the new gate's name");
-    if (p->n_defs == p->cap_defs) p->defs = realloc(p->defs, (size_t)(p->cap_defs = p->cap_defs * 2 + 8) * sizeof(gate_def));
+    if (p->n_defs == p->cap_defs) p->defs = pit_realloc(p->defs, (size_t)(p->cap_defs = p->cap_defs * 2 + 8) * sizeof(gate_def));
     gate_def *d = &p->defs[p->n_defs];
     memset(d, 0, sizeof *d);
     p->def_pending = 1;
@@ -503,14 +504,14 @@ static void parse_gate_def(parser *p) {
     if (accept(p, "(") && !accept(p, ")")) {
         do {
             token *pn = expect_id(p, "a parameter name");
-            d->params = realloc(d->params, (size_t)(d->n_params + 1) * sizeof(char *));
+            d->params = pit_realloc(d->params, (size_t)(d->n_params + 1) * sizeof(char *));
             d->params[d->n_params++] = tok_dup(pn);
         } while (accept(p, ","));
         expect(p, ")", "after the gate's parameters");
     }
     do {
         token *qn = expect_id(p, "a qubit argument name");
-        d->qargs = realloc(d->qargs, (size_t)(d->n_qargs + 1) * sizeof(char *));
+        d->qargs = pit_realloc(d->qargs, (size_t)(d->n_qargs + 1) * sizeof(char *));
         d->qargs[d->n_qargs++] = tok_dup(qn);
     } while (accept(p, ","));
     token *open = peek(p);
@@ -531,7 +532,7 @@ static void parse_gate_def(parser *p) {
     /* The stream forgets these tokens after this statement: the definition keeps its own copy. */
     int close = p->pos - 1;
     d->body_n = close - body_start;
-    d->body = malloc((size_t)(d->body_n + 2) * sizeof(token));
+    d->body = pit_malloc((size_t)(d->body_n + 2) * sizeof(token));
     for (int i = body_start; i <= close; i++) d->body[i - body_start] = *tok_at(p, i);
     d->body[d->body_n + 1] = d->body[d->body_n]; /* the sentinel: at the '}', but the end */
     d->body[d->body_n + 1].type = T_EOF;

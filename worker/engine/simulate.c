@@ -7,6 +7,7 @@
  *  - otherwise shot by shot, from a copy of the state reached before the first measurement.
  */
 #include "engine/simulate.h"
+#include "alloc.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -57,9 +58,9 @@ typedef struct {
 static void cm_init(count_map *m, size_t cap) {
     m->cap = 16;
     while (m->cap < cap * 2) m->cap *= 2;
-    m->keys = calloc(m->cap, sizeof(uint64_t));
-    m->counts = calloc(m->cap, sizeof(uint64_t));
-    m->used = calloc(m->cap, 1);
+    m->keys = pit_calloc(m->cap, sizeof(uint64_t));
+    m->counts = pit_calloc(m->cap, sizeof(uint64_t));
+    m->used = pit_calloc(m->cap, 1);
     m->n = 0;
 }
 
@@ -95,13 +96,13 @@ static int cmp_u64(const void *a, const void *b) {
 
 /* Moves the map into r, sorted by key. */
 static void cm_to_result(count_map *m, sim_result *r) {
-    uint64_t *keys = malloc((m->n ? m->n : 1) * sizeof(uint64_t));
+    uint64_t *keys = pit_malloc((m->n ? m->n : 1) * sizeof(uint64_t));
     size_t k = 0;
     for (size_t i = 0; i < m->cap; i++)
         if (m->used[i]) keys[k++] = m->keys[i];
     qsort(keys, k, sizeof(uint64_t), cmp_u64);
     r->keys = keys;
-    r->counts = malloc((k ? k : 1) * sizeof(uint64_t));
+    r->counts = pit_malloc((k ? k : 1) * sizeof(uint64_t));
     for (size_t j = 0; j < k; j++) {
         size_t i = (size_t)(keys[j] * 0x9e3779b97f4a7c15ull) & (m->cap - 1);
         while (m->keys[i] != keys[j] || !m->used[i]) i = (i + 1) & (m->cap - 1);
@@ -154,8 +155,8 @@ static void direct_add(direct_list *d, uint64_t key, uint64_t count) {
     }
     if (d->n == d->cap) {
         d->cap = d->cap ? d->cap * 2 : 1024;
-        d->keys = realloc(d->keys, d->cap * sizeof(uint64_t));
-        d->counts = realloc(d->counts, d->cap * sizeof(uint64_t));
+        d->keys = pit_realloc(d->keys, d->cap * sizeof(uint64_t));
+        d->counts = pit_realloc(d->counts, d->cap * sizeof(uint64_t));
     }
     d->keys[d->n] = key;
     d->counts[d->n++] = count;
@@ -315,8 +316,8 @@ sim_status sim_run(const qasm_circuit *c, const sim_options *o, sim_result *r) {
         free(counts.keys);
         free(counts.counts);
         free(counts.used);
-        r->keys = direct.keys ? direct.keys : malloc(8);
-        r->counts = direct.counts ? direct.counts : malloc(8);
+        r->keys = direct.keys ? direct.keys : pit_malloc(8);
+        r->counts = direct.counts ? direct.counts : pit_malloc(8);
         r->n = direct.n;
     } else {
         for (size_t i = 0; i < direct.n; i++) cm_add(&counts, direct.keys[i], direct.counts[i]);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "buffers.h"
+#include "alloc.h"
 #include "clock.h"
 #include "json_args.h"
 #include "log.h"
@@ -117,7 +118,7 @@ int pit_cmd_emit_text(pit_cmd_ctx *ctx, const char *json_text, const uint8_t *pa
 }
 
 int pit_cmd_emit(pit_cmd_ctx *ctx, json_t *data, const uint8_t *payload, size_t payload_len) {
-    char *text = data ? pit_json_dump(data) : strdup("null");
+    char *text = data ? pit_json_dump(data) : pit_strdup("null");
     json_decref(data);
     int rc = pit_cmd_emit_text(ctx, text, payload, payload_len);
     free(text);
@@ -156,14 +157,14 @@ static void finish(pit_cmd_ctx *ctx, pit_cmd_result *res) {
         if (res->traceback) md[n++] = (pit_md){PIT_MD_TRACEBACK, res->traceback, 0};
         pit_call_finish(ctx->call, res->code, res->message, NULL, md, n);
     } else if (ctx->streaming_call) {
-        char *text = res->value_json ? strdup(res->value_json) : res->value ? pit_json_dump(res->value) : strdup("null");
+        char *text = res->value_json ? pit_strdup(res->value_json) : res->value ? pit_json_dump(res->value) : pit_strdup("null");
         grpc_byte_buffer *last = chunk_pack(ctx, text, res->payload, res->payload_len, 1);
         free(text);
         pit_call_finish(ctx->call, GRPC_STATUS_OK, "", last, NULL, 0);
     } else {
         Pitboss__V1__ExecuteResponse resp = PITBOSS__V1__EXECUTE_RESPONSE__INIT;
         Pitboss__V1__WorkerRef ref = PITBOSS__V1__WORKER_REF__INIT;
-        char *text = res->value_json ? strdup(res->value_json) : res->value ? pit_json_dump(res->value) : strdup("null");
+        char *text = res->value_json ? pit_strdup(res->value_json) : res->value ? pit_json_dump(res->value) : pit_strdup("null");
         resp.result_json = text;
         resp.payload.data = res->payload;
         resp.payload.len = res->payload_len;
@@ -218,7 +219,7 @@ static void run(void *arg) {
 
 void pit_cmd_start(pit_worker *w, pit_call *call, const pit_command *cmd, Pitboss__V1__ExecuteRequest *req,
                    json_t *args, int streaming_call) {
-    pit_cmd_ctx *ctx = calloc(1, sizeof *ctx);
+    pit_cmd_ctx *ctx = pit_calloc(1, sizeof *ctx);
     ctx->worker = w;
     ctx->call = call;
     ctx->cmd = cmd;

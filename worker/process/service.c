@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "buffers.h"
+#include "alloc.h"
 #include "clock.h"
 #include "health.pb-c.h"
 #include "json_args.h"
@@ -94,12 +95,12 @@ static void on_list_commands(pit_call *call, grpc_byte_buffer *req, void *arg) {
     pit_worker *w = arg;
     if (req) grpc_byte_buffer_destroy(req);
     Pitboss__V1__ListCommandsResponse resp = PITBOSS__V1__LIST_COMMANDS_RESPONSE__INIT;
-    Pitboss__V1__CommandInfo *infos = calloc(w->n_commands, sizeof *infos);
-    Pitboss__V1__CommandInfo **ptrs = calloc(w->n_commands, sizeof *ptrs);
+    Pitboss__V1__CommandInfo *infos = pit_calloc(w->n_commands, sizeof *infos);
+    Pitboss__V1__CommandInfo **ptrs = pit_calloc(w->n_commands, sizeof *ptrs);
     size_t total_params = 0;
     for (size_t i = 0; i < w->n_commands; i++) total_params += w->commands[i]->n_params;
-    Pitboss__V1__ParamInfo *params = calloc(total_params + 1, sizeof *params);
-    Pitboss__V1__ParamInfo **pptrs = calloc(total_params + 1, sizeof *pptrs);
+    Pitboss__V1__ParamInfo *params = pit_calloc(total_params + 1, sizeof *params);
+    Pitboss__V1__ParamInfo **pptrs = pit_calloc(total_params + 1, sizeof *pptrs);
     size_t p = 0;
     for (size_t i = 0; i < w->n_commands; i++) {
         const pit_command *c = w->commands[i];
@@ -146,7 +147,7 @@ static void on_close_session(pit_call *call, grpc_byte_buffer *req_bb, void *arg
         pit_call_finish(call, GRPC_STATUS_OK, "", pit_bb_from_pb(&resp.base), NULL, 0);
     } else {
         /* Taking the GIL may wait for a handler: not on the queue thread. */
-        close_job *j = malloc(sizeof *j);
+        close_job *j = pit_malloc(sizeof *j);
         *j = (close_job){w, call, strdup(req->session_id)};
         pit_work_pool_submit(w->threads, close_session_job, j);
     }

@@ -8,6 +8,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include "python/python_adapter.h"
+#include "alloc.h"
 
 #include <Python.h>
 #include <stdio.h>
@@ -72,7 +73,7 @@ static PyObject *init_native_module(void) { return PyModule_Create(&native_modul
 static char *str_of(PyObject *o) {
     const char *s = PyUnicode_Check(o) ? PyUnicode_AsUTF8(o) : NULL;
     if (!s) PyErr_Clear();
-    return strdup(s ? s : "");
+    return pit_strdup(s ? s : "");
 }
 
 static PyObject *str_list(const char *const *items, size_t n) {
@@ -96,8 +97,8 @@ static void describe_exception(char *out, size_t len) {
 
 static int commands_from(PyObject *list) {
     Py_ssize_t n = PyList_Size(list);
-    g_commands = calloc((size_t)n + 1, sizeof *g_commands);
-    g_command_ptrs = calloc((size_t)n + 1, sizeof *g_command_ptrs);
+    g_commands = pit_calloc((size_t)n + 1, sizeof *g_commands);
+    g_command_ptrs = pit_calloc((size_t)n + 1, sizeof *g_command_ptrs);
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *d = PyList_GetItem(list, i); /* (name, doc, streaming, [(name, type, required, default)]) */
         pit_command *c = &g_commands[i];
@@ -108,7 +109,7 @@ static int commands_from(PyObject *list) {
         c->run = pit_py_run;
         PyObject *params = PyTuple_GetItem(d, 3);
         Py_ssize_t np = PyList_Size(params);
-        pit_cmd_param *ps = calloc((size_t)np + 1, sizeof *ps);
+        pit_cmd_param *ps = pit_calloc((size_t)np + 1, sizeof *ps);
         for (Py_ssize_t k = 0; k < np; k++) {
             PyObject *p = PyList_GetItem(params, k);
             ps[k].name = str_of(PyTuple_GetItem(p, 0));
@@ -203,7 +204,7 @@ static void fill_error(pit_cmd_result *out, PyObject *t) {
     const char *tb = PyUnicode_AsUTF8(PyTuple_GetItem(t, 4));
     snprintf(out->error_type, sizeof out->error_type, "%s", type ? type : "");
     snprintf(out->message, sizeof out->message, "%s", msg ? msg : "handler error");
-    if (tb && tb[0]) out->traceback = strdup(tb);
+    if (tb && tb[0]) out->traceback = pit_strdup(tb);
     PyErr_Clear();
 }
 
@@ -216,7 +217,7 @@ static void internal_error(pit_cmd_result *out, const char *where) {
 void pit_py_run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out) {
     (void)args; /* Python reads the JSON text itself */
     gil_take();
-    cancel_token *token = calloc(1, sizeof *token);
+    cancel_token *token = pit_calloc(1, sizeof *token);
     token->ctx = ctx;
     PyObject *capsule = PyCapsule_New(token, "pitboss.cancel", token_free);
     PyObject *cancel_fn = PyCFunction_New(&cancelled_def, capsule);
@@ -265,9 +266,9 @@ void pit_py_run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out) {
             Py_ssize_t dlen = 0;
             PyBytes_AsStringAndSize(bytes, &data, &dlen);
             if (strcmp(kind, "final") == 0) {
-                out->value_json = strdup(json_text);
+                out->value_json = pit_strdup(json_text);
                 if (dlen) {
-                    out->payload = malloc((size_t)dlen);
+                    out->payload = pit_malloc((size_t)dlen);
                     memcpy(out->payload, data, (size_t)dlen);
                     out->payload_len = (size_t)dlen;
                 }
