@@ -77,6 +77,8 @@ static void put(text *t, const char *fmt, ...) {
     }
 }
 
+static void put_line(void *t, const char *line) { put(t, "%s", line); }
+
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when the bytes there are not one (a stray
  * continuation byte, an overlong form, a surrogate, a cut sequence). */
 static int utf8_len(const unsigned char *s) {
@@ -119,7 +121,6 @@ static const char *esc(const char *s, char *out, size_t len) {
     return out;
 }
 
-static void put_line(void *t, const char *line) { put(t, "%s", line); }
 
 char *pit_metrics_render(pit_metrics *m, pit_sup *sup) {
     text t = {pit_malloc(8192), 0, 8192};
@@ -138,14 +139,9 @@ char *pit_metrics_render(pit_metrics *m, pit_sup *sup) {
     put(&t, "# HELP pitboss_call_duration_seconds Time from a call's arrival to its answer, queueing included.\n"
             "# TYPE pitboss_call_duration_seconds histogram\n");
     for (int i = 0; i < n_hist; i++) {
-        pit_call_hist *h = &hists[i];
-        esc(h->pool, e1, sizeof e1);
-        for (int b = 0; b < PIT_CALL_BUCKETS; b++)
-            put(&t, "pitboss_call_duration_seconds_bucket{pool=\"%s\",le=\"%g\"} %llu\n", e1, pit_call_bucket_le[b],
-                (unsigned long long)h->buckets[b]);
-        put(&t, "pitboss_call_duration_seconds_bucket{pool=\"%s\",le=\"+Inf\"} %llu\n", e1, (unsigned long long)h->count);
-        put(&t, "pitboss_call_duration_seconds_sum{pool=\"%s\"} %.6f\n", e1, h->sum);
-        put(&t, "pitboss_call_duration_seconds_count{pool=\"%s\"} %llu\n", e1, (unsigned long long)h->count);
+        char labels[sizeof e1 + 16];
+        snprintf(labels, sizeof labels, "pool=\"%s\"", esc(hists[i].pool, e1, sizeof e1));
+        pit_histogram_render(&hists[i].h, &pit_call_buckets, "pitboss_call_duration_seconds", labels, put_line, &t);
     }
     free(series);
     free(hists);

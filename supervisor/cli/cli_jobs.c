@@ -33,9 +33,13 @@ typedef struct {
     int n_args;
 } jobs_opts;
 
-static const char *const STATE_NAMES[] = {"UNSPECIFIED", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "CANCELED"};
 
-static const char *state_name(int s) { return s >= 0 && s <= 5 ? STATE_NAMES[s] : "UNKNOWN"; }
+/* The wire's own names (proto/jobs.proto's JobState), not a copy of them. */
+static const char *state_name(int s) {
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&pitboss__v1__job_state__descriptor, s);
+    if (!v) return "UNKNOWN";
+    return strncmp(v->name, "JOB_STATE_", 10) == 0 ? v->name + 10 : v->name;
+}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -417,7 +421,7 @@ static int cmd_list(grpc_channel *ch, jobs_opts *o) {
     if (o->state) {
         int s = 0;
         for (int i = 1; i <= 5; i++)
-            if (strcasecmp(o->state, STATE_NAMES[i]) == 0) s = i;
+            if (strcasecmp(o->state, state_name(i)) == 0) s = i;
         if (!s) {
             fprintf(stderr, "pitboss jobs list: --state must be QUEUED, RUNNING, COMPLETED, FAILED or CANCELED\n");
             return 2;

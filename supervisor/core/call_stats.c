@@ -8,8 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-const double pit_call_bucket_le[PIT_CALL_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+static const double call_le[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                             0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+const pit_histogram_bounds pit_call_buckets = {call_le, sizeof call_le / sizeof call_le[0]};
 
 
 struct pit_call_stats {
@@ -68,10 +69,7 @@ void pit_call_stats_done(pit_call_stats *m, const char *pool, const char *comman
         snprintf(h->pool, sizeof h->pool, "%s", pool);
     }
     if (h) {
-        for (int b = 0; b < PIT_CALL_BUCKETS; b++)
-            if (seconds <= pit_call_bucket_le[b]) h->buckets[b]++;
-        h->count++;
-        h->sum += seconds;
+        pit_histogram_observe(&h->h, &pit_call_buckets, seconds);
     }
     pthread_mutex_unlock(&m->mu);
 }

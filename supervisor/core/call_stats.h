@@ -6,13 +6,13 @@
 #include <grpc/status.h>
 #include <stdint.h>
 
+#include "histogram.h"
 #include "request_limits.h"
 
 /* distinct (pool, command, code); beyond it, commands count as "_other" (bounded cardinality) */
 #define PIT_CALL_MAX_SERIES 512
 #define PIT_CALL_MAX_HIST 64
-#define PIT_CALL_BUCKETS 14
-extern const double pit_call_bucket_le[PIT_CALL_BUCKETS]; /* seconds */
+extern const pit_histogram_bounds pit_call_buckets; /* seconds */
 
 typedef struct {
     char pool[PIT_MAX_NAME_BYTES + 1]; /* whole: names are bounded at the door (request_limits.h) */
@@ -23,9 +23,7 @@ typedef struct {
 
 typedef struct {
     char pool[PIT_MAX_NAME_BYTES + 1];
-    uint64_t buckets[PIT_CALL_BUCKETS];
-    uint64_t count;
-    double sum;
+    pit_histogram h;
 } pit_call_hist;
 
 typedef struct pit_call_stats pit_call_stats;

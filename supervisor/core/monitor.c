@@ -25,6 +25,7 @@
 #include "core/memory.h"
 #include "core/policy.h"
 #include "pitboss.pb-c.h"
+#include "proc.h"
 #include "protocol.h"
 #include "core/reload.h"
 #include "rpc_client.h"
@@ -578,17 +579,6 @@ static void on_health_answer(pit_ccall *cc, grpc_byte_buffer *resp, void *arg) {
     free(hp);
 }
 
-static int64_t read_rss_kb(pid_t pid) {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    unsigned long size = 0, resident = 0;
-    int n = fscanf(f, "%lu %lu", &size, &resident);
-    fclose(f);
-    return n == 2 ? (int64_t)resident * (sysconf(_SC_PAGESIZE) / 1024) : 0;
-}
-
 static void on_health_tick(struct ev_loop *loop, ev_timer *w, int revents) {
     (void)loop;
     (void)w;
@@ -620,7 +610,7 @@ static void on_health_tick(struct ev_loop *loop, ev_timer *w, int revents) {
                 slot->stop_sent_us = 0; /* once */
                 continue;
             }
-            slot->rss_kb = read_rss_kb(slot->pid);
+            slot->rss_kb = pit_proc_rss_kb(slot->pid);
             if (slot->state == SLOT_READY && sup->cfg.recycle.max_rss_mb && slot->rss_kb > sup->cfg.recycle.max_rss_mb * 1024) {
                 pit_info("worker %d of pool \"%s\" (pid %d) uses %lld MB (recycle.max_rss_mb %lld): replacing it",
                          slot->index, sup->pools[i].cfg->name, (int)slot->pid, (long long)(slot->rss_kb / 1024),

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "cq_loop.h"
+#include "list.h"
 #include "rpc_server.h"
 #include "core/sup_config.h"
 
@@ -124,7 +125,7 @@ struct pit_pool {
     int n_slots;       /* in use: [0, n_slots); SIGTTIN/SIGTTOU move it within [1, cap_slots] */
     int cap_slots;
     /* FIFO of calls waiting for a worker */
-    pit_proxy *queue_head, *queue_tail;
+    pit_list queue; /* of pit_proxy.qnode, oldest first */
     uint32_t queued;
     uint32_t in_flight;
     /* restart times within restart.period_s, for the FAILED decision */

@@ -18,8 +18,7 @@
 #include "jobs/jobs.h"
 #include "jobs.pb-c.h"
 #include "log.h"
-
-#define MAP_SIZE 1024
+#include "strmap.h"
 
 typedef enum { BEV_SUBMITTED, BEV_COMPLETED, BEV_ERROR } event_kind;
 
@@ -39,14 +38,14 @@ typedef struct job_ref {
     char *request_id;
     uint32_t index;
     int done;
-    struct job_ref *next;
+    pit_strmap_node node; /* in the stream's map, keyed by job_id */
 } job_ref;
 
 typedef struct {
     pit_job_call c; /* first; c.mu guards everything below */
     pit_jobs *jobs;
     event *head, *tail;
-    job_ref *map[MAP_SIZE];
+    pit_strmap map; /* of job_ref.node: the jobs this stream accepted */
     /* the submission being handled (set by the receiving thread around pit_jobs_submit) */
     uint32_t cur_index;
     const char *cur_request_id;
@@ -55,12 +54,29 @@ typedef struct {
     int client_closed;
 } bstream;
 
-static unsigned map_hash(const char *s) { return pit_jobs_hash(s) % MAP_SIZE; }
-
 static job_ref *map_get(bstream *b, const char *id) {
-    for (job_ref *r = b->map[map_hash(id)]; r; r = r->next)
-        if (strcmp(r->job_id, id) == 0) return r;
-    return NULL;
+    pit_strmap_node *n = pit_strmap_get(&b->map, id);
+    return n ? pit_strmap_entry(n, job_ref, node) : NULL;
+}
+
+static int ref_free(pit_strmap_node *n, void *arg) {
+    (void)arg;
+    job_ref *r = pit_strmap_entry(n, job_ref, node);
+    free(r->request_id);
+    free(r);
+    return 1;
+}
+
+typedef struct {
+    char (*ids)[40];
+    int n, max;
+} pending_ids;
+
+static int ref_pending(pit_strmap_node *n, void *arg) {
+    pending_ids *p = arg;
+    job_ref *r = pit_strmap_entry(n, job_ref, node);
+    if (!r->done && p->n < p->max) memcpy(p->ids[p->n++], r->job_id, sizeof p->ids[0]);
+    return 0;
 }
 
 static void push_event(bstream *b, event_kind kind, const char *job_id, const char *request_id, uint32_t index,
@@ -89,13 +105,8 @@ static void bs_free(pit_job_call *c) {
         b->head = e->next;
         event_free(e);
     }
-    for (int i = 0; i < MAP_SIZE; i++)
-        while (b->map[i]) {
-            job_ref *r = b->map[i];
-            b->map[i] = r->next;
-            free(r->request_id);
-            free(r);
-        }
+    pit_strmap_sweep(&b->map, ref_free, NULL);
+    pit_strmap_destroy(&b->map);
 }
 
 /* The call ended early (client gone, shutdown): stop listening to the jobs still running, which
@@ -103,14 +114,11 @@ static void bs_free(pit_job_call *c) {
 static void bs_stopped(pit_job_call *c) {
     bstream *b = (bstream *)c;
     pthread_mutex_lock(&b->c.mu);
-    int n = 0;
-    char(*ids)[40] = pit_calloc((size_t)(b->pending > 0 ? b->pending : 1), sizeof *ids);
-    for (int i = 0; i < MAP_SIZE; i++)
-        for (job_ref *r = b->map[i]; r; r = r->next)
-            if (!r->done && n < b->pending) memcpy(ids[n++], r->job_id, sizeof ids[0]);
+    pending_ids p = {pit_calloc((size_t)(b->pending > 0 ? b->pending : 1), 40), 0, b->pending};
+    pit_strmap_sweep(&b->map, ref_pending, &p);
     pthread_mutex_unlock(&b->c.mu);
-    for (int i = 0; i < n; i++) pit_jobs_unlisten(b->jobs, ids[i], &b->c.l);
-    free(ids);
+    for (int i = 0; i < p.n; i++) pit_jobs_unlisten(b->jobs, p.ids[i], &b->c.l);
+    free(p.ids);
 }
 
 /* Under jobs->mu. The first update of a job is its acceptance (it runs inside pit_jobs_submit, on
@@ -124,9 +132,7 @@ static void bs_on_update(pit_job_listener *l, const pit_job_update *u) {
         snprintf(r->job_id, sizeof r->job_id, "%s", u->job_id);
         r->request_id = pit_strdup(b->cur_request_id ? b->cur_request_id : "");
         r->index = b->cur_index;
-        unsigned h = map_hash(r->job_id);
-        r->next = b->map[h];
-        b->map[h] = r;
+        pit_strmap_put(&b->map, &r->node, r->job_id);
         b->pending++;
         push_event(b, BEV_SUBMITTED, r->job_id, r->request_id, r->index, NULL, 0);
     }
@@ -269,6 +275,7 @@ static void on_batch_stream(pit_call *call, grpc_byte_buffer *req, void *arg) {
     pit_sup *sup = arg;
     if (req) grpc_byte_buffer_destroy(req);
     bstream *b = pit_calloc(1, sizeof *b);
+    pit_strmap_init(&b->map, 64);
     pit_job_call_init(&b->c, call, bs_on_update, bs_flush,
                       "pitboss is shutting down; accepted jobs are kept and run after it restarts: follow them by id");
     b->c.on_free = bs_free;

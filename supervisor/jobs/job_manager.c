@@ -16,15 +16,16 @@
 #include "clock.h"
 #include "jobs/job_call.h"
 #include "jobs/jobs.h"
+#include "histogram.h"
+#include "list.h"
+#include "strmap.h"
 #include "log.h"
 #include "pitboss.pb-c.h"
 #include "engine/qasm.h"
 #include "routing/router.h"
 
-#define N_BUCKETS 15
-#define HASH_SIZE 4096
-static const double job_bucket_le[N_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                0.5,   1,      2.5,   5,    10,   30,    60};
+static const double job_le[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+static const pit_histogram_bounds job_buckets = {job_le, sizeof job_le / sizeof job_le[0]}; /* seconds */
 
 typedef struct job_entry job_entry;
 struct job_entry {
@@ -43,20 +44,14 @@ struct job_entry {
     int in_table;
     pit_job_listener **listeners;
     int n_listeners, cap_listeners;
-    job_entry *hnext;
-    job_entry *qprev, *qnext;
+    pit_strmap_node hnode; /* in jobs->table while in_table, keyed by id */
+    pit_list qnode; /* in jobs->queue while queued */
     int queued;
 };
 
 typedef struct {
-    uint64_t buckets[N_BUCKETS];
-    uint64_t count;
-    double sum;
-} histogram;
-
-typedef struct {
     uint64_t submitted, ended[5]; /* ended by final state */
-    histogram duration, queue_wait;
+    pit_histogram duration, queue_wait;
 } backend_stats;
 
 struct pit_jobs {
@@ -67,8 +62,8 @@ struct pit_jobs {
     pit_backend *backends;
     backend_stats *stats;
     int n_backends;
-    job_entry *table[HASH_SIZE];
-    job_entry *queue_head, *queue_tail;
+    pit_strmap table; /* of job_entry.hnode: every job the manager holds */
+    pit_list queue; /* of job_entry.qnode: QUEUED jobs, oldest first (requeued ones at the front) */
     int64_t n_queued, n_running;
     int stopping;
     ev_timer expire_w;
@@ -76,23 +71,20 @@ struct pit_jobs {
 
 /* ---------------------------------------------------------------- small parts */
 
-static unsigned hash_id(const char *s) { return pit_jobs_hash(s) % HASH_SIZE; }
-
 static job_entry *lookup(pit_jobs *jobs, const char *id) {
-    for (job_entry *e = jobs->table[hash_id(id)]; e; e = e->hnext)
-        if (strcmp(e->id, id) == 0) return e;
-    return NULL;
+    pit_strmap_node *n = pit_strmap_get(&jobs->table, id);
+    return n ? pit_strmap_entry(n, job_entry, hnode) : NULL;
 }
 
 static void table_add(pit_jobs *jobs, job_entry *e) {
-    unsigned h = hash_id(e->id);
-    e->hnext = jobs->table[h];
-    jobs->table[h] = e;
+    pit_strmap_put(&jobs->table, &e->hnode, e->id);
     e->in_table = 1;
     e->refs++;
 }
 
-static void entry_unref_locked(job_entry *e) {
+/* Not inlined: GCC then follows one reference's drop into another's and reports a use after free
+ * that the reference count rules out (-Wuse-after-free). */
+__attribute__((noinline)) static void entry_unref_locked(job_entry *e) {
     if (--e->refs) return;
     free(e->qasm);
     free(e->listeners);
@@ -100,45 +92,28 @@ static void entry_unref_locked(job_entry *e) {
 }
 
 static void table_remove(pit_jobs *jobs, job_entry *e) {
-    for (job_entry **p = &jobs->table[hash_id(e->id)]; *p; p = &(*p)->hnext)
-        if (*p == e) {
-            *p = e->hnext;
-            e->in_table = 0;
-            entry_unref_locked(e);
-            return;
-        }
+    if (!e->in_table) return;
+    pit_strmap_remove(&jobs->table, &e->hnode);
+    e->in_table = 0;
+    entry_unref_locked(e);
 }
 
 static void queue_push(pit_jobs *jobs, job_entry *e, int front) {
     e->queued = 1;
-    if (front) {
-        e->qprev = NULL;
-        e->qnext = jobs->queue_head;
-        if (jobs->queue_head) jobs->queue_head->qprev = e; else jobs->queue_tail = e;
-        jobs->queue_head = e;
-    } else {
-        e->qnext = NULL;
-        e->qprev = jobs->queue_tail;
-        if (jobs->queue_tail) jobs->queue_tail->qnext = e; else jobs->queue_head = e;
-        jobs->queue_tail = e;
-    }
+    if (front)
+        pit_list_push_front(&jobs->queue, &e->qnode);
+    else
+        pit_list_push_back(&jobs->queue, &e->qnode);
     jobs->n_queued++;
 }
 
 static void queue_remove(pit_jobs *jobs, job_entry *e) {
-    if (e->qprev) e->qprev->qnext = e->qnext; else jobs->queue_head = e->qnext;
-    if (e->qnext) e->qnext->qprev = e->qprev; else jobs->queue_tail = e->qprev;
-    e->qnext = e->qprev = NULL;
+    pit_list_remove(&e->qnode);
     e->queued = 0;
     jobs->n_queued--;
 }
 
-static void observe(histogram *h, double seconds) {
-    for (int b = 0; b < N_BUCKETS; b++)
-        if (seconds <= job_bucket_le[b]) h->buckets[b]++;
-    h->count++;
-    h->sum += seconds;
-}
+static void observe(pit_histogram *h, double seconds) { pit_histogram_observe(h, &job_buckets, seconds); }
 
 static backend_stats *stats_of(pit_jobs *jobs, pit_backend *b) { return &jobs->stats[b - jobs->backends]; }
 
@@ -312,8 +287,9 @@ static void schedule(pit_jobs *jobs) {
         int room = 0;
         for (int i = 0; i < jobs->n_backends; i++) room |= jobs->backends[i].running < jobs->backends[i].max_running;
         if (!jobs->stopping && room) {
-            for (job_entry *c = jobs->queue_head, *next; c; c = next) {
-                next = c->qnext;
+            pit_list *node, *tmp;
+            pit_list_foreach_safe(node, tmp, &jobs->queue) {
+                job_entry *c = pit_list_entry(node, job_entry, qnode);
                 if (c->backend->running >= c->backend->max_running) continue;
                 if (pit_job_store_start(jobs->store, c->id) != 0) {
                     pit_error("job %s is queued here but not in the job store: dropped", c->id);
@@ -725,6 +701,8 @@ pit_jobs *pit_jobs_create(pit_sup *sup, char *err, size_t errlen) {
     pit_jobs *jobs = pit_calloc(1, sizeof *jobs);
     jobs->sup = sup;
     pit_sup_add_metrics_source(sup, render_metrics_source, jobs);
+    pit_list_init(&jobs->queue);
+    pit_strmap_init(&jobs->table, 1024);
     jobs->store = store;
     jobs->cfg = &sup->cfg.jobs;
     pthread_mutex_init(&jobs->mu, NULL);
@@ -798,24 +776,35 @@ void pit_jobs_shutdown(pit_jobs *jobs) {
     if (ev_is_active(&jobs->expire_w)) ev_timer_stop(jobs->sup->ev, &jobs->expire_w);
 }
 
+static int cancel_run(pit_strmap_node *n, void *arg) {
+    (void)arg;
+    job_entry *e = pit_strmap_entry(n, job_entry, hnode);
+    if (e->px) pit_router_cancel(e->px);
+    return 0;
+}
+
+/* pit_jobs_destroy: every entry leaves the table (the table's reference dropped). */
+static int drop_entry(pit_strmap_node *n, void *arg) {
+    pit_jobs *jobs = arg;
+    job_entry *e = pit_strmap_entry(n, job_entry, hnode);
+    for (int i = 0; i < e->n_listeners; i++) e->listeners[i]->unref(e->listeners[i]);
+    e->n_listeners = 0;
+    if (e->queued) queue_remove(jobs, e);
+    e->in_table = 0;
+    entry_unref_locked(e);
+    return 1;
+}
+
 void pit_jobs_cancel_runs(pit_jobs *jobs) {
     pthread_mutex_lock(&jobs->mu);
-    for (int h = 0; h < HASH_SIZE; h++)
-        for (job_entry *e = jobs->table[h]; e; e = e->hnext)
-            if (e->px) pit_router_cancel(e->px);
+    pit_strmap_sweep(&jobs->table, cancel_run, NULL);
     pthread_mutex_unlock(&jobs->mu);
 }
 
 void pit_jobs_destroy(pit_jobs *jobs) {
     if (!jobs) return;
-    for (int h = 0; h < HASH_SIZE; h++)
-        while (jobs->table[h]) {
-            job_entry *e = jobs->table[h];
-            for (int i = 0; i < e->n_listeners; i++) e->listeners[i]->unref(e->listeners[i]);
-            e->n_listeners = 0;
-            if (e->queued) queue_remove(jobs, e);
-            table_remove(jobs, e);
-        }
+    pit_strmap_sweep(&jobs->table, drop_entry, jobs);
+    pit_strmap_destroy(&jobs->table);
     for (int i = 0; i < jobs->n_backends; i++) free(jobs->backends[i].info_json);
     free(jobs->backends);
     free(jobs->stats);
@@ -826,17 +815,11 @@ void pit_jobs_destroy(pit_jobs *jobs) {
 
 /* ---------------------------------------------------------------- metrics */
 
-static void put_hist(void (*put)(void *, const char *), void *t, const char *name, const char *backend, const histogram *h) {
-    char line[512];
-    for (int b = 0; b < N_BUCKETS; b++) {
-        snprintf(line, sizeof line, "%s_bucket{backend=\"%s\",le=\"%g\"} %llu\n", name, backend, job_bucket_le[b],
-                 (unsigned long long)h->buckets[b]);
-        put(t, line);
-    }
-    snprintf(line, sizeof line, "%s_bucket{backend=\"%s\",le=\"+Inf\"} %llu\n%s_sum{backend=\"%s\"} %.6f\n"
-             "%s_count{backend=\"%s\"} %llu\n", name, backend, (unsigned long long)h->count, name, backend, h->sum, name,
-             backend, (unsigned long long)h->count);
-    put(t, line);
+static void put_hist(void (*put)(void *, const char *), void *t, const char *name, const char *backend,
+                     const pit_histogram *h) {
+    char labels[256];
+    snprintf(labels, sizeof labels, "backend=\"%s\"", backend);
+    pit_histogram_render(h, &job_buckets, name, labels, put, t);
 }
 
 void pit_jobs_render_metrics(pit_jobs *jobs, void (*put)(void *, const char *), void *t) {

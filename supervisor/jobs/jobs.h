@@ -119,13 +119,6 @@ void pit_jobs_backend_info(pit_jobs *jobs, pit_backend *b, void (*done)(void *ar
                            void *arg);
 int pit_jobs_backend_available(pit_jobs *jobs, pit_backend *b);
 
-/* FNV-1a of a string, for the job tables' hash buckets. */
-static inline unsigned pit_jobs_hash(const char *s) {
-    unsigned h = 2166136261u;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
-    return h;
-}
-
 /* Prometheus text for the job metrics (appended through put). */
 void pit_jobs_render_metrics(pit_jobs *jobs, void (*put)(void *t, const char *line), void *t);
 

@@ -55,35 +55,23 @@ static void reserve(pit_proxy *px, pit_slot *slot) {
 
 static void queue_push(pit_pool *pool, pit_proxy *px) {
     px->queued = 1;
-    px->qnext = NULL;
-    px->qprev = pool->queue_tail;
-    if (pool->queue_tail)
-        pool->queue_tail->qnext = px;
-    else
-        pool->queue_head = px;
-    pool->queue_tail = px;
+    pit_list_push_back(&pool->queue, &px->qnode);
     pool->queued++;
 }
 
 static void queue_remove(pit_pool *pool, pit_proxy *px) {
-    if (px->qprev)
-        px->qprev->qnext = px->qnext;
-    else
-        pool->queue_head = px->qnext;
-    if (px->qnext)
-        px->qnext->qprev = px->qprev;
-    else
-        pool->queue_tail = px->qprev;
+    pit_list_remove(&px->qnode);
     px->queued = 0;
-    px->qnext = px->qprev = NULL;
     pool->queued--;
 }
 
 void pit_router_update_wake_locked(pit_sup *sup) {
     int64_t next = INT64_MAX;
     for (int i = 0; i < sup->n_pools; i++)
-        for (pit_proxy *px = sup->pools[i].queue_head; px; px = px->qnext)
+        for (pit_list *n = sup->pools[i].queue.next; n != &sup->pools[i].queue; n = n->next) {
+            pit_proxy *px = pit_list_entry(n, pit_proxy, qnode);
             if (px->deadline_us < next) next = px->deadline_us;
+        }
     for (pit_proxy *px = sup->exit_waiters; px; px = px->wait_next)
         if (px->wait_until_us < next) next = px->wait_until_us;
     __atomic_store_n(&sup->next_wake_us, next, __ATOMIC_RELAXED);
@@ -109,9 +97,9 @@ typedef struct {
 
 static void service_queue_locked(pit_pool *pool, actions *a) {
     int64_t now = pit_mono_us();
-    pit_proxy *px = pool->queue_head;
-    while (px) {
-        pit_proxy *next = px->qnext;
+    pit_list *node, *tmp;
+    pit_list_foreach_safe(node, tmp, &pool->queue) {
+        pit_proxy *px = pit_list_entry(node, pit_proxy, qnode);
         if (a->n_dispatch == 64 || a->n_fail == 64) {
             a->more = 1;
             return;
@@ -135,7 +123,6 @@ static void service_queue_locked(pit_pool *pool, actions *a) {
                 a->fail[a->n_fail++] = px;
             }
         }
-        px = next;
     }
 }
 
@@ -295,7 +282,7 @@ void pit_router_call_done(pit_proxy *px, grpc_status_code code) {
     if (slot->state == SLOT_DRAINING && slot->in_flight == 0) pit_slot_went_idle(sup, slot);
     pit_chan_unref(px->chan);
     px->chan = NULL;
-    if (pool->queue_head) service_queue_locked(pool, &a);
+    if (!pit_list_empty(&pool->queue)) service_queue_locked(pool, &a);
     pit_router_update_wake_locked(sup);
     pthread_mutex_unlock(&sup->mu);
     run_actions(&a);
@@ -338,7 +325,7 @@ static grpc_status_code admit(pit_proxy *px, int internal, pit_slot **slot, char
     a.n_dispatch = a.n_fail = a.more = 0;
     *slot = NULL;
     pthread_mutex_lock(&sup->mu);
-    pit_admit_gate gate = pit_policy_admit_gate(sup->shutting_down, pool->state == POOL_FAILED, pool->queue_head != NULL,
+    pit_admit_gate gate = pit_policy_admit_gate(sup->shutting_down, pool->state == POOL_FAILED, !pit_list_empty(&pool->queue),
                                                 px->session_id != NULL);
     if (gate == PIT_ADMIT_STOPPING) {
         refuse = GRPC_STATUS_UNAVAILABLE;

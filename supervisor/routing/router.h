@@ -51,7 +51,7 @@ struct pit_proxy {
 
     /* queue links (pool FIFO), under sup->mu */
     int queued;
-    pit_proxy *qprev, *qnext;
+    pit_list qnode; /* in its pool's queue while queued */
 
     /* waiting to learn how the worker ended, after the worker call failed */
     pit_proxy *wait_next;

@@ -200,7 +200,7 @@ Test(call_stats, label_values_are_capped_so_a_client_cannot_grow_the_page_withou
     cr_assert_eq(total, 5000, "every call is counted somewhere");
     cr_assert_gt(other, 0, "past the cap, commands count as _other");
     cr_assert_eq(n_hist, 1);
-    cr_assert_eq(hist[0].count, 5000);
+    cr_assert_eq(hist[0].h.count, 5000);
     free(series);
     free(hist);
     pit_call_stats_destroy(st);

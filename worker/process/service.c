@@ -10,6 +10,7 @@
 #include "health.pb-c.h"
 #include "json_args.h"
 #include "log.h"
+#include "proc.h"
 #include "pitboss.pb-c.h"
 #include "process/worker.h"
 
@@ -60,15 +61,6 @@ static void execute(pit_call *call, grpc_byte_buffer *req_bb, void *arg, int str
 static void on_execute(pit_call *call, grpc_byte_buffer *req, void *arg) { execute(call, req, arg, 0); }
 static void on_execute_stream(pit_call *call, grpc_byte_buffer *req, void *arg) { execute(call, req, arg, 1); }
 
-static uint64_t rss_kb(void) {
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (!f) return 0;
-    unsigned long size = 0, resident = 0;
-    int n = fscanf(f, "%lu %lu", &size, &resident);
-    fclose(f);
-    return n == 2 ? (uint64_t)resident * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024) : 0;
-}
-
 static void on_get_info(pit_call *call, grpc_byte_buffer *req, void *arg) {
     pit_worker *w = arg;
     if (req) grpc_byte_buffer_destroy(req);
@@ -86,7 +78,7 @@ static void on_get_info(pit_call *call, grpc_byte_buffer *req, void *arg) {
     st.served = atomic_load(&w->served);
     st.cancelled = atomic_load(&w->cancelled);
     st.chunks_sent = atomic_load(&w->chunks_sent);
-    st.rss_kb = rss_kb();
+    st.rss_kb = (uint64_t)pit_proc_rss_kb(0);
     info.worker = &st;
     pit_call_finish(call, GRPC_STATUS_OK, "", pit_bb_from_pb(&info.base), NULL, 0);
 }
