@@ -32,6 +32,18 @@ def assert_no_sanitizer_report(text, what):
         assert mark not in text, f"sanitizer report from {what}:\n{text[-6000:]}"
 
 
+def wait_for(pred, timeout=30, what="the condition", every=0.02):
+    """Waits for pred() to be true (returns its value): the event a test needs, never a fixed time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = pred()
+        if got:
+            return got
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(every)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -108,6 +120,10 @@ class Worker:
 
     def info(self):
         return self.stub.GetInfo(pb.GetInfoRequest(), timeout=5, metadata=self.md).worker
+
+    def wait_calls_running(self, n=1, timeout=30):
+        """Waits until the worker runs n calls (they have reached their command)."""
+        return wait_for(lambda: self.info().in_flight >= n, timeout, f"{n} call(s) running on the worker")
 
     def log_text(self):
         self.log.flush()
@@ -285,6 +301,10 @@ class Supervisor:
                 last = e
             time.sleep(0.05)
         raise AssertionError(f"workers not ready after {timeout} s: {last}\n{self.log_text()[-4000:]}")
+
+    def wait_calls_running(self, n=1, pool="default", timeout=30):
+        """Waits until n calls of the pool run on its workers (dispatched, not queued)."""
+        return wait_for(lambda: self.pool(pool).in_flight >= n, timeout, f"{n} call(s) running in pool {pool!r}")
 
     def pids(self, pool="default"):
         return [s.pid for s in self.pool(pool).slots]

@@ -13,7 +13,7 @@ import urllib.request
 import grpc
 import pytest
 
-from conftest import ROOT, Supervisor
+from conftest import ROOT, Supervisor, wait_for
 
 sys.path.insert(0, os.path.join(ROOT, "bridge", "python"))
 import pitboss  # noqa: E402
@@ -137,7 +137,7 @@ def test_each_error_type(client, sup):
     # a full pool: tiny has one worker, one call at a time and no queue
     blocker = threading.Thread(target=lambda: client.execute("sleep", {"ms": 800}, pool="tiny"))
     blocker.start()
-    time.sleep(0.2)
+    sup.wait_calls_running(1, pool="tiny")
     with pytest.raises(pitboss.PoolSaturated) as e:
         client.execute("ping", pool="tiny")
     assert 'pool "tiny" is full' in e.value.message
@@ -161,7 +161,7 @@ def test_cancelled_by_the_server(tmp_path):
             t = threading.Thread(target=lambda: errors.append(pytest.raises(pitboss.PitbossError, c.execute, "sleep",
                                                                             {"ms": 10000})))
             t.start()
-            time.sleep(0.3)
+            s.wait_calls_running(1)
             s.proc.send_signal(signal.SIGTERM)
             t.join(15)
             # Issue 12: ended ABORTED saying the server stopped (UNAVAILABLE or CANCELLED invited a retry of a
@@ -232,8 +232,7 @@ def test_circuit_breaker_opens_then_half_opens(tmp_path):
             with pytest.raises(pitboss.CircuitOpen):
                 c.execute("ping")  # refused without reaching the server
             assert metric(s, 'pitboss_calls_total{pool="broken",command="ping",code="UNAVAILABLE"}') == sent
-            time.sleep(0.6)
-            assert breaker.state == "half-open"
+            wait_for(lambda: breaker.state == "half-open", timeout=10, what="the breaker's reset timeout")
             assert c.execute("ping").value["pong"]
             assert breaker.state == "closed"
             with pytest.raises(pitboss.InvalidArguments):  # a caller's mistake does not count

@@ -9,7 +9,7 @@ import time
 import grpc
 import pytest
 
-from conftest import ROOT, pb, rss_kb, skip_rss_under_sanitizer
+from conftest import ROOT, pb, rss_kb, skip_rss_under_sanitizer, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 HANDLERS = os.path.join(HERE, "pyhandlers")
@@ -138,7 +138,9 @@ def test_closing_a_session_drops_its_state_on_the_worker(pysup):
     assert value(pysup.execute("counter", '{"key": "k"}', session_id="c"))["value"] == 1
     assert value(pysup.execute("counter", '{"key": "k"}', session_id="c"))["value"] == 2
     assert pysup.stub.CloseSession(pb.CloseSessionRequest(session_id="c", pool="py"), timeout=5).closed
-    time.sleep(0.2)
+    # The worker is told in the background: wait until no worker holds a session any more.
+    wait_for(lambda: all(pysup.worker_stats("py", k).sessions == 0 for k in range(2)),
+             what="the worker to drop the closed session")
     assert value(pysup.execute("counter", '{"key": "k"}', session_id="c"))["value"] == 1
 
 
@@ -173,7 +175,7 @@ def test_plain_handler_sees_ctx_cancelled(pysup, tmp_path):
     marker = tmp_path / "cancel.txt"
     fut = pysup.stub.Execute.future(pb.ExecuteRequest(command="wait_cancel", args_json=json.dumps(
         {"marker": str(marker)})), timeout=30)
-    time.sleep(0.3)
+    pysup.wait_calls_running(1, pool="py")
     fut.cancel()
     deadline = time.monotonic() + 5
     while not marker.exists() and time.monotonic() < deadline:

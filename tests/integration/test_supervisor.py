@@ -12,7 +12,7 @@ import urllib.request
 import grpc
 import pytest
 
-from conftest import BIN, ROOT, Supervisor, channel, health_pb2, pb, pb_grpc, pid_alive, rss_kb, run_cli
+from conftest import BIN, ROOT, Supervisor, channel, health_pb2, pb, pb_grpc, pid_alive, rss_kb, run_cli, wait_for
 
 
 def wait_replaced(sup, old_pid, pool="default", timeout=10):
@@ -156,7 +156,7 @@ def test_cancel_reaches_the_worker(make_supervisor):
     sup = make_supervisor(pools=[{"name": "default", "kind": "native", "size": 1, "max_concurrency": 1,
                                   "worker_threads": 1}])
     fut = sup.stub.Execute.future(pb.ExecuteRequest(command="sleep", args_json='{"ms": 30000}'), timeout=60)
-    time.sleep(0.3)
+    sup.wait_calls_running(1)
     fut.cancel()
     t0 = time.monotonic()
     assert json.loads(sup.execute("sleep", '{"ms": 10}', timeout=10).result_json)["slept_ms"] >= 10
@@ -225,7 +225,7 @@ def test_killed_worker_is_replaced_within_1s_and_its_call_fails_naming_it(make_s
     sup = make_supervisor(pools=[{"name": "default", "kind": "native", "size": 1}])
     victim = sup.pids()[0]
     fut = sup.stub.Execute.future(pb.ExecuteRequest(command="sleep", args_json='{"ms": 5000}'), timeout=10)
-    time.sleep(0.3)
+    sup.wait_calls_running(1)
     os.kill(victim, signal.SIGKILL)
     t0 = time.monotonic()
     with pytest.raises(grpc.RpcError) as e:
@@ -375,7 +375,7 @@ def test_sigterm_lets_calls_in_flight_complete_then_exits_0(make_supervisor):
     pids = sup.pids()
     with concurrent.futures.ThreadPoolExecutor(4) as ex:
         futs = [ex.submit(sup.execute, "sleep", '{"ms": 700}', 10) for _ in range(4)]
-        time.sleep(0.2)
+        sup.wait_calls_running(4)
         sup.proc.send_signal(signal.SIGTERM)
         results = [json.loads(f.result().result_json)["slept_ms"] for f in futs]
     assert all(r >= 700 for r in results)
@@ -400,14 +400,11 @@ def test_sighup_replaces_every_worker_without_failing_a_call(make_supervisor):
     threads = [threading.Thread(target=load) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(0.5)
+    wait_for(lambda: done[0] >= 25, what="the load to run")
     sup.proc.send_signal(signal.SIGHUP)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        time.sleep(0.1)
-        if "reload: every worker replaced" in sup.log_text():
-            break
-    time.sleep(0.5)
+    wait_for(lambda: "reload: every worker replaced" in sup.log_text(), timeout=20, what="the reload to end")
+    after_reload = done[0]
+    wait_for(lambda: done[0] >= after_reload + 25, what="the load to run on the new workers")
     stop.set()
     for t in threads:
         t.join()

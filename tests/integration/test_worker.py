@@ -222,7 +222,7 @@ def test_sigterm_lets_running_calls_finish_then_exits_0(worker):
 
     t = threading.Thread(target=slow)
     t.start()
-    time.sleep(0.2)
+    worker.wait_calls_running(1)
     worker.proc.send_signal(signal.SIGTERM)
     t.join(10)
     assert json.loads(result["resp"].result_json)["slept_ms"] >= 600
