@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "jobs/job_call.h"
+#include "jobs/job_policy.h"
 #include "jobs/jobs.h"
 #include "histogram.h"
 #include "list.h"
@@ -216,16 +217,17 @@ static void run_over(pit_jobs *jobs, job_entry *e, grpc_status_code code, const 
     e->run_active = 0;
     e->backend->running--;
     jobs->n_running--;
+    pit_job_run_outcome outcome = pit_job_policy_run_over(code, jobs->stopping, e->backend->pool->state == POOL_FAILED);
     if (e->state != JOB_RUNNING) {
         /* Canceled while it ran: the store and the listeners already know. */
-    } else if (code == GRPC_STATUS_OK) {
+    } else if (outcome == PIT_JOB_RUN_COMPLETE) {
         if (pit_job_store_complete(jobs->store, e->id, result_json) == 0) set_state(jobs, e, JOB_COMPLETED, NULL, &f);
-    } else if (jobs->stopping) {
+    } else if (outcome == PIT_JOB_RUN_KEEP_FOR_RESTART) {
         /* The supervisor is stopping (its workers were stopped, or the run was called off): the job
          * stays RUNNING in the store and is requeued, without costing an attempt, when pitboss
          * starts again. */
         if (e->in_table) table_remove(jobs, e);
-    } else if (code == GRPC_STATUS_UNAVAILABLE && e->backend->pool->state != POOL_FAILED) {
+    } else if (outcome == PIT_JOB_RUN_REQUEUE) {
         int st = pit_job_store_requeue(jobs->store, e->id, (int)jobs->cfg->max_attempts, details);
         if (st == JOB_QUEUED) {
             pit_warn("job %s: %s; requeued", e->id, details);
@@ -285,12 +287,13 @@ static void schedule(pit_jobs *jobs) {
         flush_list f = {0};
         pthread_mutex_lock(&jobs->mu);
         int room = 0;
-        for (int i = 0; i < jobs->n_backends; i++) room |= jobs->backends[i].running < jobs->backends[i].max_running;
-        if (!jobs->stopping && room) {
+        for (int i = 0; i < jobs->n_backends; i++)
+            room |= pit_job_policy_can_start(jobs->stopping, jobs->backends[i].running, jobs->backends[i].max_running);
+        if (room) {
             pit_list *node, *tmp;
             pit_list_foreach_safe(node, tmp, &jobs->queue) {
                 job_entry *c = pit_list_entry(node, job_entry, qnode);
-                if (c->backend->running >= c->backend->max_running) continue;
+                if (!pit_job_policy_can_start(jobs->stopping, c->backend->running, c->backend->max_running)) continue;
                 if (pit_job_store_start(jobs->store, c->id) != 0) {
                     pit_error("job %s is queued here but not in the job store: dropped", c->id);
                     queue_remove(jobs, c);

@@ -10,6 +10,7 @@
 #include "core/policy.h"
 #include "core/sessions.h"
 #include "core/supervisor.h"
+#include "jobs/job_policy.h"
 #include "routing/placement.h"
 
 Test(policy, backoff_doubles_up_to_its_ceiling) {
@@ -204,4 +205,22 @@ Test(call_stats, label_values_are_capped_so_a_client_cannot_grow_the_page_withou
     free(series);
     free(hist);
     pit_call_stats_destroy(st);
+}
+
+Test(job_policy, a_job_starts_while_its_backend_has_room_and_the_service_runs) {
+    cr_assert(pit_job_policy_can_start(0, 0, 1));
+    cr_assert(!pit_job_policy_can_start(0, 1, 1), "max_running reached");
+    cr_assert(!pit_job_policy_can_start(1, 0, 4), "stopping: nothing new starts");
+}
+
+Test(job_policy, the_end_of_a_run_completes_requeues_keeps_or_fails_it) {
+    cr_assert_eq(pit_job_policy_run_over(GRPC_STATUS_OK, 0, 0), PIT_JOB_RUN_COMPLETE);
+    cr_assert_eq(pit_job_policy_run_over(GRPC_STATUS_OK, 1, 0), PIT_JOB_RUN_COMPLETE, "a result is a result");
+    cr_assert_eq(pit_job_policy_run_over(GRPC_STATUS_UNAVAILABLE, 0, 0), PIT_JOB_RUN_REQUEUE, "its worker died");
+    cr_assert_eq(pit_job_policy_run_over(GRPC_STATUS_UNAVAILABLE, 0, 1), PIT_JOB_RUN_FAIL,
+                 "the pool failed: running it again would fail again");
+    cr_assert_eq(pit_job_policy_run_over(GRPC_STATUS_CANCELLED, 1, 0), PIT_JOB_RUN_KEEP_FOR_RESTART,
+                 "stopping: kept for the next start, no attempt spent");
+    cr_assert_eq(pit_job_policy_run_over(GRPC_STATUS_DEADLINE_EXCEEDED, 0, 0), PIT_JOB_RUN_FAIL);
+    cr_assert_eq(pit_job_policy_run_over(GRPC_STATUS_INVALID_ARGUMENT, 0, 0), PIT_JOB_RUN_FAIL);
 }
