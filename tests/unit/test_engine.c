@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "engine/qasm.h"
 #include "engine/simulate.h"
 #include "engine/statevec.h"
@@ -599,4 +600,78 @@ Test(engine, gate_bodies_outlive_the_tokens_the_parser_forgets) {
     assert_refused(text, QASM_SYNTAX, "2:17: a gate parameter is nan");
     free(text);
     free(same);
+}
+
+Test(engine, registers_of_different_sizes_in_one_call_are_refused_and_a_single_qubit_repeats) {
+    /* A size-1 register before a larger one skipped the size check and indexed past the first
+     * register (ASan: heap-buffer-overflow in the kernels; a remote crash of a worker). */
+    assert_refused("OPENQASM 2.0; include \"qelib1.inc\"; qreg a[2]; qreg b[1]; cx b, a;", QASM_SYNTAX,
+                   "registers of different sizes (1 and 2)");
+    assert_refused("OPENQASM 3.0; qubit[2] a; qubit[1] b; cx b, a;", QASM_SYNTAX, "registers of different sizes");
+    assert_refused("OPENQASM 3.0; qubit[2] a; qubit[3] b; cx a, b;", QASM_SYNTAX, "registers of different sizes (2 and 3)");
+    /* `qubit b;` is one qubit, not a register: it goes with every element of the register. */
+    assert_same_circuit("OPENQASM 3.0; qubit b; qubit[2] a; h b; cx b, a;",
+                        "OPENQASM 3.0; qubit b; qubit[2] a; h b; cx b, a[0]; cx b, a[1];", 3);
+}
+
+Test(engine, openqasm_3_1_is_openqasm_3) {
+    assert_same_circuit("OPENQASM 3.1;\nqubit[2] q;\nh q[0];\ncx q[0], q[1];", "OPENQASM 3.0; qubit[2] q; h q[0]; cx q[0], q[1];", 2);
+    assert_refused("OPENQASM 4.0; qubit q;", QASM_SYNTAX, "not supported (2.0, or 3.x)");
+    assert_refused("OPENQASM 2.1; qubit q;", QASM_SYNTAX, "not supported");
+}
+
+Test(engine, the_last_measurement_into_a_bit_counts_however_many_came_before) {
+    /* 300 end-of-circuit measurements of q[0] (|0>) into c[0], then one of q[1] (|1>) into c[0]:
+     * c[0] is 1. Only the first 256 measurements used to count, so it read 0. */
+    size_t cap = 300 * 32 + 256;
+    char *text = malloc(cap);
+    int k = snprintf(text, cap, "OPENQASM 3.0; include \"stdgates.inc\"; qubit[2] q; bit[1] c; x q[1];");
+    for (int i = 0; i < 300; i++) k += snprintf(text + k, cap - (size_t)k, " c[0] = measure q[0];");
+    snprintf(text + k, cap - (size_t)k, " c[0] = measure q[1];");
+    sim_result r;
+    qasm_circuit c;
+    run_counts(text, 100, 1, &r, &c);
+    cr_assert_eq(r.n, 1);
+    cr_assert_eq(count_of(&r, &c, "1"), 100);
+    sim_result_free(&r);
+    qasm_circuit_free(&c);
+    free(text);
+}
+
+Test(engine, outcomes_in_high_classical_bits_are_counted_in_linear_time) {
+    /* Results in the top bits of the classical state (as in Qiskit's measure_all layout, `creg c;
+     * creg meas;`) all hashed to one slot of the count table: with ~180k distinct outcomes the table
+     * took ~10^10 probes (seconds, growing with the square of the outcomes). A cliff guard, not a
+     * benchmark: it needs ~0.1 s, and the bound is 20x that. */
+    char text[4096];
+    int k = snprintf(text, sizeof text, "OPENQASM 2.0; include \"qelib1.inc\"; qreg q[20]; creg c[44]; creg meas[20];");
+    for (int i = 0; i < 20; i++) k += snprintf(text + k, sizeof text - (size_t)k, " h q[%d];", i);
+    snprintf(text + k, sizeof text - (size_t)k, " measure q -> meas;");
+    qasm_circuit c;
+    qasm_error err;
+    cr_assert_eq(qasm_parse(text, &LIM, &c, &err), 0, "%s", err.message);
+    sim_options o = {200000, 7, NULL, NULL, NULL};
+    sim_result r;
+    int64_t t0 = pit_mono_us();
+    cr_assert_eq(sim_run(&c, &o, &r), SIM_OK);
+    double seconds = (double)(pit_mono_us() - t0) / 1e6;
+    uint64_t total = 0;
+    for (size_t i = 0; i < r.n; i++) total += r.counts[i];
+    cr_assert_eq(total, 200000);
+    cr_assert_gt(r.n, 150000, "%zu distinct outcomes", r.n);
+    cr_assert_lt(seconds, 2.0, "counting 200k shots took %.2f s: the count table is clustering again", seconds);
+    sim_result_free(&r);
+    qasm_circuit_free(&c);
+}
+
+Test(engine, fractional_powers_take_the_principal_root_whatever_the_sign_of_zero) {
+    /* inv @ z is z, but its -1 carries -0i: cpow took the other square root (sdg for s). */
+    assert_same_circuit("OPENQASM 3.0; include \"stdgates.inc\"; qubit q; h q; pow(0.5) @ inv @ z q;",
+                        "OPENQASM 3.0; include \"stdgates.inc\"; qubit q; h q; s q;", 1);
+    assert_same_circuit("OPENQASM 3.0; include \"stdgates.inc\"; qubit q; h q; pow(0.5) @ inv @ y q;",
+                        "OPENQASM 3.0; include \"stdgates.inc\"; qubit q; h q; pow(0.5) @ y q;", 1);
+    /* Two controlled square roots of y make a controlled y (the 25%-each circuit). */
+    assert_same_circuit("OPENQASM 3.0; include \"stdgates.inc\"; qubit[2] q; h q[0]; ctrl @ pow(0.5) @ y q[0], q[1]; "
+                        "ctrl @ pow(0.5) @ inv @ y q[0], q[1]; h q[0];",
+                        "OPENQASM 3.0; include \"stdgates.inc\"; qubit[2] q; h q[0]; cy q[0], q[1]; h q[0];", 2);
 }

@@ -50,6 +50,7 @@ typedef struct qasm_op {
 typedef struct {
     char name[64];
     int start, size;
+    int scalar; /* OpenQASM 3 `qubit b;` / `bit c;`: one qubit or bit, not a register of one */
 } qasm_register;
 
 typedef struct {

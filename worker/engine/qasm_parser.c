@@ -415,7 +415,7 @@ static qasm_register *find_reg(qasm_register *regs, int n, const token *t) {
     return NULL;
 }
 
-static void declare(parser *p, int quantum, const token *name, long size) {
+static void declare(parser *p, int quantum, const token *name, long size, int scalar) {
     qasm_circuit *c = p->c;
     if (find_reg(c->qregs, c->n_qregs, name) || find_reg(c->cregs, c->n_cregs, name))
         fail_at(p, name, QASM_SYNTAX, "'%.*s' is already declared", name->len, name->s);
@@ -431,6 +431,7 @@ static void declare(parser *p, int quantum, const token *name, long size) {
     qasm_register *r = quantum ? &c->qregs[c->n_qregs++] : &c->cregs[c->n_cregs++];
     snprintf(r->name, sizeof r->name, "%.*s", name->len, name->s);
     r->size = (int)size;
+    r->scalar = scalar;
     if (quantum) {
         r->start = c->n_qubits;
         c->n_qubits += (int)size;
@@ -481,6 +482,7 @@ static operand parse_operand(parser *p, int quantum, const qubit_env *local) {
         return o;
     }
     o.start = r->start;
+    if (r->scalar) return o; /* one qubit: repeated, not broadcast, in a gate call over registers */
     o.count = r->size;
     o.whole = 1;
     return o;
@@ -560,6 +562,15 @@ static void adjoint(qasm_op *op) {
 }
 
 /* U^k for a 2x2 unitary, through its eigenvectors (U is normal). */
+/* l^k on the principal branch, as the spec defines pow(k) @ U: arguments in (-pi, pi]. An eigenvalue
+ * of -1 may come with a negative zero imaginary part (the adjoint conjugates -1 + 0i into -1 - 0i),
+ * which cpow puts at -pi and so takes the other root: pow(0.5) @ inv @ z was sdg, not s. */
+static double complex principal_pow(double complex l, double k) {
+    double r = cabs(l), th = atan2(cimag(l), creal(l));
+    if (th <= -M_PI + 1e-12) th = M_PI;
+    return pow(r, k) * cexp(_Complex_I * k * th);
+}
+
 static void pow2x2(double complex *m, double k) {
     double complex a = m[0], b = m[1], c = m[2], d = m[3];
     double complex tr = a + d, det = a * d - b * c;
@@ -567,14 +578,14 @@ static void pow2x2(double complex *m, double k) {
     double complex l1 = tr / 2 + disc, l2 = tr / 2 - disc;
     double complex out[4];
     if (cabs(l1 - l2) < 1e-12) { /* a multiple of the identity */
-        double complex f = cpow(l1, k);
+        double complex f = principal_pow(l1, k);
         out[0] = f * a / l1;
         out[1] = f * b / l1;
         out[2] = f * c / l1;
         out[3] = f * d / l1;
     } else {
         /* U^k = f1 P1 + f2 P2 with projectors P1 = (U - l2 I)/(l1 - l2), P2 = (l1 I - U)/(l1 - l2) */
-        double complex f1 = cpow(l1, k), f2 = cpow(l2, k), den = l1 - l2;
+        double complex f1 = principal_pow(l1, k), f2 = principal_pow(l2, k), den = l1 - l2;
         out[0] = (f1 * (a - l2) + f2 * (l1 - a)) / den;
         out[1] = (f1 * b - f2 * b) / den;
         out[2] = (f1 * c - f2 * c) / den;
@@ -718,16 +729,19 @@ static void parse_gate_call(parser *p, const token *name, const modifier *mods, 
         expect(p, ")", "after the gate's parameters");
     }
     operand ops[34];
-    int n_ops = 0, width = 1;
+    int n_ops = 0, width = 1, have_width = 0;
     if (!accept(p, ";")) { /* gphase(t); has no qubits */
     do {
         if (n_ops == 34) fail_at(p, peek(p), QASM_SYNTAX, "too many operands");
         ops[n_ops] = parse_operand(p, 1, qenv);
         if (ops[n_ops].whole) {
-            if (width > 1 && ops[n_ops].count != width)
+            /* Every register in one call has the same size, one of size 1 included (the spec's rule;
+             * a size-1 register before a larger one used to index past the first). */
+            if (have_width && ops[n_ops].count != width)
                 fail_at(p, ops[n_ops].at, QASM_SYNTAX, "registers of different sizes (%d and %d) in one gate call", width,
                         ops[n_ops].count);
             width = ops[n_ops].count;
+            have_width = 1;
         }
         n_ops++;
     } while (accept(p, ","));
@@ -898,12 +912,14 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         int quantum = tok_is(t, "qubit");
         next(p);
         long size = 1;
+        int scalar = 1;
         if (accept(p, "[")) {
             size = expect_int(p, "the register size");
             expect(p, "]", "after the register size");
+            scalar = 0;
         }
         token *name = expect_id(p, "the register's name");
-        declare(p, quantum, name, size);
+        declare(p, quantum, name, size, scalar);
         expect(p, ";", "after the declaration");
         return;
     }
@@ -914,7 +930,7 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         expect(p, "[", "after the register's name (OpenQASM 2 declares qreg name[size];)");
         long size = expect_int(p, "the register size");
         expect(p, "]", "after the register size");
-        declare(p, quantum, name, size);
+        declare(p, quantum, name, size, 0);
         expect(p, ";", "after the declaration");
         return;
     }
@@ -1006,8 +1022,9 @@ int qasm_parse(const char *text, const qasm_limits *limits, qasm_circuit *out, q
             token *v = peek(&p);
             if (v->type != T_NUM) fail_at(&p, v, QASM_SYNTAX, "expected a version (2.0 or 3) after OPENQASM");
             next(&p);
-            if (v->num != 2.0 && v->num != 3.0)
-                fail_at(&p, v, QASM_SYNTAX, "OpenQASM version %.*s is not supported (2.0 or 3)", v->len, v->s);
+            /* 3.1 and later 3.x only add to 3.0; what this parser lacks of them is refused where used. */
+            if (v->num != 2.0 && !(v->num >= 3.0 && v->num < 4.0))
+                fail_at(&p, v, QASM_SYNTAX, "OpenQASM version %.*s is not supported (2.0, or 3.x)", v->len, v->s);
             out->version = (int)v->num;
             expect(&p, ";", "after the version");
         }

@@ -66,6 +66,19 @@ static void cm_init(count_map *m, size_t cap) {
 
 static void cm_add(count_map *m, uint64_t key, uint64_t count);
 
+/* The first slot to probe for key. All 64 bits are mixed in: keys that differ only in high bits
+ * (results in a second register, as Qiskit's measure_all lays them out) all took one slot, and the
+ * table went quadratic in the number of distinct outcomes. */
+static size_t cm_slot(const count_map *m, uint64_t key) {
+    uint64_t h = key;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return (size_t)h & (m->cap - 1);
+}
+
 static void cm_grow(count_map *m) {
     count_map bigger;
     cm_init(&bigger, m->cap);
@@ -79,7 +92,7 @@ static void cm_grow(count_map *m) {
 
 static void cm_add(count_map *m, uint64_t key, uint64_t count) {
     if ((m->n + 1) * 2 > m->cap) cm_grow(m);
-    size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull) & (m->cap - 1);
+    size_t i = cm_slot(m, key);
     while (m->used[i] && m->keys[i] != key) i = (i + 1) & (m->cap - 1);
     if (!m->used[i]) {
         m->used[i] = 1;
@@ -104,7 +117,7 @@ static void cm_to_result(count_map *m, sim_result *r) {
     r->keys = keys;
     r->counts = pit_malloc((k ? k : 1) * sizeof(uint64_t));
     for (size_t j = 0; j < k; j++) {
-        size_t i = (size_t)(keys[j] * 0x9e3779b97f4a7c15ull) & (m->cap - 1);
+        size_t i = cm_slot(m, keys[j]);
         while (m->keys[i] != keys[j] || !m->used[i]) i = (i + 1) & (m->cap - 1);
         r->counts[j] = m->counts[i];
     }
@@ -171,14 +184,19 @@ static int direct_sorted(const direct_list *d) {
 
 static sim_status sample_final(const qasm_circuit *c, const sim_options *o, pit_statevec *sv, count_map *counts,
                                direct_list *direct_out, int *used_direct) {
-    int mq[QASM_MAX_CBITS * 4], mc[QASM_MAX_CBITS * 4], n_meas = 0;
+    /* One measurement per classical bit: a later one into the same bit overwrites it (it used to be
+     * the first 256 measurements that counted, and later ones were dropped). */
+    int mq[QASM_MAX_CBITS], mc[QASM_MAX_CBITS], n_meas = 0, slot_of[QASM_MAX_CBITS];
+    for (int b = 0; b < QASM_MAX_CBITS; b++) slot_of[b] = -1;
     for (size_t i = 0; i < c->n_ops; i++) {
         const qasm_op *op = &c->ops[i];
         if (op->kind == OP_MEASURE) {
-            if (n_meas < (int)(sizeof mq / sizeof mq[0])) {
-                mq[n_meas] = op->targets[0];
-                mc[n_meas++] = op->cbit;
+            int b = op->cbit;
+            if (slot_of[b] < 0) {
+                slot_of[b] = n_meas;
+                mc[n_meas++] = b;
             }
+            mq[slot_of[b]] = op->targets[0];
         } else if (op->kind == OP_GATE || op->kind == OP_GPHASE) {
             sv_apply(sv, op);
             if ((sv->dim >= 65536 || (i & 63) == 0) && stop(o)) return SIM_CANCELLED;
@@ -208,6 +226,10 @@ static sim_status sample_final(const qasm_circuit *c, const sim_options *o, pit_
     uint64_t run = 0; /* shots that landed on basis state cur */
     for (uint64_t k = 0; k <= o->shots; k++) {
         size_t at = cur;
+        if ((k & 65535) == 65535 && stop(o)) {
+            free(cdf);
+            return SIM_CANCELLED;
+        }
         if (k < o->shots) {
             acc += exp_sample(&rng);
             double u = acc / sum * total;
