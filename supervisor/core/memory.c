@@ -141,14 +141,14 @@ void pit_memory_apply(pit_sup *sup) {
             continue;
         }
         pit_mem_set_budget(sup->mem, p->index, budget);
-        /* The largest circuit a pool takes needs a state vector (16 B per amplitude) and its
-         * probabilities (8 B); say so now rather than at 3 a.m. when such a circuit comes. */
-        uint64_t biggest = (uint64_t)24 << p->cfg->max_qubits;
+        /* The largest circuit a pool takes needs its state vector (16 B per amplitude; twice that
+         * when it runs shot by shot); say so now rather than at 3 a.m. when such a circuit comes. */
+        uint64_t biggest = (uint64_t)16 << p->cfg->max_qubits;
         if (biggest > budget)
             pit_warn("pool \"%s\": its memory budget is %.1f MiB (%s); a %lld-qubit circuit (max_qubits) needs %.1f "
                      "MiB, so circuits of more than about %d qubits are refused: lower max_qubits or raise the budget",
                      p->cfg->name, mib(budget), why, (long long)p->cfg->max_qubits, mib(biggest),
-                     63 - __builtin_clzll(budget / 24 ? budget / 24 : 1));
+                     63 - __builtin_clzll(budget / 16 ? budget / 16 : 1));
         else
             pit_info("pool \"%s\": state-vector memory budget %.1f MiB (%s)", p->cfg->name, mib(budget), why);
     }

@@ -67,16 +67,16 @@ def outcome(sup, qasm, shots=10):
         return f"{e.code().name}: {e.details()}"
 
 
-# A 20-qubit circuit needs 16 MiB of amplitudes and 8 MiB of probabilities: 24 MiB. Two do not fit
-# in 40 MiB, so the pool runs them one at a time.
-NEED_20 = 24 * MiB
+# A 20-qubit circuit sampled from its final state needs its 16 MiB of amplitudes. Two do not fit in
+# 24 MiB, so the pool runs them one at a time.
+NEED_20 = 16 * MiB
 
 
 def test_concurrent_circuits_reserve_the_pools_memory_budget_and_none_is_lost(make_supervisor):
     sup = make_supervisor(pools=[{"name": "default", "kind": "native", "size": 2, "worker_threads": 4,
-                                  "memory_budget_mb": 40}])
-    assert mem(sup, "budget_bytes") == 40 * MiB
-    assert 'pool "default": its memory budget is 40.0 MiB (memory_budget_mb)' in sup.log_text()
+                                  "memory_budget_mb": 24}])
+    assert mem(sup, "budget_bytes") == 24 * MiB
+    assert 'pool "default": its memory budget is 24.0 MiB (memory_budget_mb)' in sup.log_text()
     with cf.ThreadPoolExecutor(6) as ex:
         results = list(ex.map(lambda _: outcome(sup, circuit(20)), range(6)))
     assert results == ["ok"] * 6, results
@@ -88,7 +88,7 @@ def test_concurrent_circuits_reserve_the_pools_memory_budget_and_none_is_lost(ma
     with pytest.raises(grpc.RpcError) as e:
         run(sup, circuit(21))
     assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert "memory budget is 40.0 MiB" in e.value.details() and "memory_budget_mb" in e.value.details()
+    assert "memory budget is 24.0 MiB" in e.value.details() and "memory_budget_mb" in e.value.details()
     assert mem(sup, "refused_total") == 1
     # A reload changes the budget for the running workers.
     cfg = json.loads(sup.config_path.read_text())
@@ -200,11 +200,11 @@ def test_a_cgroup_memory_limit_sets_the_budget_and_circuits_queue_instead_of_bei
         budget = mem(sup, "budget_bytes")
         assert budget == limit // 100 * 75, budget
         assert f"75% of 384 MiB (cgroup limit {cg.limit_file})" in sup.log_text()
-        # The default max_qubits (26) needs 1.5 GiB: the operator is told at start, not at 3 a.m.
-        assert "circuits of more than about 23 qubits are refused" in sup.log_text()
+        # The default max_qubits (26) needs 1 GiB: the operator is told at start, not at 3 a.m.
+        assert "circuits of more than about 24 qubits are refused" in sup.log_text()
         pids = sup.pids()
-        # 8 x 22 qubits (96 MiB each) at once: 768 MiB, twice the cgroup. Without a reservation the
-        # kernel OOM-killed a worker and its calls were lost.
+        # 8 x 22 qubits (64 MiB each) at once: 512 MiB, more than the cgroup. Without a reservation
+        # the kernel OOM-killed a worker and its calls were lost.
         with cf.ThreadPoolExecutor(8) as ex:
             results = list(ex.map(lambda _: outcome(sup, circuit(22)), range(8)))
         assert results == ["ok"] * 8, results

@@ -675,3 +675,61 @@ Test(engine, fractional_powers_take_the_principal_root_whatever_the_sign_of_zero
                         "ctrl @ pow(0.5) @ inv @ y q[0], q[1]; h q[0];",
                         "OPENQASM 3.0; include \"stdgates.inc\"; qubit[2] q; h q[0]; cy q[0], q[1]; h q[0];", 2);
 }
+
+Test(engine, resets_and_measurements_with_a_certain_outcome_do_not_force_shot_by_shot) {
+    /* A reset of a qubit that is surely |0> (or |1>), a measurement that is sure, an if on bits so
+     * fixed: all part of the prefix simulated once. A reset anywhere used to send every shot through
+     * the whole circuit (100 shots: 17.8 s instead of 0.15 s at 20 qubits). */
+    sim_result r;
+    qasm_circuit c;
+    run_counts("OPENQASM 2.0; include \"qelib1.inc\"; qreg q[1]; creg c[1]; reset q[0]; h q[0]; measure q[0] -> c[0];",
+               100000, 3, &r, &c);
+    cr_assert_eq(r.per_shot, 0, "sampled from the final state");
+    uint64_t zeros = count_of(&r, &c, "0"), ones = count_of(&r, &c, "1");
+    cr_assert_eq(zeros + ones, 100000);
+    cr_assert(zeros > 49000 && zeros < 51000, "%llu zeros", (unsigned long long)zeros);
+    sim_result_free(&r);
+    qasm_circuit_free(&c);
+    /* x; measure (sure: 1); reset (of |1>: an x); if (c==1) x; h; measure: c[0] is always 1. */
+    run_counts("OPENQASM 2.0; include \"qelib1.inc\"; qreg q[2]; creg c[2]; x q[0]; measure q[0] -> c[0]; reset q[0]; "
+               "if (c==1) x q[1]; h q[0]; measure q[0] -> c[1];",
+               10000, 5, &r, &c);
+    cr_assert_eq(count_of(&r, &c, "01") + count_of(&r, &c, "11"), 10000, "c[0] is 1 in every shot");
+    cr_assert_gt(count_of(&r, &c, "01"), 4500);
+    cr_assert_gt(count_of(&r, &c, "11"), 4500);
+    sim_result_free(&r);
+    qasm_circuit_free(&c);
+    /* A measurement whose outcome is random still makes it shot by shot. */
+    run_counts("OPENQASM 2.0; include \"qelib1.inc\"; qreg q[1]; creg c[2]; h q[0]; measure q[0] -> c[0]; h q[0]; "
+               "measure q[0] -> c[1];", 200, 9, &r, &c);
+    cr_assert_eq(r.per_shot, 1);
+    sim_result_free(&r);
+    qasm_circuit_free(&c);
+}
+
+static double g_stop_at;
+static int past_stop_time(void *arg) {
+    (void)arg;
+    return (double)pit_mono_us() / 1e6 > g_stop_at;
+}
+
+Test(engine, a_shot_by_shot_run_stops_between_gates) {
+    /* Each shot here takes about a second (18 qubits, 3000 gates after a random measurement); the
+     * run used to look at cancel only every 16 shots. */
+    size_t cap = 3000 * 16 + 256;
+    char *text = malloc(cap);
+    int k = snprintf(text, cap, "OPENQASM 2.0; include \"qelib1.inc\"; qreg q[18]; creg c[1]; h q[0]; measure q[0] -> c[0];");
+    for (int i = 0; i < 3000; i++) k += snprintf(text + k, cap - (size_t)k, " h q[%d];", i % 18);
+    qasm_circuit c;
+    qasm_error err;
+    cr_assert_eq(qasm_parse(text, &LIM, &c, &err), 0, "%s", err.message);
+    sim_options o = {100, 1, past_stop_time, NULL, NULL};
+    sim_result r;
+    int64_t t0 = pit_mono_us();
+    g_stop_at = (double)t0 / 1e6 + 0.3;
+    cr_assert_eq(sim_run(&c, &o, &r), SIM_CANCELLED);
+    double took = (double)(pit_mono_us() - t0) / 1e6;
+    cr_assert_lt(took, 5.0, "stopped %.1f s after starting (0.3 s after the cancel would be right)", took);
+    qasm_circuit_free(&c);
+    free(text);
+}

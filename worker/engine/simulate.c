@@ -147,8 +147,9 @@ void sim_key(const qasm_circuit *c, uint64_t bits, char *buf) {
 
 size_t sim_memory_needed(const qasm_circuit *c) {
     size_t state = sv_bytes(c->n_qubits);
-    /* per shot: a saved state and a working one; at the end: the state and its cumulative probabilities */
-    return c->has_midcircuit ? 2 * state : state + ((size_t)1 << c->n_qubits) * sizeof(double);
+    /* per shot: a saved state and a working one; sampled at the end: the state alone (the walk sums
+     * the probabilities as it goes; a cumulative array used to add 8 bytes per amplitude) */
+    return c->has_midcircuit ? 2 * state : state;
 }
 
 static int stop(const sim_options *o) { return o->cancelled && o->cancelled(o->arg); }
@@ -182,14 +183,17 @@ static int direct_sorted(const direct_list *d) {
     return 1;
 }
 
-static sim_status sample_final(const qasm_circuit *c, const sim_options *o, pit_statevec *sv, count_map *counts,
-                               direct_list *direct_out, int *used_direct) {
+/* Simulates ops (gates and measurements only, none of them mid-circuit) on sv and draws every shot
+ * from the final distribution. base_bits: classical bits already known (set by a deterministic
+ * prefix), kept where no measurement here overwrites them. */
+static sim_status sample_final(const qasm_op *ops, size_t n_ops, uint64_t base_bits, const sim_options *o,
+                               pit_statevec *sv, count_map *counts, direct_list *direct_out, int *used_direct) {
     /* One measurement per classical bit: a later one into the same bit overwrites it (it used to be
      * the first 256 measurements that counted, and later ones were dropped). */
     int mq[QASM_MAX_CBITS], mc[QASM_MAX_CBITS], n_meas = 0, slot_of[QASM_MAX_CBITS];
     for (int b = 0; b < QASM_MAX_CBITS; b++) slot_of[b] = -1;
-    for (size_t i = 0; i < c->n_ops; i++) {
-        const qasm_op *op = &c->ops[i];
+    for (size_t i = 0; i < n_ops; i++) {
+        const qasm_op *op = &ops[i];
         if (op->kind == OP_MEASURE) {
             int b = op->cbit;
             if (slot_of[b] < 0) {
@@ -204,16 +208,17 @@ static sim_status sample_final(const qasm_circuit *c, const sim_options *o, pit_
     }
     /* When qubit i goes to classical bit i (and every other bit is unmeasured) the outcomes come
      * out in key order: write them straight into the result, no hashing and no sort. */
-    int direct = 1;
+    int direct = base_bits == 0;
     for (int m = 0; m < n_meas; m++) direct &= mq[m] == mc[m];
     for (int m = 0; m < n_meas && direct; m++)
         for (int k = m + 1; k < n_meas; k++) direct &= mq[m] != mq[k];
     uint64_t unmeasured = ~0ull;
     for (int m = 0; m < n_meas; m++) unmeasured &= ~(1ull << mq[m]);
-    double *cdf = malloc(sv->dim * sizeof(double));
-    if (!cdf) return SIM_NO_MEMORY;
-    sv_cumulative(sv, cdf);
-    double total = cdf[sv->dim - 1];
+    /* The walk below sums the probabilities in the same order as this total, so that no cumulative
+     * array is needed (8 bytes per amplitude: 512 MiB at 26 qubits). */
+    const double complex *amp = sv->amp;
+    double total = 0;
+    for (size_t i = 0; i < sv->dim; i++) total += creal(amp[i]) * creal(amp[i]) + cimag(amp[i]) * cimag(amp[i]);
     /* Sorted uniforms: u_k = S_k / S_(n+1) with S_k the sum of k exponential draws. Pass 1 finds
      * S_(n+1); pass 2 replays the same draws. */
     sim_rng rng;
@@ -221,26 +226,26 @@ static sim_status sample_final(const qasm_circuit *c, const sim_options *o, pit_
     double sum = 0;
     for (uint64_t k = 0; k <= o->shots; k++) sum += exp_sample(&rng);
     sim_rng_seed(&rng, o->seed);
-    double acc = 0;
+    double acc = 0, cum = creal(amp[0]) * creal(amp[0]) + cimag(amp[0]) * cimag(amp[0]);
     size_t idx = 0, cur = 0;
     uint64_t run = 0; /* shots that landed on basis state cur */
     for (uint64_t k = 0; k <= o->shots; k++) {
         size_t at = cur;
-        if ((k & 65535) == 65535 && stop(o)) {
-            free(cdf);
-            return SIM_CANCELLED;
-        }
+        if ((k & 65535) == 65535 && stop(o)) return SIM_CANCELLED;
         if (k < o->shots) {
             acc += exp_sample(&rng);
             double u = acc / sum * total;
-            while (idx < sv->dim - 1 && cdf[idx] < u) idx++;
+            while (idx < sv->dim - 1 && cum < u) {
+                idx++;
+                cum += creal(amp[idx]) * creal(amp[idx]) + cimag(amp[idx]) * cimag(amp[idx]);
+            }
             at = idx;
         }
         if ((at != cur || k == o->shots) && run) {
             if (direct) {
                 direct_add(direct_out, (uint64_t)cur & ~unmeasured, run);
             } else {
-                uint64_t bits = 0;
+                uint64_t bits = base_bits;
                 for (int m = 0; m < n_meas; m++) bits = (bits & ~(1ull << mc[m])) | ((uint64_t)((cur >> mq[m]) & 1) << mc[m]);
                 cm_add(counts, bits, run);
             }
@@ -249,7 +254,6 @@ static sim_status sample_final(const qasm_circuit *c, const sim_options *o, pit_
         cur = at;
         run++;
     }
-    free(cdf);
     *used_direct = direct;
     return SIM_OK;
 }
@@ -259,43 +263,111 @@ static int cond_holds(const qasm_op *op, uint64_t bits) {
     return ((bits >> op->cond_start) & mask) == op->cond_value;
 }
 
-static void run_ops(const qasm_op *ops, size_t n, pit_statevec *sv, sim_rng *rng, uint64_t *bits) {
+static void apply_x(pit_statevec *sv, int q) {
+    qasm_op x;
+    memset(&x, 0, sizeof x);
+    x.kind = OP_GATE;
+    x.n_targets = 1;
+    x.targets[0] = q;
+    x.m[1] = x.m[2] = 1;
+    x.cls = GATE_PERMUTATION;
+    sv_apply(sv, &x);
+}
+
+/* One shot from op on. Returns 1 when stop() said so: checked between gates on large states, so
+ * that a deadline stops a shot of a big circuit, not only the next one. */
+static int run_ops(const qasm_op *ops, size_t n, pit_statevec *sv, sim_rng *rng, uint64_t *bits, const sim_options *o) {
     for (size_t i = 0; i < n; i++) {
         const qasm_op *op = &ops[i];
         switch (op->kind) {
         case OP_GATE:
-        case OP_GPHASE: sv_apply(sv, op); break;
+        case OP_GPHASE:
+            sv_apply(sv, op);
+            if (sv->dim >= 65536 && stop(o)) return 1;
+            break;
         case OP_MEASURE:
         case OP_RESET: {
             int q = op->targets[0];
             double p1 = sv_prob_one(sv, q);
             int one = sim_rng_uniform(rng) < p1;
             sv_collapse(sv, q, one, one ? p1 : 1 - p1);
-            if (op->kind == OP_MEASURE) {
+            if (op->kind == OP_MEASURE)
                 *bits = (*bits & ~(1ull << op->cbit)) | ((uint64_t)one << op->cbit);
-            } else if (one) {
-                qasm_op x;
-                memset(&x, 0, sizeof x);
-                x.kind = OP_GATE;
-                x.n_targets = 1;
-                x.targets[0] = q;
-                x.m[1] = x.m[2] = 1;
-                x.cls = GATE_PERMUTATION;
-                sv_apply(sv, &x);
-            }
+            else if (one)
+                apply_x(sv, q);
             break;
         }
         case OP_IF:
-            if (cond_holds(op, *bits)) run_ops(op->body, op->n_body, sv, rng, bits);
+            if (cond_holds(op, *bits) && run_ops(op->body, op->n_body, sv, rng, bits, o)) return 1;
             break;
         }
     }
+    return 0;
 }
 
-static sim_status per_shot(const qasm_circuit *c, const sim_options *o, pit_statevec *sv, count_map *counts) {
-    size_t first = 0; /* the unitary prefix is simulated once */
-    while (first < c->n_ops && (c->ops[first].kind == OP_GATE || c->ops[first].kind == OP_GPHASE))
-        sv_apply(sv, &c->ops[first++]);
+/* An outcome this close to certain is certain (rounding leaves ~1e-16 where an amplitude is 0). */
+#define SIM_CERTAIN 1e-12
+
+/* The deterministic prefix, simulated once for every shot: gates, and also resets and measurements
+ * whose outcome is certain (a reset of a qubit in |0> or |1>, a measurement of one), and ifs on
+ * bits those fixed. It stops at the first op whose outcome differs between shots; *bits gets the
+ * bits fixed so far. A reset anywhere used to send the whole circuit shot by shot. */
+static size_t deterministic_prefix(const qasm_circuit *c, pit_statevec *sv, uint64_t *bits, const sim_options *o,
+                                   int *cancelled) {
+    size_t i = 0;
+    *cancelled = 0;
+    for (; i < c->n_ops; i++) {
+        const qasm_op *op = &c->ops[i];
+        if (op->kind == OP_GATE || op->kind == OP_GPHASE) {
+            sv_apply(sv, op);
+            if ((sv->dim >= 65536 || (i & 63) == 0) && stop(o)) {
+                *cancelled = 1;
+                return i;
+            }
+        } else if (op->kind == OP_MEASURE || op->kind == OP_RESET) {
+            int q = op->targets[0];
+            double p1 = sv_prob_one(sv, q);
+            if (p1 > SIM_CERTAIN && p1 < 1 - SIM_CERTAIN) break;
+            int one = p1 >= 1 - SIM_CERTAIN;
+            sv_collapse(sv, q, one, one ? p1 : 1 - p1); /* clears the rounding dust */
+            if (op->kind == OP_MEASURE)
+                *bits = (*bits & ~(1ull << op->cbit)) | ((uint64_t)one << op->cbit);
+            else if (one)
+                apply_x(sv, q);
+        } else if (op->kind == OP_IF) {
+            if (cond_holds(op, *bits)) break; /* a body runs: left to the shots (it may measure) */
+        }
+    }
+    return i;
+}
+
+/* ops[0..n) can be sampled from one final state: no reset, no if, and no gate or measurement on a
+ * qubit after it was measured. */
+static int final_only(const qasm_op *ops, size_t n) {
+    uint64_t measured = 0;
+    for (size_t i = 0; i < n; i++) {
+        const qasm_op *op = &ops[i];
+        if (op->kind == OP_RESET || op->kind == OP_IF) return 0;
+        if (op->kind == OP_MEASURE) {
+            measured |= 1ull << op->targets[0];
+        } else if (op->kind == OP_GATE) {
+            for (int k = 0; k < op->n_targets; k++)
+                if (measured >> op->targets[k] & 1) return 0;
+            for (int k = 0; k < op->n_controls; k++)
+                if (measured >> op->controls[k] & 1) return 0;
+        }
+    }
+    return 1;
+}
+
+static sim_status per_shot(const qasm_circuit *c, const sim_options *o, pit_statevec *sv, count_map *counts,
+                           direct_list *direct, int *used_direct, int *sampled) {
+    uint64_t base = 0;
+    int cancelled;
+    size_t first = deterministic_prefix(c, sv, &base, o, &cancelled);
+    if (cancelled) return SIM_CANCELLED;
+    *sampled = final_only(c->ops + first, c->n_ops - first);
+    if (*sampled) return sample_final(c->ops + first, c->n_ops - first, base, o, sv, counts, direct, used_direct);
     pit_statevec work;
     if (sv_init(&work, c->n_qubits) != 0) return SIM_NO_MEMORY;
     sim_rng rng;
@@ -303,13 +375,16 @@ static sim_status per_shot(const qasm_circuit *c, const sim_options *o, pit_stat
     int64_t last_report = pit_mono_us();
     uint64_t step = o->shots / 20 ? o->shots / 20 : 1, next_step = step;
     for (uint64_t s = 0; s < o->shots; s++) {
-        if ((s & 15) == 0 && stop(o)) {
+        if (stop(o)) {
             sv_free(&work);
             return SIM_CANCELLED;
         }
         sv_copy(&work, sv);
-        uint64_t bits = 0;
-        run_ops(c->ops + first, c->n_ops - first, &work, &rng, &bits);
+        uint64_t bits = base;
+        if (run_ops(c->ops + first, c->n_ops - first, &work, &rng, &bits, o)) {
+            sv_free(&work);
+            return SIM_CANCELLED;
+        }
         cm_add(counts, bits, 1);
         /* progress at every 5 % of the shots, and at least once a second */
         if (o->progress && (s + 1 == next_step || pit_mono_us() - last_report > 1000000) && s + 1 < o->shots) {
@@ -330,9 +405,9 @@ sim_status sim_run(const qasm_circuit *c, const sim_options *o, sim_result *r) {
     count_map counts;
     cm_init(&counts, 64);
     direct_list direct = {0};
-    int used_direct = 0;
-    sim_status st = c->has_midcircuit ? per_shot(c, o, &sv, &counts)
-                                      : sample_final(c, o, &sv, &counts, &direct, &used_direct);
+    int used_direct = 0, sampled = 1;
+    sim_status st = c->has_midcircuit ? per_shot(c, o, &sv, &counts, &direct, &used_direct, &sampled)
+                                      : sample_final(c->ops, c->n_ops, 0, o, &sv, &counts, &direct, &used_direct);
     sv_free(&sv);
     if (used_direct && direct_sorted(&direct)) {
         free(counts.keys);
@@ -347,7 +422,7 @@ sim_status sim_run(const qasm_circuit *c, const sim_options *o, sim_result *r) {
         free(direct.counts);
         cm_to_result(&counts, r);
     }
-    r->per_shot = c->has_midcircuit;
+    r->per_shot = !sampled;
     r->elapsed_ms = (double)(pit_mono_us() - t0) / 1000.0;
     if (st != SIM_OK) sim_result_free(r);
     return st;
