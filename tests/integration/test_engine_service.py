@@ -115,3 +115,21 @@ def test_backend_info_lists_gates_that_all_run(engine_sup):
         qubits = ", ".join(f"q[{i}]" for i in range(n_qubits))
         r = run(engine_sup, f"qubit[3] q; bit[3] c; {g}{params} {qubits}; c = measure q;", shots=10)
         assert sum(r["counts"].values()) == 10, g
+
+
+def test_a_circuit_that_measures_nothing_says_so_and_measure_all_measures_every_qubit(engine_sup):
+    ghz = 'OPENQASM 3.0; include "stdgates.inc"; qubit[3] q; h q[0]; cx q[0], q[1]; cx q[1], q[2];'
+    r = run(engine_sup, ghz, shots=100)
+    assert r["counts"] == {"": 100}  # what a state-vector run without measurements reads ...
+    assert any("measures nothing" in w and "measure_all" in w for w in r["warnings"]), r["warnings"]  # ... said
+    m = run(engine_sup, ghz, shots=2000, seed=3, measure_all=True)
+    assert set(m["counts"]) == {"000", "111"} and sum(m["counts"].values()) == 2000
+    assert m["warnings"] == [] and m["num_clbits"] == 3
+    # Beside the circuit's own bits: meas is a register of its own, printed first (declared last).
+    own = run(engine_sup, 'OPENQASM 3.0; include "stdgates.inc"; qubit[2] q; bit[1] c; x q[1]; c[0] = measure q[0];',
+              shots=10, measure_all=True)
+    assert own["counts"] == {"10 0": 10}, own
+    with pytest.raises(grpc.RpcError) as e:
+        run(engine_sup, ghz, measure_all="yes")
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "measure_all" in e.value.details()
+    assert run(engine_sup, BELL, shots=10)["warnings"] == []

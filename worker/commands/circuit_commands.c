@@ -64,16 +64,47 @@ static void on_progress(uint64_t done, uint64_t total, void *arg) {
     pit_cmd_emit(rc->ctx, chunk, NULL, 0);
 }
 
+static int has_measurement(const qasm_circuit *c) {
+    for (size_t i = 0; i < c->n_ops; i++)
+        if (c->ops[i].kind == OP_MEASURE || c->ops[i].kind == OP_IF) return 1;
+    return 0;
+}
+
+/* "measure_all": true, as Qiskit's measure_all: a register "meas" of every qubit, measured at the end
+ * (meas[i] = q[i] in declaration order), after whatever the circuit measures itself. */
+static int measure_all(qasm_circuit *c, pit_cmd_result *out, const char *cmd) {
+    if (c->n_cregs == 64 || c->n_cbits + c->n_qubits > QASM_MAX_CBITS) {
+        pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "%s(): measure_all needs %d more classical bits; the "
+                             "circuit has %d of the %d supported", cmd, c->n_qubits, c->n_cbits, QASM_MAX_CBITS);
+        return -1;
+    }
+    qasm_register *r = &c->cregs[c->n_cregs++];
+    snprintf(r->name, sizeof r->name, "meas");
+    r->start = c->n_cbits;
+    r->size = c->n_qubits;
+    r->scalar = 0;
+    c->ops = pit_realloc(c->ops, (c->n_ops + (size_t)c->n_qubits) * sizeof(qasm_op));
+    for (int q = 0; q < c->n_qubits; q++) {
+        qasm_op *op = &c->ops[c->n_ops++];
+        memset(op, 0, sizeof *op);
+        op->kind = OP_MEASURE;
+        op->targets[0] = q;
+        op->cbit = r->start + q;
+    }
+    c->n_cbits += c->n_qubits;
+    return 0;
+}
+
 static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streaming) {
     const char *cmd = streaming ? "run_circuit_stream" : "run_circuit";
     json_t *qasm = json_object_get(args, "qasm"), *shots_j = json_object_get(args, "shots"),
-           *seed_j = json_object_get(args, "seed");
+           *seed_j = json_object_get(args, "seed"), *measure_all_j = json_object_get(args, "measure_all");
     const char *key;
     json_t *v;
     json_object_foreach(args, key, v) {
-        if (strcmp(key, "qasm") && strcmp(key, "shots") && strcmp(key, "seed")) {
+        if (strcmp(key, "qasm") && strcmp(key, "shots") && strcmp(key, "seed") && strcmp(key, "measure_all")) {
             pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "%s() got an unexpected argument \"%s\" (it takes "
-                                 "qasm, shots, seed)", cmd, key);
+                                 "qasm, shots, seed, measure_all)", cmd, key);
             return;
         }
     }
@@ -112,6 +143,10 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
         seed &= (1ull << 53) - 1; /* fits a JSON number exactly, so it can be passed back */
     }
 
+    if (measure_all_j && !json_is_boolean(measure_all_j)) {
+        pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "\"measure_all\" must be true or false");
+        return;
+    }
     qasm_limits lim = {g_limits.max_qubits, g_limits.max_gates, 64};
     qasm_circuit c;
     qasm_error err;
@@ -120,6 +155,15 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
                              "qasm:%s", err.message);
         return;
     }
+    json_t *warnings = json_array();
+    if (json_is_true(measure_all_j) && measure_all(&c, out, cmd) != 0) {
+        json_decref(warnings);
+        qasm_circuit_free(&c);
+        return;
+    }
+    if (!has_measurement(&c))
+        json_array_append_new(warnings, json_string("the circuit measures nothing, so every shot reads the same empty "
+                                                    "result: add measurements, or pass \"measure_all\": true"));
     /* The pool's budget first (a reservation: concurrent runs cannot all pass it at once), then what
      * the host has free now (other programs use memory too). */
     size_t need = sim_memory_needed(&c);
@@ -141,6 +185,7 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
                                  "%s after waiting %.1f s for %.1f MiB of this pool's memory budget (%.1f of %.1f MiB "
                                  "held by running circuits)", pit_cmd_deadline_passed(ctx) ? "deadline passed" : "cancelled",
                                  (double)(pit_mono_us() - wait_from) / 1e6, mib(need), mib(now.reserved), mib(now.budget));
+        json_decref(warnings);
         qasm_circuit_free(&c);
         return;
     }
@@ -152,6 +197,7 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
         pit_cmd_result_error(out, GRPC_STATUS_RESOURCE_EXHAUSTED, "%d qubits need %.1f MiB to simulate; %.1f MiB of "
                              "memory is available: use fewer qubits", c.n_qubits, mib(need), mib(have));
         pit_mem_release(g_budget, g_limits.memory_pool, g_limits.slot, taken);
+        json_decref(warnings);
         qasm_circuit_free(&c);
         return;
     }
@@ -172,12 +218,13 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
             json_object_set_new(counts, keybuf, json_integer((json_int_t)r.counts[i]));
         }
         free(keybuf);
-        out->value = json_pack("{s:o, s:I, s:i, s:i, s:f, s:I, s:s, s:I}", "counts", counts, "shots", shots, "num_qubits",
-                               c.n_qubits, "num_clbits", c.n_cbits, "execution_time_ms", r.elapsed_ms, "seed",
-                               (json_int_t)seed, "method", r.per_shot ? "per-shot" : "sampled-final-state", "gates",
-                               (json_int_t)c.n_gates);
+        out->value = json_pack("{s:o, s:I, s:i, s:i, s:f, s:I, s:s, s:I, s:O}", "counts", counts, "shots", shots,
+                               "num_qubits", c.n_qubits, "num_clbits", c.n_cbits, "execution_time_ms", r.elapsed_ms,
+                               "seed", (json_int_t)seed, "method", r.per_shot ? "per-shot" : "sampled-final-state",
+                               "gates", (json_int_t)c.n_gates, "warnings", warnings);
         sim_result_free(&r);
     }
+    json_decref(warnings);
     pit_mem_release(g_budget, g_limits.memory_pool, g_limits.slot, taken);
     qasm_circuit_free(&c);
 }
@@ -200,16 +247,16 @@ static void cmd_backend_info(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out
 }
 
 static const pit_cmd_param run_params[] = {
-    {"qasm", "str", 1, NULL}, {"shots", "int", 0, "1024"}, {"seed", "int", 0, "null"}};
+    {"qasm", "str", 1, NULL}, {"shots", "int", 0, "1024"}, {"seed", "int", 0, "null"}, {"measure_all", "bool", 0, "false"}};
 
 static const pit_command run_cmd = {"run_circuit",
                                     "Runs an OpenQASM 2/3 circuit for {\"shots\": N}; answers counts keyed by classical "
                                     "bits (c[n-1]..c[0], registers last-declared first), the seed used and the time.",
-                                    0, 0, run_params, 3, cmd_run};
+                                    0, 0, run_params, 4, cmd_run};
 static const pit_command run_stream_cmd = {"run_circuit_stream",
                                            "run_circuit, streaming progress chunks while shots run one by one, then "
                                            "the counts.",
-                                           1, 0, run_params, 3, cmd_run_stream};
+                                           1, 0, run_params, 4, cmd_run_stream};
 static const pit_command info_cmd = {"backend_info", "The simulator: name, max qubits and shots, gates, description.", 0,
                                      1, NULL, 0, cmd_backend_info};
 
