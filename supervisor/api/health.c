@@ -72,7 +72,7 @@ struct watch {
     int sent;      /* the status last sent; 2: none yet */
     int sending;   /* a send is in flight */
     int finished;  /* pit_call_finish was called */
-    int stopping;  /* shutdown: finish once the send in flight is over */
+    int stopping;  /* finish once the send in flight is over: 1, or 2 with the final NOT_SERVING (shutdown) */
     int refs;      /* the list's and the on_close hook's */
     watch *next;
 };
@@ -99,15 +99,19 @@ static int unlink_locked(watch *w) {
 }
 
 /* Under g_mu: the call ends now (or when its send completes). */
+/* Under g_mu. with_status: the watcher is owed a last NOT_SERVING before the end (shutdown). When a
+ * send is in flight that is remembered, not dropped: a shutdown that met the send of an earlier
+ * status used to end the watch without saying NOT_SERVING. */
 static void finish_locked(watch *w, int with_status) {
     if (w->finished) return;
     if (w->sending) {
-        w->stopping = 1;
+        if (w->stopping < (with_status ? 2 : 1)) w->stopping = with_status ? 2 : 1;
         return;
     }
     w->finished = 1;
+    int final = with_status && w->sent != 0; /* not twice: the tick may have sent it already */
     pit_call_finish(w->call, GRPC_STATUS_UNAVAILABLE, "pitboss is stopping: watch the health of another instance",
-                    with_status ? status_message(0) : NULL, NULL, 0);
+                    final ? status_message(0) : NULL, NULL, 0);
 }
 
 static void on_sent(pit_call *call, int ok, void *arg) {
@@ -115,7 +119,10 @@ static void on_sent(pit_call *call, int ok, void *arg) {
     watch *w = arg;
     pthread_mutex_lock(&g_mu);
     w->sending = 0;
-    if (!ok || w->stopping) finish_locked(w, 0);
+    if (!ok)
+        finish_locked(w, 0);
+    else if (w->stopping)
+        finish_locked(w, w->stopping == 2);
     watch_unref_locked(w); /* the send's */
     pthread_mutex_unlock(&g_mu);
 }
