@@ -303,8 +303,13 @@ class Supervisor:
         raise AssertionError(f"workers not ready after {timeout} s: {last}\n{self.log_text()[-4000:]}")
 
     def wait_calls_running(self, n=1, pool="default", timeout=30):
-        """Waits until n calls of the pool run on its workers (dispatched, not queued)."""
-        return wait_for(lambda: self.pool(pool).in_flight >= n, timeout, f"{n} call(s) running in pool {pool!r}")
+        """Waits until n calls of the pool run in its workers' own command code: counted by the workers
+        themselves, so a cancel or a kill that follows reaches a call the worker holds (the
+        supervisor's in_flight counts a call from its dispatch, before the worker has it)."""
+        def running():
+            slots = self.pool(pool).slots
+            return sum(self.worker_stats(pool, k).in_flight for k in range(len(slots)) if slots[k].state == "ready") >= n
+        return wait_for(running, timeout, f"{n} call(s) running in the workers of pool {pool!r}")
 
     def pids(self, pool="default"):
         return [s.pid for s in self.pool(pool).slots]

@@ -733,3 +733,66 @@ Test(engine, a_shot_by_shot_run_stops_between_gates) {
     qasm_circuit_free(&c);
     free(text);
 }
+
+static int has_warning(const qasm_circuit *c, const char *part) {
+    for (int i = 0; i < c->n_warnings; i++)
+        if (strstr(c->warnings[i], part)) return 1;
+    return 0;
+}
+
+Test(engine, timing_pragmas_annotations_and_pulse_definitions_are_accepted_ignored_and_said) {
+    const char *text = "OPENQASM 3.0;\n#pragma qiskit optimization_level 3\ninclude \"stdgates.inc\";\n"
+                       "defcalgrammar \"openpulse\";\ncal { extern port d0; }\n"
+                       "defcal x $0 { play(d0, gaussian(1, 2)); }\nextern get_param(int) -> float;\n"
+                       "qubit[2] q;\n@bind alice bob\nh q[0];\ndelay[100ns] q[1];\n"
+                       "box [200ns] { cx q[0], q[1]; }\nbarrier q;\n";
+    qasm_circuit c;
+    qasm_error err;
+    cr_assert_eq(qasm_parse(text, &LIM, &c, &err), 0, "%s", err.message);
+    cr_assert(has_warning(&c, "#pragma"));
+    cr_assert(has_warning(&c, "annotations"));
+    cr_assert(has_warning(&c, "delay is ignored"));
+    cr_assert(has_warning(&c, "box timing"));
+    cr_assert(has_warning(&c, "defcalgrammar"));
+    cr_assert_eq(c.n_warnings, 5, "each kind once");
+    qasm_circuit_free(&c);
+    /* The box's body ran; the rest changed nothing. */
+    assert_same_circuit(text, "OPENQASM 3.0; include \"stdgates.inc\"; qubit[2] q; h q[0]; cx q[0], q[1];", 2);
+    assert_refused("OPENQASM 3.0; qubit q; delay[10ns] q", QASM_SYNTAX, "'delay' has no end");
+    assert_refused("OPENQASM 3.0; qubit q; box { x q;", QASM_SYNTAX, "the box has no closing '}'");
+}
+
+Test(engine, physical_qubits_are_the_ones_used) {
+    /* Qiskit's transpiled circuits address $0, $1, ... and declare no qubits. */
+    assert_same_circuit("OPENQASM 3.0; include \"stdgates.inc\"; h $0; cx $0, $2; rz(0.3) $1;",
+                        "OPENQASM 3.0; include \"stdgates.inc\"; qubit[3] q; h q[0]; cx q[0], q[2]; rz(0.3) q[1];", 3);
+    sim_result r;
+    qasm_circuit c;
+    run_counts("OPENQASM 3.0; include \"stdgates.inc\"; bit[2] c; x $1; c[0] = measure $0; c[1] = measure $1;", 50, 1, &r,
+               &c);
+    cr_assert_eq(c.n_qubits, 2);
+    cr_assert_eq(count_of(&r, &c, "10"), 50);
+    sim_result_free(&r);
+    qasm_circuit_free(&c);
+    assert_refused("OPENQASM 3.0; qubit[2] q; x $0;", QASM_SYNTAX, "cannot be used in a program that declares qubits");
+    assert_refused("OPENQASM 3.0; x $0; qubit[2] q;", QASM_SYNTAX, "cannot declare qubits");
+    assert_refused("OPENQASM 3.0; x $30;", QASM_TOO_LARGE, "at most 24 qubits");
+}
+
+Test(engine, ranges_and_index_sets_broadcast_over_the_qubits_they_name) {
+    assert_same_circuit("OPENQASM 3.0; include \"stdgates.inc\"; qubit[4] q; h q[0:2]; x q[{3, 0}]; rz(0.2) q[0:2:3];",
+                        "OPENQASM 3.0; include \"stdgates.inc\"; qubit[4] q; h q[0]; h q[1]; h q[2]; x q[3]; x q[0]; "
+                        "rz(0.2) q[0]; rz(0.2) q[2];", 4);
+    /* Two ranges of one size pair up element by element; measurement into a range of bits too. */
+    assert_same_circuit("OPENQASM 3.0; include \"stdgates.inc\"; qubit[4] q; h q[0:1]; cx q[0:1], q[2:3];",
+                        "OPENQASM 3.0; include \"stdgates.inc\"; qubit[4] q; h q[0]; h q[1]; cx q[0], q[2]; cx q[1], q[3];", 4);
+    sim_result r;
+    qasm_circuit c;
+    run_counts("OPENQASM 3.0; include \"stdgates.inc\"; qubit[3] q; bit[3] b; x q[2]; b[0:1] = measure q[1:2];", 20, 1, &r, &c);
+    cr_assert_eq(count_of(&r, &c, "010"), 20);
+    sim_result_free(&r);
+    qasm_circuit_free(&c);
+    assert_refused("OPENQASM 3.0; qubit[2] q; h q[0:5];", QASM_SYNTAX, "out of range");
+    assert_refused("OPENQASM 3.0; qubit[3] q; h q[0:0:2];", QASM_SYNTAX, "step cannot be 0");
+    assert_refused("OPENQASM 3.0; qubit[3] q; cx q[0:1], q[{0, 1, 2}];", QASM_SYNTAX, "registers of different sizes");
+}

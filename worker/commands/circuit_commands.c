@@ -156,6 +156,7 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
         return;
     }
     json_t *warnings = json_array();
+    for (int i = 0; i < c.n_warnings; i++) json_array_append_new(warnings, json_string(c.warnings[i]));
     if (json_is_true(measure_all_j) && measure_all(&c, out, cmd) != 0) {
         json_decref(warnings);
         qasm_circuit_free(&c);

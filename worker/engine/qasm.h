@@ -13,6 +13,7 @@
 #define QASM_MAX_CONTROLS 16
 #define QASM_MAX_CBITS 64
 #define QASM_MAX_QUBITS 64 /* the parser's hard ceiling; max_qubits (config) is lower */
+#define QASM_MAX_WARNINGS 8
 
 typedef enum {
     OP_GATE,    /* a unitary on 1 or 2 target qubits, under controls */
@@ -63,6 +64,10 @@ typedef struct {
     size_t n_gates;     /* gates after expansion, nested bodies included */
     int has_midcircuit; /* a measurement before a gate on its qubit, a reset, or an if: simulate per shot */
     int version;        /* 2 or 3 */
+    /* What the parser accepted and ignored (#pragma, annotations, delay, timing, pulse definitions),
+     * once each: the result's "warnings". */
+    char warnings[QASM_MAX_WARNINGS][160];
+    int n_warnings;
 } qasm_circuit;
 
 typedef struct {

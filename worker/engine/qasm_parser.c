@@ -121,6 +121,14 @@ static void live_close(parser *p) {
     qasm_oplist_free(l);
 }
 
+/* Once per kind: what was accepted but cannot be honoured by a state-vector simulation. */
+static void warn_once(parser *p, const char *msg) {
+    qasm_circuit *c = p->c;
+    for (int i = 0; i < c->n_warnings; i++)
+        if (strcmp(c->warnings[i], msg) == 0) return;
+    if (c->n_warnings < QASM_MAX_WARNINGS) snprintf(c->warnings[c->n_warnings++], sizeof c->warnings[0], "%s", msg);
+}
+
 static void describe(const token *t, char *out, size_t len) {
     if (t->type == T_EOF)
         snprintf(out, len, "the end of the program");
@@ -138,7 +146,9 @@ static void lex_one(parser *p) {
             p->line_start = ++s;
         } else if (isspace((unsigned char)*s)) {
             s++;
-        } else if (s[0] == '/' && s[1] == '/') {
+        } else if ((s[0] == '/' && s[1] == '/') || strncmp(s, "#pragma", 7) == 0) {
+            /* A pragma is for some other tool; it runs to the end of its line. */
+            if (s[0] == '#') warn_once(p, "#pragma lines are ignored");
             while (*s && *s != '\n') s++;
         } else if (s[0] == '/' && s[1] == '*') {
             token t = {T_PUNCT, s, 2, 0, 0, p->line, (int)(s - p->line_start) + 1};
@@ -417,6 +427,8 @@ static qasm_register *find_reg(qasm_register *regs, int n, const token *t) {
 
 static void declare(parser *p, int quantum, const token *name, long size, int scalar) {
     qasm_circuit *c = p->c;
+    if (quantum && c->n_qregs && strcmp(c->qregs[0].name, "$") == 0)
+        fail_at(p, name, QASM_SYNTAX, "a program that uses physical qubits ($0, ...) cannot declare qubits");
     if (find_reg(c->qregs, c->n_qregs, name) || find_reg(c->cregs, c->n_cregs, name))
         fail_at(p, name, QASM_SYNTAX, "'%.*s' is already declared", name->len, name->s);
     if (size < 1) fail_at(p, name, QASM_SYNTAX, "register '%.*s' needs a size of at least 1", name->len, name->s);
@@ -447,15 +459,91 @@ static void declare(parser *p, int quantum, const token *name, long size, int sc
     }
 }
 
-/* An operand: a whole register (count = size) or one element (count = 1). */
+/* An operand: one element (count = 1), or several that a call broadcasts over (whole): a register
+ * (count = size, from start), or a range or set of its indices (q[0:2], q[{0, 3}]), listed. */
 typedef struct {
     int start, count, whole;
     const token *at;
+    int has_list;
+    int list[QASM_MAX_QUBITS];
 } operand;
 
+static int op_qubit(const operand *o, int i) { return o->has_list ? o->list[i] : o->start + i; }
+
+/* After '[' of name[...]: a range a:b or a:step:b (inclusive, as OpenQASM 3's), or a set {a, b, ...}. */
+static void parse_index_list(parser *p, const qasm_register *r, operand *o) {
+    token *at = peek(p);
+    o->has_list = 1;
+    o->whole = 1;
+    o->count = 0;
+    if (accept(p, "{")) {
+        do {
+            token *it = peek(p);
+            long idx = expect_int(p, "an index in the set");
+            if (idx < 0 || idx >= r->size)
+                fail_at(p, it, QASM_SYNTAX, "index %ld is out of range for '%s' (size %d)", idx, r->name, r->size);
+            if (o->count == QASM_MAX_QUBITS) fail_at(p, it, QASM_SYNTAX, "more than %d indices", QASM_MAX_QUBITS);
+            o->list[o->count++] = r->start + (int)idx;
+        } while (accept(p, ","));
+        expect(p, "}", "after the set of indices");
+        return;
+    }
+    long a = expect_int(p, "the range's start");
+    expect(p, ":", "in the range");
+    long b = expect_int(p, "the range's end (or step)"), step = 1;
+    if (accept(p, ":")) {
+        step = b;
+        b = expect_int(p, "the range's end");
+    }
+    if (step == 0) fail_at(p, at, QASM_SYNTAX, "a range's step cannot be 0");
+    if (a < 0 || a >= r->size || b < 0 || b >= r->size)
+        fail_at(p, at, QASM_SYNTAX, "the range %ld:%ld is out of range for '%s' (size %d)", a, b, r->name, r->size);
+    for (long i = a; step > 0 ? i <= b : i >= b; i += step) o->list[o->count++] = r->start + (int)i;
+    if (!o->count) fail_at(p, at, QASM_SYNTAX, "the range %ld:%ld:%ld is empty", a, step, b);
+}
+
+/* $n, a physical qubit (OpenQASM 3): a program that uses them declares no qubits, and its qubits are
+ * $0 .. the highest one used (an implicit register "$"). */
+static operand physical_qubit(parser *p, const token *dollar) {
+    qasm_circuit *c = p->c;
+    token *num = peek(p);
+    if (num->type != T_NUM || !num->is_int || num->s != dollar->s + 1)
+        fail_at(p, dollar, QASM_SYNTAX, "expected a physical qubit ($0, $1, ...)");
+    long n = expect_int(p, "a physical qubit number");
+    qasm_register *r = c->n_qregs ? &c->qregs[0] : NULL;
+    if (r && strcmp(r->name, "$") != 0)
+        fail_at(p, dollar, QASM_SYNTAX, "physical qubits ($%ld) cannot be used in a program that declares qubits", n);
+    if (n < 0 || n + 1 > p->lim->max_qubits)
+        fail_at(p, dollar, QASM_TOO_LARGE, "physical qubit $%ld: this backend simulates at most %d qubits", n,
+                p->lim->max_qubits);
+    if (!r) {
+        r = &c->qregs[c->n_qregs++];
+        snprintf(r->name, sizeof r->name, "$");
+        r->start = 0;
+        r->size = 0;
+    }
+    if (n + 1 > r->size) {
+        r->size = (int)n + 1;
+        c->n_qubits = r->size;
+    }
+    operand o;
+    o.start = (int)n;
+    o.count = 1;
+    o.whole = 0;
+    o.at = dollar;
+    o.has_list = 0;
+    return o;
+}
+
 static operand parse_operand(parser *p, int quantum, const qubit_env *local) {
+    if (quantum && !local && peek(p)->type == T_PUNCT && tok_is(peek(p), "$")) return physical_qubit(p, next(p));
     token *name = expect_id(p, quantum ? "a qubit" : "a classical bit");
-    operand o = {0, 1, 0, name};
+    operand o;
+    o.start = 0;
+    o.count = 1;
+    o.whole = 0;
+    o.at = name;
+    o.has_list = 0;
     if (local) { /* inside a gate body: the gate's own qubit arguments only */
         for (int i = 0; i < local->n; i++)
             if (tok_is(name, local->names[i])) {
@@ -474,6 +562,12 @@ static operand parse_operand(parser *p, int quantum, const qubit_env *local) {
     }
     if (accept(p, "[")) {
         token *it = peek(p);
+        token *after = tok_at(p, p->pos + 1);
+        if ((it->type == T_PUNCT && tok_is(it, "{")) || (after->type == T_PUNCT && tok_is(after, ":"))) {
+            parse_index_list(p, r, &o);
+            expect(p, "]", "after the indices");
+            return o;
+        }
         long idx = expect_int(p, "an index");
         if (idx < 0 || idx >= r->size)
             fail_at(p, it, QASM_SYNTAX, "index %ld is out of range for '%s' (size %d)", idx, r->name, r->size);
@@ -757,7 +851,7 @@ static void parse_gate_call(parser *p, const token *name, const modifier *mods, 
         fail_at(p, name, QASM_SYNTAX, "the modifiers need %d control qubit(s) before the gate's own qubits", n_ctrl);
     for (int b = 0; b < width; b++) {
         int q[34];
-        for (int i = 0; i < n_ops; i++) q[i] = ops[i].start + (ops[i].whole ? b : 0);
+        for (int i = 0; i < n_ops; i++) q[i] = ops[i].whole ? op_qubit(&ops[i], b) : ops[i].start;
         for (int i = 0; i < n_ops; i++)
             for (int k = 0; k < i; k++)
                 if (q[i] == q[k]) fail_at(p, ops[i].at, QASM_SYNTAX, "the same qubit is used twice in one gate call");
@@ -812,8 +906,8 @@ static void push_measure(parser *p, qasm_oplist *out, const operand *q, const op
     for (int i = 0; i < q->count; i++) {
         qasm_op *op = qasm_oplist_push(out);
         op->kind = OP_MEASURE;
-        op->targets[0] = q->start + i;
-        op->cbit = c->start + i;
+        op->targets[0] = op_qubit(q, i);
+        op->cbit = op_qubit(c, i);
     }
 }
 
@@ -872,8 +966,29 @@ static void parse_if(parser *p, qasm_oplist *out, const token *at) {
 }
 
 /* One statement into out. Inside a gate body only gate calls, gphase and barrier are allowed. */
+/* Skips a statement this simulator accepts and ignores: to its ';', or to the '}' closing its block
+ * (cal { ... }, defcal ... { ... }), braces balanced. */
+static void skip_statement(parser *p, const token *at) {
+    int depth = 0;
+    for (;;) {
+        token *t = next(p);
+        if (t->type == T_EOF) fail_at(p, at, QASM_SYNTAX, "'%.*s' has no end (';' or a closing '}')", at->len, at->s);
+        if (t->type != T_PUNCT) continue;
+        if (tok_is(t, "{")) depth++;
+        if (tok_is(t, "}") && --depth <= 0) return;
+        if (tok_is(t, ";") && depth == 0) return;
+    }
+}
+
 static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const qubit_env *qenv, int in_gate) {
     token *t = peek(p);
+    if (t->type == T_PUNCT && tok_is(t, "@") && !in_gate) {
+        /* An annotation (@name ...) runs to the end of its line and is for other tools. */
+        int line = t->line;
+        while (peek(p)->type != T_EOF && peek(p)->line == line) next(p);
+        warn_once(p, "annotations (@...) are ignored");
+        return;
+    }
     if (t->type != T_ID) {
         if (accept(p, ";")) return;
         char got[64];
@@ -939,8 +1054,40 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         parse_gate_def(p);
         return;
     }
+    if (tok_is(t, "delay")) {
+        next(p);
+        skip_statement(p, t);
+        warn_once(p, "delay is ignored: a state-vector simulation has no time");
+        return;
+    }
+    if (tok_is(t, "defcalgrammar") || tok_is(t, "cal") || tok_is(t, "defcal") || tok_is(t, "extern")) {
+        next(p);
+        skip_statement(p, t);
+        warn_once(p, "pulse-level and extern declarations (defcalgrammar, cal, defcal, extern) are ignored");
+        return;
+    }
+    if (tok_is(t, "box")) {
+        /* box [duration] { body }: the body runs; only its timing is ignored. */
+        next(p);
+        if (accept(p, "[")) {
+            while (!accept(p, "]")) {
+                if (peek(p)->type == T_EOF) fail_at(p, t, QASM_SYNTAX, "box's duration has no closing ']'");
+                next(p);
+            }
+        }
+        token *open = peek(p);
+        expect(p, "{", "to start the box's body");
+        enter(p, open);
+        while (!accept(p, "}")) {
+            if (peek(p)->type == T_EOF) fail_at(p, open, QASM_SYNTAX, "the box has no closing '}'");
+            parse_body(p, out, penv, qenv, 0);
+        }
+        leave(p);
+        warn_once(p, "box timing is ignored (its body runs)");
+        return;
+    }
     if (tok_is(t, "opaque") || tok_is(t, "def") || tok_is(t, "for") || tok_is(t, "while") || tok_is(t, "input") ||
-        tok_is(t, "output") || tok_is(t, "const") || tok_is(t, "let") || tok_is(t, "box") || tok_is(t, "delay"))
+        tok_is(t, "output") || tok_is(t, "const") || tok_is(t, "let"))
         fail_at(p, t, QASM_SYNTAX, "'%.*s' is not supported by this simulator (see docs/engine.md for what is)", t->len,
                 t->s);
     if (tok_is(t, "measure")) {
@@ -962,7 +1109,7 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         for (int i = 0; i < q.count; i++) {
             qasm_op *op = qasm_oplist_push(out);
             op->kind = OP_RESET;
-            op->targets[0] = q.start + i;
+            op->targets[0] = op_qubit(&q, i);
         }
         p->c->has_midcircuit = 1;
         return;
