@@ -74,16 +74,16 @@ def test_breaking_out_of_a_stream_cancels_it(client, tmp_path):
     for i, _ in enumerate(client.execute_stream("slow_stream", {"marker": str(marker)}, pool="py")):
         if i == 2:
             break
-    deadline = time.monotonic() + 5
-    while not marker.exists() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 10  # the handler creates the file, then writes it: wait for the words
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert marker.read_text() == "finally ran"
     marker2 = tmp_path / "close.txt"
     stream = client.execute_stream("slow_stream", {"marker": str(marker2)}, pool="py")
     next(iter(stream))
     stream.close()
-    deadline = time.monotonic() + 5
-    while not marker2.exists() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 10  # the handler creates the file, then writes it: wait for the words
+    while not (marker2.exists() and marker2.read_text()) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert marker2.read_text() == "finally ran"
 
@@ -297,8 +297,8 @@ def test_async_client_every_method(sup, tmp_path):
             async with c.execute_stream("slow_stream", {"marker": str(marker)}, pool="py") as stream:
                 async for i in stream:
                     break
-            for _ in range(250):
-                if marker.exists():
+            for _ in range(500):  # the handler creates the file, then writes it: wait for the words
+                if marker.exists() and marker.read_text():
                     break
                 await asyncio.sleep(0.02)
             assert marker.read_text() == "finally ran"

@@ -153,8 +153,8 @@ def test_cancel_closes_the_generator_and_its_finally_runs(pysup, tmp_path):
         if i == 3:
             break
     call.cancel()
-    deadline = time.monotonic() + 5
-    while not marker.exists() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 10  # the handler creates the file, then writes it: wait for the words
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert marker.read_text() == "finally ran"
 
@@ -165,8 +165,8 @@ def test_deadline_closes_the_generator(pysup, tmp_path):
         for _ in pysup.stream("slow_stream", json.dumps({"marker": str(marker)}), timeout=0.5):
             pass
     assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
-    deadline = time.monotonic() + 5
-    while not marker.exists() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 10  # the handler creates the file, then writes it: wait for the words
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert marker.read_text() == "finally ran"
 
@@ -177,8 +177,8 @@ def test_plain_handler_sees_ctx_cancelled(pysup, tmp_path):
         {"marker": str(marker)})), timeout=30)
     pysup.wait_calls_running(1, pool="py")
     fut.cancel()
-    deadline = time.monotonic() + 5
-    while not marker.exists() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 10  # the handler creates the file, then writes it: wait for the words
+    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert marker.read_text() == "saw cancel"
 
