@@ -20,7 +20,7 @@
 static double now_s(void) { return (double)pit_mono_us() / 1e6; }
 
 static qasm_circuit parse_or_die(const char *text) {
-    qasm_limits lim = {30, 10000000, 64};
+    qasm_limits lim = {.max_qubits = 30, .max_gates = 10000000, .max_depth = 64};
     qasm_circuit c;
     qasm_error err;
     if (qasm_parse(text, &lim, &c, &err) != 0) {

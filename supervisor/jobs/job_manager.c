@@ -390,7 +390,7 @@ static grpc_status_code validate(pit_jobs *jobs, const pit_job_spec *spec, pit_b
     }
     /* The worker parses it again with the same limits; refusing here means a bad circuit is never
      * queued and the client hears where it is wrong at once. */
-    qasm_limits lim = {(int)pc->max_qubits, (size_t)pc->max_gates, 64};
+    qasm_limits lim = {.max_qubits = (int)pc->max_qubits, .max_gates = (size_t)pc->max_gates, .max_depth = 64};
     qasm_circuit c;
     qasm_error err;
     if (qasm_parse(spec->qasm, &lim, &c, &err) != 0) {

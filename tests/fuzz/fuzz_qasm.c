@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *text = malloc(size + 1);
     memcpy(text, data, size);
     text[size] = 0;
-    qasm_limits lim = {6, 2000, 64};
+    qasm_limits lim = {.max_qubits = 6, .max_gates = 2000, .max_depth = 64};
     qasm_circuit c;
     qasm_error err;
     if (qasm_parse(text, &lim, &c, &err) == 0) {

@@ -133,3 +133,17 @@ def test_a_circuit_that_measures_nothing_says_so_and_measure_all_measures_every_
         run(engine_sup, ghz, measure_all="yes")
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "measure_all" in e.value.details()
     assert run(engine_sup, BELL, shots=10)["warnings"] == []
+
+
+def test_inputs_are_bound_from_the_request_and_a_missing_one_is_named(engine_sup):
+    qasm = ('OPENQASM 3.0; include "stdgates.inc"; input float theta; const int reps = 2; qubit q; bit c; '
+            'ry(theta / reps) q; ry(theta / reps) q; c = measure q;')
+    assert run(engine_sup, qasm, shots=50, inputs={"theta": math.pi})["counts"] == {"1": 50}
+    assert run(engine_sup, qasm, shots=50, inputs={"theta": 0})["counts"] == {"0": 50}
+    with pytest.raises(grpc.RpcError) as e:
+        run(engine_sup, qasm, shots=10)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "input 'theta'" in e.value.details() and '"inputs"' in e.value.details() and "1:" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        run(engine_sup, qasm, inputs={"theta": "pi"})
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and 'inputs["theta"]' in e.value.details()

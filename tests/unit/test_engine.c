@@ -19,7 +19,7 @@
 #define I _Complex_I
 #define NQ 4
 
-static const qasm_limits LIM = {24, 100000, 64};
+static const qasm_limits LIM = {.max_qubits = 24, .max_gates = 100000, .max_depth = 64};
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -453,7 +453,7 @@ Test(engine, every_parser_error_names_line_and_column) {
 }
 
 Test(engine, limits_refuse_large_circuits) {
-    qasm_limits lim = {24, 10, 64};
+    qasm_limits lim = {.max_qubits = 24, .max_gates = 10, .max_depth = 64};
     qasm_circuit c;
     qasm_error err;
     cr_assert_eq(qasm_parse("qubit[2] q; h q; h q; h q; h q; h q; h q;", &lim, &c, &err), -1);
@@ -485,7 +485,7 @@ Test(engine, large_state_kernels_match_the_dense_reference) {
     const char *text = "qubit[17] q; h q[0]; h q[16]; cx q[16], q[3]; ccx q[0], q[3], q[15]; rz(0.3) q[15]; "
                        "swap q[1], q[14]; rzz(0.2) q[2], q[16]; cp(0.1) q[16], q[0]; ry(0.4) q[8]; "
                        "negctrl @ rx(0.5) q[5], q[12]; iswap q[16], q[0]; gphase(0.25);";
-    qasm_limits lim = {24, 1000, 64};
+    qasm_limits lim = {.max_qubits = 24, .max_gates = 1000, .max_depth = 64};
     qasm_circuit c;
     qasm_error err;
     cr_assert_eq(qasm_parse(text, &lim, &c, &err), 0, "%s", err.message);
@@ -795,4 +795,31 @@ Test(engine, ranges_and_index_sets_broadcast_over_the_qubits_they_name) {
     assert_refused("OPENQASM 3.0; qubit[2] q; h q[0:5];", QASM_SYNTAX, "out of range");
     assert_refused("OPENQASM 3.0; qubit[3] q; h q[0:0:2];", QASM_SYNTAX, "step cannot be 0");
     assert_refused("OPENQASM 3.0; qubit[3] q; cx q[0:1], q[{0, 1, 2}];", QASM_SYNTAX, "registers of different sizes");
+}
+
+Test(engine, classical_constants_and_inputs_are_folded_where_they_are_used) {
+    assert_same_circuit("OPENQASM 3.0; include \"stdgates.inc\"; const float half = pi / 2; float[64] t = half / 2;"
+                        " int[32] n = 3; angle[20] a = pi; bool flag = true; qubit q; rx(t * n) q; rz(a + flag) q;",
+                        "OPENQASM 3.0; include \"stdgates.inc\"; qubit q; rx(3 * pi / 4) q; rz(pi + 1) q;", 1);
+    /* input: from the request, by name */
+    const char *names[] = {"theta"};
+    const double values[] = {0.7};
+    qasm_limits lim = LIM;
+    lim.input_names = names;
+    lim.input_values = values;
+    lim.n_inputs = 1;
+    qasm_circuit a, b;
+    qasm_error err;
+    cr_assert_eq(qasm_parse("OPENQASM 3.0; include \"stdgates.inc\"; input float theta; qubit q; ry(2 * theta) q;", &lim,
+                            &a, &err), 0, "%s", err.message);
+    cr_assert_eq(qasm_parse("OPENQASM 3.0; include \"stdgates.inc\"; qubit q; ry(1.4) q;", &LIM, &b, &err), 0);
+    cr_assert_eq(a.n_ops, b.n_ops);
+    for (int k = 0; k < 4; k++) cr_assert_lt(cabs(a.ops[0].m[k] - b.ops[0].m[k]), 1e-12);
+    qasm_circuit_free(&a);
+    qasm_circuit_free(&b);
+    assert_refused("OPENQASM 3.0; input float phi; qubit q; rx(phi) q;", QASM_SYNTAX,
+                   "declares input 'phi': give its value in run_circuit's \"inputs\"");
+    assert_refused("OPENQASM 3.0; const float x; qubit q;", QASM_SYNTAX, "needs a value");
+    assert_refused("OPENQASM 3.0; float x = 1; float x = 2;", QASM_SYNTAX, "'x' is already declared");
+    assert_refused("OPENQASM 3.0; input duration d;", QASM_SYNTAX, "input of this type is not supported");
 }

@@ -98,13 +98,15 @@ static int measure_all(qasm_circuit *c, pit_cmd_result *out, const char *cmd) {
 static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streaming) {
     const char *cmd = streaming ? "run_circuit_stream" : "run_circuit";
     json_t *qasm = json_object_get(args, "qasm"), *shots_j = json_object_get(args, "shots"),
-           *seed_j = json_object_get(args, "seed"), *measure_all_j = json_object_get(args, "measure_all");
+           *seed_j = json_object_get(args, "seed"), *measure_all_j = json_object_get(args, "measure_all"),
+           *inputs_j = json_object_get(args, "inputs");
     const char *key;
     json_t *v;
     json_object_foreach(args, key, v) {
-        if (strcmp(key, "qasm") && strcmp(key, "shots") && strcmp(key, "seed") && strcmp(key, "measure_all")) {
+        if (strcmp(key, "qasm") && strcmp(key, "shots") && strcmp(key, "seed") && strcmp(key, "measure_all") &&
+            strcmp(key, "inputs")) {
             pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "%s() got an unexpected argument \"%s\" (it takes "
-                                 "qasm, shots, seed, measure_all)", cmd, key);
+                                 "qasm, shots, seed, measure_all, inputs)", cmd, key);
             return;
         }
     }
@@ -147,7 +149,30 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
         pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "\"measure_all\" must be true or false");
         return;
     }
-    qasm_limits lim = {g_limits.max_qubits, g_limits.max_gates, 64};
+    qasm_limits lim = {.max_qubits = g_limits.max_qubits, .max_gates = g_limits.max_gates, .max_depth = 64};
+    /* "inputs": {"theta": 0.5, "n": 3, "flag": true} for the circuit's `input` declarations */
+    const char *input_names[64];
+    double input_values[64];
+    if (inputs_j) {
+        const char *name;
+        json_t *iv;
+        if (!json_is_object(inputs_j) || json_object_size(inputs_j) > 64) {
+            pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "\"inputs\" must be an object of at most 64 "
+                                 "names and numbers ({\"theta\": 0.5})");
+            return;
+        }
+        json_object_foreach(inputs_j, name, iv) {
+            if (!json_is_number(iv) && !json_is_boolean(iv)) {
+                pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "inputs[\"%.100s\"] must be a number or a "
+                                     "boolean", name);
+                return;
+            }
+            input_names[lim.n_inputs] = name;
+            input_values[lim.n_inputs++] = json_is_boolean(iv) ? (double)json_is_true(iv) : json_number_value(iv);
+        }
+        lim.input_names = input_names;
+        lim.input_values = input_values;
+    }
     qasm_circuit c;
     qasm_error err;
     if (qasm_parse(json_string_value(qasm), &lim, &c, &err) != 0) {
@@ -248,16 +273,17 @@ static void cmd_backend_info(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out
 }
 
 static const pit_cmd_param run_params[] = {
-    {"qasm", "str", 1, NULL}, {"shots", "int", 0, "1024"}, {"seed", "int", 0, "null"}, {"measure_all", "bool", 0, "false"}};
+    {"qasm", "str", 1, NULL},         {"shots", "int", 0, "1024"},  {"seed", "int", 0, "null"},
+    {"measure_all", "bool", 0, "false"}, {"inputs", "dict", 0, "{}"}};
 
 static const pit_command run_cmd = {"run_circuit",
                                     "Runs an OpenQASM 2/3 circuit for {\"shots\": N}; answers counts keyed by classical "
                                     "bits (c[n-1]..c[0], registers last-declared first), the seed used and the time.",
-                                    0, 0, run_params, 4, cmd_run};
+                                    0, 0, run_params, 5, cmd_run};
 static const pit_command run_stream_cmd = {"run_circuit_stream",
                                            "run_circuit, streaming progress chunks while shots run one by one, then "
                                            "the counts.",
-                                           1, 0, run_params, 4, cmd_run_stream};
+                                           1, 0, run_params, 5, cmd_run_stream};
 static const pit_command info_cmd = {"backend_info", "The simulator: name, max qubits and shots, gates, description.", 0,
                                      1, NULL, 0, cmd_backend_info};
 

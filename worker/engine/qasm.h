@@ -74,6 +74,10 @@ typedef struct {
     int max_qubits;
     size_t max_gates;
     int max_depth; /* nesting of gate definitions, ifs and parentheses */
+    /* Values for the circuit's `input` declarations, by name (run_circuit's "inputs"); none: NULL, 0. */
+    const char *const *input_names;
+    const double *input_values;
+    int n_inputs;
 } qasm_limits;
 
 typedef enum { QASM_OK = 0, QASM_SYNTAX, QASM_TOO_LARGE } qasm_error_kind;

@@ -87,6 +87,13 @@ typedef struct {
      * their number is bounded by max_depth. */
     qasm_oplist live[LIVE_MAX];
     int n_live;
+    /* Classical scalars (input, const, float/int/uint/angle/bool with a constant value): the parser
+     * folds them where they are used. Reassigning one is not supported yet. */
+    struct {
+        char name[64];
+        double value;
+    } vars[64];
+    int n_vars;
 } parser;
 
 static void fail_at(parser *p, const token *t, qasm_error_kind kind, const char *fmt, ...)
@@ -325,8 +332,12 @@ static double primary(parser *p, const param_env *env) {
         if (tok_is(t, "pi") || tok_is(t, "\xcf\x80")) return M_PI;
         if (tok_is(t, "tau") || tok_is(t, "\xcf\x84")) return 2 * M_PI;
         if (tok_is(t, "euler") || tok_is(t, "\xe2\x84\x87")) return M_E;
+        if (tok_is(t, "true")) return 1;
+        if (tok_is(t, "false")) return 0;
         for (int i = 0; env && i < env->n; i++)
             if (tok_is(t, env->names[i])) return env->values[i];
+        for (int i = 0; i < p->n_vars; i++)
+            if (tok_is(t, p->vars[i].name)) return p->vars[i].value;
         static const char *const fns[] = {"sin", "cos", "tan", "exp", "ln", "sqrt", "arcsin", "arccos", "arctan", NULL};
         for (int k = 0; fns[k]; k++) {
             if (!tok_is(t, fns[k])) continue;
@@ -351,8 +362,9 @@ static double primary(parser *p, const param_env *env) {
             default: return atan(a);
             }
         }
-        fail_at(p, t, QASM_SYNTAX, "unknown name '%.*s' in an expression (known: pi, tau, euler, the gate's "
-                "parameters, sin cos tan exp ln sqrt arcsin arccos arctan)", t->len, t->s);
+        fail_at(p, t, QASM_SYNTAX, "unknown name '%.*s' in an expression (known: pi, tau, euler, true, false, the "
+                "gate's parameters, declared constants and inputs, sin cos tan exp ln sqrt arcsin arccos arctan)",
+                t->len, t->s);
     }
     char got[64];
     describe(t, got, sizeof got);
@@ -966,6 +978,62 @@ static void parse_if(parser *p, qasm_oplist *out, const token *at) {
 }
 
 /* One statement into out. Inside a gate body only gate calls, gphase and barrier are allowed. */
+static int is_scalar_type(const token *t) {
+    return t->type == T_ID && (tok_is(t, "float") || tok_is(t, "int") || tok_is(t, "uint") || tok_is(t, "angle") ||
+                               tok_is(t, "bool"));
+}
+
+/* [const | input | output] TYPE[size]? name (= value)? ;  with TYPE float, int, uint, angle or bool.
+ * Inputs take their value from the request (qasm_limits.input_*); the others from a constant
+ * expression (0 without one). Folded wherever the name is used. */
+static void parse_scalar_decl(parser *p, const token *first) {
+    int is_input = tok_is(first, "input"), is_output = tok_is(first, "output"), is_const = tok_is(first, "const");
+    if (is_input || is_output || is_const) next(p);
+    token *type = peek(p);
+    if (!is_scalar_type(type)) {
+        if (is_input || is_output)
+            fail_at(p, type, QASM_SYNTAX, "%s of this type is not supported (float, int, uint, angle or bool are)",
+                    is_input ? "input" : "output");
+        fail_at(p, type, QASM_SYNTAX, "expected a classical type (float, int, uint, angle or bool) after const");
+    }
+    next(p);
+    if (accept(p, "[")) {
+        expect_int(p, "the type's size");
+        expect(p, "]", "after the type's size");
+    }
+    token *name = expect_id(p, "the variable's name");
+    for (int i = 0; i < p->n_vars; i++)
+        if (tok_is(name, p->vars[i].name))
+            fail_at(p, name, QASM_SYNTAX, "'%.*s' is already declared", name->len, name->s);
+    if (find_reg(p->c->qregs, p->c->n_qregs, name) || find_reg(p->c->cregs, p->c->n_cregs, name))
+        fail_at(p, name, QASM_SYNTAX, "'%.*s' is already declared", name->len, name->s);
+    if (p->n_vars == 64) fail_at(p, name, QASM_TOO_LARGE, "more than 64 classical variables");
+    double value = 0;
+    if (is_input) {
+        int found = 0;
+        for (int i = 0; i < p->lim->n_inputs; i++)
+            if (tok_is(name, p->lim->input_names[i])) {
+                value = p->lim->input_values[i];
+                found = 1;
+            }
+        if (!found)
+            fail_at(p, name, QASM_SYNTAX, "the circuit declares input '%.*s': give its value in run_circuit's "
+                    "\"inputs\" ({\"%.*s\": ...})", name->len, name->s, name->len, name->s);
+    } else if (accept(p, "=")) {
+        value = finite_expr(p, NULL, "the variable's value");
+    } else if (is_const) {
+        fail_at(p, name, QASM_SYNTAX, "const '%.*s' needs a value (const float x = ...;)", name->len, name->s);
+    }
+    if (is_output) warn_once(p, "output variables are not reported (the result holds the measurement counts)");
+    if (tok_is(type, "int") || tok_is(type, "uint")) value = trunc(value);
+    if (tok_is(type, "bool")) value = value != 0;
+    snprintf(p->vars[p->n_vars].name, sizeof p->vars[0].name, "%.*s", name->len, name->s);
+    p->vars[p->n_vars++].value = value;
+    if (peek(p)->type == T_PUNCT && tok_is(peek(p), "="))
+        fail_at(p, peek(p), QASM_SYNTAX, "an input takes its value from the request, not from the program");
+    expect(p, ";", "after the declaration");
+}
+
 /* Skips a statement this simulator accepts and ignores: to its ';', or to the '}' closing its block
  * (cal { ... }, defcal ... { ... }), braces balanced. */
 static void skip_statement(parser *p, const token *at) {
@@ -1021,6 +1089,10 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
             fail_at(p, f, QASM_SYNTAX, "cannot include %.*s: only \"stdgates.inc\" and \"qelib1.inc\" are built in",
                     f->len, f->s);
         expect(p, ";", "after the include");
+        return;
+    }
+    if (tok_is(t, "input") || tok_is(t, "output") || tok_is(t, "const") || is_scalar_type(t)) {
+        parse_scalar_decl(p, t);
         return;
     }
     if (tok_is(t, "qubit") || tok_is(t, "bit")) {
@@ -1086,8 +1158,7 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         warn_once(p, "box timing is ignored (its body runs)");
         return;
     }
-    if (tok_is(t, "opaque") || tok_is(t, "def") || tok_is(t, "for") || tok_is(t, "while") || tok_is(t, "input") ||
-        tok_is(t, "output") || tok_is(t, "const") || tok_is(t, "let"))
+    if (tok_is(t, "opaque") || tok_is(t, "def") || tok_is(t, "for") || tok_is(t, "while") || tok_is(t, "let"))
         fail_at(p, t, QASM_SYNTAX, "'%.*s' is not supported by this simulator (see docs/engine.md for what is)", t->len,
                 t->s);
     if (tok_is(t, "measure")) {
