@@ -94,7 +94,11 @@ typedef struct {
         double value;
     } vars[64];
     int n_vars;
+    long loop_iterations; /* all for loops' together: bounded (QASM_MAX_LOOP_ITERATIONS) */
 } parser;
+
+/* A for loop unrolls at parse time (its range is constant); every iteration of every loop counts. */
+#define QASM_MAX_LOOP_ITERATIONS 1000000L
 
 static void fail_at(parser *p, const token *t, qasm_error_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 4, 5), noreturn));
@@ -381,6 +385,15 @@ static double finite_expr(parser *p, const param_env *env, const char *what) {
     return v;
 }
 
+/* A whole number from a constant expression (a literal, a loop variable, i + 1 ...): indices. */
+static long int_value(parser *p, const char *what) {
+    token *at = peek(p);
+    double v = finite_expr(p, NULL, what);
+    if (fabs(v - nearbyint(v)) > 1e-9) fail_at(p, at, QASM_SYNTAX, "%s must be a whole number, got %g", what, v);
+    if (fabs(v) > (double)INT_LITERAL_MAX) return v < 0 ? -INT_LITERAL_MAX : INT_LITERAL_MAX;
+    return (long)nearbyint(v);
+}
+
 static double unary(parser *p, const param_env *env) {
     /* A run of signs is folded in a loop: a million '-' must not be a million stack frames. */
     int negative = 0;
@@ -483,15 +496,14 @@ typedef struct {
 static int op_qubit(const operand *o, int i) { return o->has_list ? o->list[i] : o->start + i; }
 
 /* After '[' of name[...]: a range a:b or a:step:b (inclusive, as OpenQASM 3's), or a set {a, b, ...}. */
-static void parse_index_list(parser *p, const qasm_register *r, operand *o) {
-    token *at = peek(p);
+static void parse_index_list(parser *p, const qasm_register *r, operand *o, const token *at, long a) {
     o->has_list = 1;
     o->whole = 1;
     o->count = 0;
     if (accept(p, "{")) {
         do {
             token *it = peek(p);
-            long idx = expect_int(p, "an index in the set");
+            long idx = int_value(p, "an index in the set");
             if (idx < 0 || idx >= r->size)
                 fail_at(p, it, QASM_SYNTAX, "index %ld is out of range for '%s' (size %d)", idx, r->name, r->size);
             if (o->count == QASM_MAX_QUBITS) fail_at(p, it, QASM_SYNTAX, "more than %d indices", QASM_MAX_QUBITS);
@@ -500,12 +512,10 @@ static void parse_index_list(parser *p, const qasm_register *r, operand *o) {
         expect(p, "}", "after the set of indices");
         return;
     }
-    long a = expect_int(p, "the range's start");
-    expect(p, ":", "in the range");
-    long b = expect_int(p, "the range's end (or step)"), step = 1;
+    long b = int_value(p, "the range's end (or step)"), step = 1;
     if (accept(p, ":")) {
         step = b;
-        b = expect_int(p, "the range's end");
+        b = int_value(p, "the range's end");
     }
     if (step == 0) fail_at(p, at, QASM_SYNTAX, "a range's step cannot be 0");
     if (a < 0 || a >= r->size || b < 0 || b >= r->size)
@@ -574,13 +584,17 @@ static operand parse_operand(parser *p, int quantum, const qubit_env *local) {
     }
     if (accept(p, "[")) {
         token *it = peek(p);
-        token *after = tok_at(p, p->pos + 1);
-        if ((it->type == T_PUNCT && tok_is(it, "{")) || (after->type == T_PUNCT && tok_is(after, ":"))) {
-            parse_index_list(p, r, &o);
+        if (it->type == T_PUNCT && tok_is(it, "{")) {
+            parse_index_list(p, r, &o, it, 0);
             expect(p, "]", "after the indices");
             return o;
         }
-        long idx = expect_int(p, "an index");
+        long idx = int_value(p, "an index");
+        if (accept(p, ":")) {
+            parse_index_list(p, r, &o, it, idx);
+            expect(p, "]", "after the indices");
+            return o;
+        }
         if (idx < 0 || idx >= r->size)
             fail_at(p, it, QASM_SYNTAX, "index %ld is out of range for '%s' (size %d)", idx, r->name, r->size);
         expect(p, "]", "after the index");
@@ -1048,6 +1062,83 @@ static void skip_statement(parser *p, const token *at) {
     }
 }
 
+/* for [type] name in [a:b] | [a:step:b] | {v, ...} body: the body is parsed once per value, with
+ * name bound to it (a constant while it runs), so that `h q[i];` indexes as the loop goes. The
+ * tokens of one top-level statement stay until it ends, so going back to the body is safe. */
+static void parse_for(parser *p, qasm_oplist *out, const token *at) {
+    if (is_scalar_type(peek(p))) {
+        next(p);
+        if (accept(p, "[")) {
+            expect_int(p, "the type's size");
+            expect(p, "]", "after the type's size");
+        }
+    }
+    token *name = expect_id(p, "the loop variable");
+    for (int i = 0; i < p->n_vars; i++)
+        if (tok_is(name, p->vars[i].name))
+            fail_at(p, name, QASM_SYNTAX, "the loop variable '%.*s' is already declared", name->len, name->s);
+    if (!tok_is(peek(p), "in")) fail_at(p, peek(p), QASM_SYNTAX, "expected 'in' after the loop variable");
+    next(p);
+    double values[256];
+    int n_values = 0, is_range = 0;
+    long a = 0, step = 1, b = -1;
+    if (accept(p, "{")) {
+        do {
+            if (n_values == 256) fail_at(p, peek(p), QASM_TOO_LARGE, "more than 256 values in a loop's set");
+            values[n_values++] = finite_expr(p, NULL, "a loop value");
+        } while (accept(p, ","));
+        expect(p, "}", "after the loop's values");
+    } else {
+        expect(p, "[", "after 'in' (a range [a:b], or a set {v, ...})");
+        a = int_value(p, "the range's start");
+        expect(p, ":", "in the loop's range");
+        b = int_value(p, "the range's end (or step)");
+        if (accept(p, ":")) {
+            step = b;
+            b = int_value(p, "the range's end");
+        }
+        expect(p, "]", "after the loop's range");
+        if (step == 0) fail_at(p, at, QASM_SYNTAX, "a range's step cannot be 0");
+        is_range = 1;
+    }
+    if (p->n_vars == 64) fail_at(p, name, QASM_TOO_LARGE, "more than 64 classical variables");
+    int slot = p->n_vars++;
+    snprintf(p->vars[slot].name, sizeof p->vars[0].name, "%.*s", name->len, name->s);
+    int body = p->pos;
+    enter(p, at);
+    long done = 0;
+    for (long k = 0;; k++) {
+        double v;
+        if (is_range) {
+            long x = a + k * step;
+            if (step > 0 ? x > b : x < b) break;
+            v = (double)x;
+        } else {
+            if (k == n_values) break;
+            v = values[k];
+        }
+        if (++p->loop_iterations > QASM_MAX_LOOP_ITERATIONS)
+            fail_at(p, at, QASM_TOO_LARGE, "more than %ld loop iterations in the circuit", QASM_MAX_LOOP_ITERATIONS);
+        p->vars[slot].value = v;
+        p->pos = body;
+        if (accept(p, "{")) {
+            while (!accept(p, "}")) {
+                if (peek(p)->type == T_EOF) fail_at(p, at, QASM_SYNTAX, "the loop's body has no closing '}'");
+                parse_body(p, out, NULL, NULL, 0);
+            }
+        } else {
+            parse_body(p, out, NULL, NULL, 0);
+        }
+        done++;
+    }
+    if (!done) { /* no iteration: step over the body unparsed */
+        p->pos = body;
+        skip_statement(p, at);
+    }
+    leave(p);
+    p->n_vars--; /* the variable's scope is the loop */
+}
+
 static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const qubit_env *qenv, int in_gate) {
     token *t = peek(p);
     if (t->type == T_PUNCT && tok_is(t, "@") && !in_gate) {
@@ -1158,7 +1249,12 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         warn_once(p, "box timing is ignored (its body runs)");
         return;
     }
-    if (tok_is(t, "opaque") || tok_is(t, "def") || tok_is(t, "for") || tok_is(t, "while") || tok_is(t, "let"))
+    if (tok_is(t, "for")) {
+        next(p);
+        parse_for(p, out, t);
+        return;
+    }
+    if (tok_is(t, "opaque") || tok_is(t, "def") || tok_is(t, "while") || tok_is(t, "let"))
         fail_at(p, t, QASM_SYNTAX, "'%.*s' is not supported by this simulator (see docs/engine.md for what is)", t->len,
                 t->s);
     if (tok_is(t, "measure")) {
