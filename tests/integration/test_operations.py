@@ -9,7 +9,7 @@ import urllib.request
 import grpc
 import pytest
 
-from conftest import Supervisor, pid_alive, run_cli
+from conftest import Supervisor, pid_alive, run_cli, wait_for
 
 
 def wait_exit(proc, timeout=20):
@@ -34,16 +34,6 @@ def test_a_second_supervisor_on_the_same_state_dir_exits_naming_the_first(make_s
     # The first one never noticed.
     assert first.proc.poll() is None
     first.wait_ready()
-
-
-def wait_for(pred, timeout=20, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def proc_state(pid):

@@ -7,7 +7,6 @@ import os
 import resource
 import signal
 import socket
-import threading
 import time
 import urllib.request
 import uuid
@@ -17,19 +16,10 @@ import pytest
 
 import pitboss_pb2 as pb
 import pitboss_pb2_grpc as pb_grpc
-from conftest import channel, skip_rss_under_sanitizer
+from conftest import channel, skip_rss_under_sanitizer, wait_for
 
 MiB = 1 << 20
 
-
-def wait_for(pred, timeout=30, what="the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def metrics(sup):

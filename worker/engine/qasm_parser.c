@@ -997,6 +997,27 @@ static int is_scalar_type(const token *t) {
                                tok_is(t, "bool"));
 }
 
+/* After a classical type's keyword: its optional [size], which a folded value does not need. */
+static void skip_type_size(parser *p) {
+    if (accept(p, "[")) {
+        expect_int(p, "the type's size");
+        expect(p, "]", "after the type's size");
+    }
+}
+
+/* A new classical variable (a declaration's, once its value is known, or a loop's): its slot. */
+static int var_add(parser *p, const token *name, double value) {
+    for (int i = 0; i < p->n_vars; i++)
+        if (tok_is(name, p->vars[i].name))
+            fail_at(p, name, QASM_SYNTAX, "'%.*s' is already declared", name->len, name->s);
+    if (find_reg(p->c->qregs, p->c->n_qregs, name) || find_reg(p->c->cregs, p->c->n_cregs, name))
+        fail_at(p, name, QASM_SYNTAX, "'%.*s' is already declared", name->len, name->s);
+    if (p->n_vars == 64) fail_at(p, name, QASM_TOO_LARGE, "more than 64 classical variables");
+    snprintf(p->vars[p->n_vars].name, sizeof p->vars[0].name, "%.*s", name->len, name->s);
+    p->vars[p->n_vars].value = value;
+    return p->n_vars++;
+}
+
 /* [const | input | output] TYPE[size]? name (= value)? ;  with TYPE float, int, uint, angle or bool.
  * Inputs take their value from the request (qasm_limits.input_*); the others from a constant
  * expression (0 without one). Folded wherever the name is used. */
@@ -1011,17 +1032,8 @@ static void parse_scalar_decl(parser *p, const token *first) {
         fail_at(p, type, QASM_SYNTAX, "expected a classical type (float, int, uint, angle or bool) after const");
     }
     next(p);
-    if (accept(p, "[")) {
-        expect_int(p, "the type's size");
-        expect(p, "]", "after the type's size");
-    }
+    skip_type_size(p);
     token *name = expect_id(p, "the variable's name");
-    for (int i = 0; i < p->n_vars; i++)
-        if (tok_is(name, p->vars[i].name))
-            fail_at(p, name, QASM_SYNTAX, "'%.*s' is already declared", name->len, name->s);
-    if (find_reg(p->c->qregs, p->c->n_qregs, name) || find_reg(p->c->cregs, p->c->n_cregs, name))
-        fail_at(p, name, QASM_SYNTAX, "'%.*s' is already declared", name->len, name->s);
-    if (p->n_vars == 64) fail_at(p, name, QASM_TOO_LARGE, "more than 64 classical variables");
     double value = 0;
     if (is_input) {
         int found = 0;
@@ -1041,8 +1053,7 @@ static void parse_scalar_decl(parser *p, const token *first) {
     if (is_output) warn_once(p, "output variables are not reported (the result holds the measurement counts)");
     if (tok_is(type, "int") || tok_is(type, "uint")) value = trunc(value);
     if (tok_is(type, "bool")) value = value != 0;
-    snprintf(p->vars[p->n_vars].name, sizeof p->vars[0].name, "%.*s", name->len, name->s);
-    p->vars[p->n_vars++].value = value;
+    var_add(p, name, value);
     if (peek(p)->type == T_PUNCT && tok_is(peek(p), "="))
         fail_at(p, peek(p), QASM_SYNTAX, "an input takes its value from the request, not from the program");
     expect(p, ";", "after the declaration");
@@ -1068,15 +1079,9 @@ static void skip_statement(parser *p, const token *at) {
 static void parse_for(parser *p, qasm_oplist *out, const token *at) {
     if (is_scalar_type(peek(p))) {
         next(p);
-        if (accept(p, "[")) {
-            expect_int(p, "the type's size");
-            expect(p, "]", "after the type's size");
-        }
+        skip_type_size(p);
     }
     token *name = expect_id(p, "the loop variable");
-    for (int i = 0; i < p->n_vars; i++)
-        if (tok_is(name, p->vars[i].name))
-            fail_at(p, name, QASM_SYNTAX, "the loop variable '%.*s' is already declared", name->len, name->s);
     if (!tok_is(peek(p), "in")) fail_at(p, peek(p), QASM_SYNTAX, "expected 'in' after the loop variable");
     next(p);
     double values[256];
@@ -1101,9 +1106,7 @@ static void parse_for(parser *p, qasm_oplist *out, const token *at) {
         if (step == 0) fail_at(p, at, QASM_SYNTAX, "a range's step cannot be 0");
         is_range = 1;
     }
-    if (p->n_vars == 64) fail_at(p, name, QASM_TOO_LARGE, "more than 64 classical variables");
-    int slot = p->n_vars++;
-    snprintf(p->vars[slot].name, sizeof p->vars[0].name, "%.*s", name->len, name->s);
+    int slot = var_add(p, name, 0);
     int body = p->pos;
     enter(p, at);
     long done = 0;

@@ -14,7 +14,6 @@ import json
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 
 import grpc
 
