@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
     text = realloc(text, len + 64);
     sprintf(text + len, " bit[20] c; c = measure q;");
     qasm_circuit c = parse_or_die(text);
-    sim_options o = {1000000, 7, NULL, NULL, NULL};
+    sim_options o = {.shots = 1000000, .seed = 7};
     sim_result r;
     double t0 = now_s();
     sim_run(&c, &o, &r);

@@ -23,6 +23,13 @@ void *pit_malloc(size_t n) {
     return p;
 }
 
+void *pit_aligned_alloc(size_t align, size_t n) {
+    n = (n + align - 1) / align * align; /* aligned_alloc wants a multiple of the alignment */
+    void *p = aligned_alloc(align, n ? n : align);
+    if (!p) out_of_memory(n);
+    return p;
+}
+
 void *pit_calloc(size_t count, size_t size) {
     void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p) out_of_memory(count * size);

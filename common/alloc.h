@@ -12,6 +12,7 @@
 
 void *pit_malloc(size_t n);
 void *pit_calloc(size_t count, size_t size);
+void *pit_aligned_alloc(size_t align, size_t n); /* free() it */
 void *pit_realloc(void *p, size_t n);
 char *pit_strdup(const char *s);
 char *pit_strndup(const char *s, size_t n);

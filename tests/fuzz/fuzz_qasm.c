@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     qasm_circuit c;
     qasm_error err;
     if (qasm_parse(text, &lim, &c, &err) == 0) {
-        sim_options o = {8, 7, NULL, NULL, NULL};
+        sim_options o = {.shots = 8, .seed = 7};
         sim_result r;
         if (sim_run(&c, &o, &r) == SIM_OK) {
             char key[QASM_MAX_CBITS + 65];

@@ -271,7 +271,7 @@ Test(engine, modifiers) {
 static void run_counts(const char *text, uint64_t shots, uint64_t seed, sim_result *r, qasm_circuit *c) {
     qasm_error err;
     cr_assert_eq(qasm_parse(text, &LIM, c, &err), 0, "%s", err.message);
-    sim_options o = {shots, seed, NULL, NULL, NULL};
+    sim_options o = {.shots = shots, .seed = seed};
     cr_assert_eq(sim_run(c, &o, r), SIM_OK);
 }
 
@@ -650,7 +650,7 @@ Test(engine, outcomes_in_high_classical_bits_are_counted_in_linear_time) {
     qasm_circuit c;
     qasm_error err;
     cr_assert_eq(qasm_parse(text, &LIM, &c, &err), 0, "%s", err.message);
-    sim_options o = {200000, 7, NULL, NULL, NULL};
+    sim_options o = {.shots = 200000, .seed = 7};
     sim_result r;
     int64_t t0 = pit_mono_us();
     cr_assert_eq(sim_run(&c, &o, &r), SIM_OK);
@@ -723,7 +723,7 @@ Test(engine, a_shot_by_shot_run_stops_between_gates) {
     qasm_circuit c;
     qasm_error err;
     cr_assert_eq(qasm_parse(text, &LIM, &c, &err), 0, "%s", err.message);
-    sim_options o = {100, 1, past_stop_time, NULL, NULL};
+    sim_options o = {.shots = 100, .seed = 1, .cancelled = past_stop_time};
     sim_result r;
     int64_t t0 = pit_mono_us();
     g_stop_at = (double)t0 / 1e6 + 0.3;

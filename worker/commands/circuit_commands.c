@@ -2,6 +2,7 @@
 #include "commands/circuit_commands.h"
 #include "alloc.h"
 
+#include <complex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 #include "engine/qasm.h"
 #include "engine/simulate.h"
 #include "engine/statevec.h"
+
+/* "statevector": true answers 2^n amplitudes: 16 qubits is 65536 pairs, ~2 MB of JSON. */
+#define STATEVECTOR_MAX_QUBITS 16
 
 static pit_engine_limits g_limits = {26, 1000000, 1000000, 4u << 20, -1, -1, 0};
 static pit_mem_shared *g_budget; /* the pool's shared state-vector budget; NULL: none */
@@ -95,18 +99,31 @@ static int measure_all(qasm_circuit *c, pit_cmd_result *out, const char *cmd) {
     return 0;
 }
 
+/* "statevector": true: the final state's amplitudes as [re, im] pairs, index bit i being qubit i
+ * (q[0] the least significant, as Qiskit's Statevector). The state is simulated again after the
+ * shots (at most 2^16 amplitudes: cheap beside the shots, and the sampled run keeps no copy). */
+static void add_statevector(json_t *answer, const qasm_circuit *c, const sim_options *o) {
+    pit_statevec sv;
+    if (sim_state(c, o, &sv) != SIM_OK) return; /* cancelled meanwhile: the counts stand */
+    json_t *amps = json_array();
+    for (size_t i = 0; i < sv.dim; i++)
+        json_array_append_new(amps, json_pack("[f, f]", creal(sv.amp[i]), cimag(sv.amp[i])));
+    sv_free(&sv);
+    json_object_set_new(answer, "statevector", amps);
+}
+
 static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streaming) {
     const char *cmd = streaming ? "run_circuit_stream" : "run_circuit";
     json_t *qasm = json_object_get(args, "qasm"), *shots_j = json_object_get(args, "shots"),
            *seed_j = json_object_get(args, "seed"), *measure_all_j = json_object_get(args, "measure_all"),
-           *inputs_j = json_object_get(args, "inputs");
+           *inputs_j = json_object_get(args, "inputs"), *statevector_j = json_object_get(args, "statevector");
     const char *key;
     json_t *v;
     json_object_foreach(args, key, v) {
         if (strcmp(key, "qasm") && strcmp(key, "shots") && strcmp(key, "seed") && strcmp(key, "measure_all") &&
-            strcmp(key, "inputs")) {
+            strcmp(key, "inputs") && strcmp(key, "statevector")) {
             pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "%s() got an unexpected argument \"%s\" (it takes "
-                                 "qasm, shots, seed, measure_all, inputs)", cmd, key);
+                                 "qasm, shots, seed, measure_all, inputs, statevector)", cmd, key);
             return;
         }
     }
@@ -149,6 +166,10 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
         pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "\"measure_all\" must be true or false");
         return;
     }
+    if (statevector_j && !json_is_boolean(statevector_j)) {
+        pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "\"statevector\" must be true or false");
+        return;
+    }
     qasm_limits lim = {.max_qubits = g_limits.max_qubits, .max_gates = g_limits.max_gates, .max_depth = 64};
     /* "inputs": {"theta": 0.5, "n": 3, "flag": true} for the circuit's `input` declarations */
     const char *input_names[64];
@@ -187,7 +208,18 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
         qasm_circuit_free(&c);
         return;
     }
-    if (!has_measurement(&c))
+    if (json_is_true(statevector_j) && (c.has_midcircuit || c.n_qubits > STATEVECTOR_MAX_QUBITS)) {
+        pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, c.has_midcircuit
+                                 ? "%s(): \"statevector\" needs a circuit whose measurements are all at the end (this "
+                                   "one measures, resets or branches mid-circuit, so each shot ends in its own state)"
+                                 : "%s(): \"statevector\" is for circuits of at most %d qubits (this one has %d): "
+                                   "leave it out to get counts",
+                             cmd, STATEVECTOR_MAX_QUBITS, c.n_qubits);
+        json_decref(warnings);
+        qasm_circuit_free(&c);
+        return;
+    }
+    if (!has_measurement(&c) && !json_is_true(statevector_j))
         json_array_append_new(warnings, json_string("the circuit measures nothing, so every shot reads the same empty "
                                                     "result: add measurements, or pass \"measure_all\": true"));
     /* The pool's budget first (a reservation: concurrent runs cannot all pass it at once), then what
@@ -228,7 +260,7 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
         return;
     }
     run_ctx rc = {ctx, streaming};
-    sim_options o = {(uint64_t)shots, seed, is_cancelled, on_progress, &rc};
+    sim_options o = {.shots = (uint64_t)shots, .seed = seed, .cancelled = is_cancelled, .progress = on_progress, .arg = &rc};
     sim_result r;
     sim_status st = sim_run(&c, &o, &r);
     if (st == SIM_NO_MEMORY) {
@@ -249,6 +281,7 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
                                "seed", (json_int_t)seed, "method", r.per_shot ? "per-shot" : "sampled-final-state",
                                "gates", (json_int_t)c.n_gates, "warnings", warnings);
         sim_result_free(&r);
+        if (json_is_true(statevector_j)) add_statevector(out->value, &c, &o);
     }
     json_decref(warnings);
     pit_mem_release(g_budget, g_limits.memory_pool, g_limits.slot, taken);
@@ -274,16 +307,16 @@ static void cmd_backend_info(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out
 
 static const pit_cmd_param run_params[] = {
     {"qasm", "str", 1, NULL},         {"shots", "int", 0, "1024"},  {"seed", "int", 0, "null"},
-    {"measure_all", "bool", 0, "false"}, {"inputs", "dict", 0, "{}"}};
+    {"measure_all", "bool", 0, "false"}, {"inputs", "dict", 0, "{}"}, {"statevector", "bool", 0, "false"}};
 
 static const pit_command run_cmd = {"run_circuit",
                                     "Runs an OpenQASM 2/3 circuit for {\"shots\": N}; answers counts keyed by classical "
                                     "bits (c[n-1]..c[0], registers last-declared first), the seed used and the time.",
-                                    0, 0, run_params, 5, cmd_run};
+                                    0, 0, run_params, 6, cmd_run};
 static const pit_command run_stream_cmd = {"run_circuit_stream",
                                            "run_circuit, streaming progress chunks while shots run one by one, then "
                                            "the counts.",
-                                           1, 0, run_params, 5, cmd_run_stream};
+                                           1, 0, run_params, 6, cmd_run_stream};
 static const pit_command info_cmd = {"backend_info", "The simulator: name, max qubits and shots, gates, description.", 0,
                                      1, NULL, 0, cmd_backend_info};
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "engine/fuse.h"
 #include "engine/statevec.h"
 
 /* ---------------------------------------------------------------- random numbers */
@@ -154,6 +155,47 @@ size_t sim_memory_needed(const qasm_circuit *c) {
 
 static int stop(const sim_options *o) { return o->cancelled && o->cancelled(o->arg); }
 
+static int stop_cb(void *arg) { return stop(arg); }
+
+/* Below this many qubits a gate is cheaper to apply than to fuse (the state is in cache). */
+#define FUSE_MIN_QUBITS 14
+/* Gates fused at a time: bounds the plan's memory (a block of 4 qubits holds 4 KiB of matrix). */
+#define FUSE_WINDOW 8192
+
+/* Applies the gates among ops[0..n): other ops are skipped (callers pass a run of gates, or the
+ * whole of a circuit whose measurements are all final). 1: stopped by cancel or deadline (checked
+ * between steps on states of 2^16 amplitudes and up, and between windows on smaller ones). */
+static int apply_gates(pit_statevec *sv, const qasm_op *ops, size_t n, const sim_options *o) {
+    int fq = o->fuse_qubits ? o->fuse_qubits : SIM_FUSE_DEFAULT;
+    if (fq < 0 || sv->n < FUSE_MIN_QUBITS) {
+        for (size_t i = 0; i < n; i++) {
+            if (ops[i].kind != OP_GATE && ops[i].kind != OP_GPHASE) continue;
+            sv_apply(sv, &ops[i]);
+            if ((sv->dim >= 65536 || (i & 63) == 0) && stop(o)) return 1;
+        }
+        return 0;
+    }
+    if (fq > sv->n) fq = sv->n;
+    fuse_plan plan = {0};
+    for (size_t at = 0; at < n; at += FUSE_WINDOW) {
+        size_t len = n - at < FUSE_WINDOW ? n - at : FUSE_WINDOW;
+        fuse_plan_make(&plan, ops + at, len, fq);
+        int stopped = fuse_plan_apply(&plan, sv, sv->dim >= 65536 ? stop_cb : NULL, (void *)o);
+        if (stopped || stop(o)) {
+            fuse_plan_free(&plan);
+            return 1;
+        }
+    }
+    fuse_plan_free(&plan);
+    return 0;
+}
+
+/* The end of the run of gates that starts at ops[i]. */
+static size_t gate_run_end(const qasm_op *ops, size_t i, size_t n) {
+    while (i < n && (ops[i].kind == OP_GATE || ops[i].kind == OP_GPHASE)) i++;
+    return i;
+}
+
 /* Outcomes as the walk finds them (increasing basis index), neighbours with equal keys merged. If
  * an unmeasured qubit sits above a measured one, equal keys are not neighbours: direct_sorted then
  * says so and the list is merged through the hash map instead. */
@@ -201,11 +243,10 @@ static sim_status sample_final(const qasm_op *ops, size_t n_ops, uint64_t base_b
                 mc[n_meas++] = b;
             }
             mq[slot_of[b]] = op->targets[0];
-        } else if (op->kind == OP_GATE || op->kind == OP_GPHASE) {
-            sv_apply(sv, op);
-            if ((sv->dim >= 65536 || (i & 63) == 0) && stop(o)) return SIM_CANCELLED;
         }
     }
+    /* every measurement here is final: the gates are one run, measurements skipped */
+    if (apply_gates(sv, ops, n_ops, o)) return SIM_CANCELLED;
     /* When qubit i goes to classical bit i (and every other bit is unmeasured) the outcomes come
      * out in key order: write them straight into the result, no hashing and no sort. */
     int direct = base_bits == 0;
@@ -281,10 +322,12 @@ static int run_ops(const qasm_op *ops, size_t n, pit_statevec *sv, sim_rng *rng,
         const qasm_op *op = &ops[i];
         switch (op->kind) {
         case OP_GATE:
-        case OP_GPHASE:
-            sv_apply(sv, op);
-            if (sv->dim >= 65536 && stop(o)) return 1;
+        case OP_GPHASE: {
+            size_t end = gate_run_end(ops, i, n);
+            if (apply_gates(sv, op, end - i, o)) return 1;
+            i = end - 1;
             break;
+        }
         case OP_MEASURE:
         case OP_RESET: {
             int q = op->targets[0];
@@ -319,11 +362,12 @@ static size_t deterministic_prefix(const qasm_circuit *c, pit_statevec *sv, uint
     for (; i < c->n_ops; i++) {
         const qasm_op *op = &c->ops[i];
         if (op->kind == OP_GATE || op->kind == OP_GPHASE) {
-            sv_apply(sv, op);
-            if ((sv->dim >= 65536 || (i & 63) == 0) && stop(o)) {
+            size_t end = gate_run_end(c->ops, i, c->n_ops);
+            if (apply_gates(sv, op, end - i, o)) {
                 *cancelled = 1;
                 return i;
             }
+            i = end - 1;
         } else if (op->kind == OP_MEASURE || op->kind == OP_RESET) {
             int q = op->targets[0];
             double p1 = sv_prob_one(sv, q);
@@ -394,6 +438,15 @@ static sim_status per_shot(const qasm_circuit *c, const sim_options *o, pit_stat
         }
     }
     sv_free(&work);
+    return SIM_OK;
+}
+
+sim_status sim_state(const qasm_circuit *c, const sim_options *o, pit_statevec *sv) {
+    if (sv_init(sv, c->n_qubits) != 0) return SIM_NO_MEMORY;
+    if (apply_gates(sv, c->ops, c->n_ops, o)) {
+        sv_free(sv);
+        return SIM_CANCELLED;
+    }
     return SIM_OK;
 }
 

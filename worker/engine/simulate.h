@@ -15,7 +15,11 @@ typedef struct {
     /* Per-shot runs report progress at every 5 % of the shots, and at least once a second. */
     void (*progress)(uint64_t shots_done, uint64_t shots, void *arg);
     void *arg;
+    /* Gate fusion: blocks of at most this many qubits (1..5); 0: SIM_FUSE_DEFAULT; -1: none. */
+    int fuse_qubits;
 } sim_options;
+
+#define SIM_FUSE_DEFAULT 3
 
 typedef struct {
     uint64_t *keys;   /* classical bits, c[0] in bit 0 */
@@ -31,6 +35,10 @@ typedef enum { SIM_OK = 0, SIM_CANCELLED, SIM_NO_MEMORY } sim_status;
 size_t sim_memory_needed(const qasm_circuit *c);
 sim_status sim_run(const qasm_circuit *c, const sim_options *o, sim_result *r);
 void sim_result_free(sim_result *r);
+/* The final state of a circuit without mid-circuit measurements (c->has_midcircuit == 0; its final
+ * measurements are left out): sv is allocated here, the caller frees it with sv_free. */
+struct pit_statevec_s;
+sim_status sim_state(const qasm_circuit *c, const sim_options *o, struct pit_statevec_s *sv);
 /* The counts key of an outcome: each register's bits c[n-1]..c[0], registers separated by a space,
  * the last declared on the left. buf needs n_cbits + n_cregs bytes. */
 void sim_key(const qasm_circuit *c, uint64_t bits, char *buf);

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- a parallel for */
@@ -106,6 +107,8 @@ static void par_for(size_t n, range_fn fn, void *arg) {
 
 /* ---------------------------------------------------------------- allocation */
 
+#define HUGE_PAGE ((size_t)2 << 20)
+
 size_t sv_bytes(int n) { return ((size_t)1 << n) * sizeof(double complex); }
 
 static void zero_range(size_t b, size_t e, void *arg) {
@@ -116,8 +119,16 @@ static void zero_range(size_t b, size_t e, void *arg) {
 int sv_init(pit_statevec *sv, int n) {
     sv->n = n;
     sv->dim = (size_t)1 << n;
-    sv->amp = aligned_alloc(64, sv_bytes(n) < 64 ? 64 : sv_bytes(n));
+    size_t bytes = sv_bytes(n) < 64 ? 64 : sv_bytes(n);
+    /* States of 2 MiB and up on huge pages (where the kernel gives them on request: THP "madvise"
+     * is Debian's default): gates on high qubits stride across the state, and with 4 KiB pages
+     * every group of a fused block missed the TLB several times. */
+    size_t align = bytes >= HUGE_PAGE ? HUGE_PAGE : 64;
+    sv->amp = aligned_alloc(align, bytes);
     if (!sv->amp) return -1;
+#ifdef MADV_HUGEPAGE
+    if (align == HUGE_PAGE) madvise(sv->amp, bytes, MADV_HUGEPAGE);
+#endif
     par_for(sv->dim, zero_range, sv->amp); /* first touch from every thread */
     sv->amp[0] = 1;
     return 0;
@@ -169,7 +180,7 @@ static inline size_t insert_zeros(size_t k, const int *pos, int n_pos) {
 
 /* Hot kernels get an AVX2 build beside the baseline one; the loader picks what the CPU has. */
 #if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
-#define HOT __attribute__((target_clones("avx2", "default")))
+#define HOT __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define HOT
 #endif
@@ -204,6 +215,31 @@ HOT static void k1_general(size_t b, size_t e, void *arg) {
         }
     });
 }
+
+/* An uncontrolled gate on qubit T < 2: a pair's two amplitudes sit next to each other, so the run
+ * loops above would go one amplitude at a time, with an insert_zeros each (h on q0 cost ~6 passes
+ * of the state, a middle qubit ~1). Here the state is walked straight through, a unit of 2^(T+1)
+ * amplitudes at a time, in real arithmetic the compiler vectorises. b, e count units. */
+#define LOW_KERNEL(T)                                                                                \
+    HOT static void k1_low##T(size_t b, size_t e, void *arg) {                                       \
+        const gate_job *j = arg;                                                                     \
+        enum { H = 1 << T };                                                                         \
+        double *restrict p = (double *)j->amp;                                                       \
+        const double ar = creal(j->m[0]), ai = cimag(j->m[0]), br = creal(j->m[1]), bi = cimag(j->m[1]); \
+        const double cr = creal(j->m[2]), ci = cimag(j->m[2]), dr = creal(j->m[3]), di = cimag(j->m[3]); \
+        for (size_t u = b; u < e; u++) {                                                             \
+            double *x = p + u * 4 * H, *y = x + 2 * H;                                               \
+            for (int i = 0; i < H; i++) {                                                            \
+                const double xr = x[2 * i], xi = x[2 * i + 1], yr = y[2 * i], yi = y[2 * i + 1];     \
+                x[2 * i] = ar * xr - ai * xi + br * yr - bi * yi;                                    \
+                x[2 * i + 1] = ar * xi + ai * xr + br * yi + bi * yr;                                \
+                y[2 * i] = cr * xr - ci * xi + dr * yr - di * yi;                                    \
+                y[2 * i + 1] = cr * xi + ci * xr + dr * yi + di * yr;                                \
+            }                                                                                        \
+        }                                                                                            \
+    }
+LOW_KERNEL(0)
+LOW_KERNEL(1)
 
 HOT static void k1_diagonal(size_t b, size_t e, void *arg) {
     gate_job *j = arg;
@@ -284,6 +320,10 @@ void sv_apply(pit_statevec *sv, const qasm_op *op) {
     size_t iters = sv->dim >> j.n_pos;
     if (op->n_targets == 1) {
         range_fn fn;
+        if (op->n_controls == 0 && op->targets[0] < 2 && sv->n >= 2) {
+            par_for(iters >> op->targets[0], op->targets[0] == 0 ? k1_low0 : k1_low1, &j);
+            return;
+        }
         if (op->cls == GATE_DIAGONAL)
             fn = k1_diagonal;
         else if (op->cls == GATE_PERMUTATION)
@@ -295,6 +335,112 @@ void sv_apply(pit_statevec *sv, const qasm_op *op) {
         j.t1 = (size_t)1 << op->targets[1];
         par_for(iters, op->cls == GATE_DIAGONAL ? k2_diagonal : k2_general, &j);
     }
+}
+
+/* ---------------------------------------------------------------- fused blocks */
+
+typedef struct {
+    double complex *amp;
+    const double *re, *im;
+    int pos[SV_BLOCK_MAX];
+    size_t off[1 << SV_BLOCK_MAX]; /* local index r -> its offset from the group's base */
+} block_job;
+
+/* One group of 2^K amplitudes at a time, for any positions of the qubits (low ones included): the
+ * matrix is applied a column at a time, the rows being the lanes of 8-double vectors (zmm with
+ * AVX-512, two ymm with AVX2, four xmm otherwise), each amplitude of the group broadcast in turn. */
+typedef double v8d __attribute__((vector_size(64)));
+
+#define DENSE_KERNEL(K)                                                                              \
+    HOT static void k_dense##K(size_t b, size_t e, void *arg) {                                      \
+        const block_job *j = arg;                                                                    \
+        enum { D = 1 << K, C = D / 8 };                                                              \
+        double *a = (double *)j->amp;                                                                \
+        const v8d *mr = (const v8d *)j->re, *mi = (const v8d *)j->im;                                \
+        size_t off[D];                                                                               \
+        for (int r = 0; r < D; r++) off[r] = 2 * j->off[r];                                          \
+        for (size_t g = b; g < e; g++) {                                                             \
+            double *p = a + 2 * insert_zeros(g, j->pos, K);                                          \
+            v8d wr[C], wi[C];                                                                        \
+            for (int h = 0; h < C; h++) wr[h] = wi[h] = (v8d){0};                                    \
+            for (int c = 0; c < D; c++) {                                                            \
+                const double xr = p[off[c]], xi = p[off[c] + 1];                                     \
+                for (int h = 0; h < C; h++) {                                                        \
+                    const v8d cr = mr[c * C + h], ci = mi[c * C + h];                                \
+                    wr[h] += cr * xr - ci * xi;                                                      \
+                    wi[h] += cr * xi + ci * xr;                                                      \
+                }                                                                                    \
+            }                                                                                        \
+            for (int h = 0; h < C; h++)                                                              \
+                for (int l = 0; l < 8; l++) {                                                        \
+                    p[off[h * 8 + l]] = wr[h][l];                                                    \
+                    p[off[h * 8 + l] + 1] = wi[h][l];                                                \
+                }                                                                                    \
+        }                                                                                            \
+    }
+DENSE_KERNEL(3)
+DENSE_KERNEL(4)
+DENSE_KERNEL(5)
+
+/* Blocks of 1 and 2 qubits: too few rows for the vector lanes; plain loops. */
+#define SMALL_DENSE_KERNEL(K)                                                                        \
+    HOT static void k_dense##K(size_t b, size_t e, void *arg) {                                      \
+        const block_job *j = arg;                                                                    \
+        enum { D = 1 << K };                                                                         \
+        double complex *a = j->amp;                                                                  \
+        const double *restrict mr = j->re, *restrict mi = j->im;                                     \
+        for (size_t g = b; g < e; g++) {                                                             \
+            size_t base = insert_zeros(g, j->pos, K);                                                \
+            double vr[D], vi[D], wr[D], wi[D];                                                       \
+            for (int r = 0; r < D; r++) {                                                            \
+                double complex z = a[base + j->off[r]];                                              \
+                vr[r] = creal(z);                                                                    \
+                vi[r] = cimag(z);                                                                    \
+                wr[r] = 0;                                                                           \
+                wi[r] = 0;                                                                           \
+            }                                                                                        \
+            for (int c = 0; c < D; c++)                                                              \
+                for (int r = 0; r < D; r++) {                                                        \
+                    wr[r] += mr[c * D + r] * vr[c] - mi[c * D + r] * vi[c];                          \
+                    wi[r] += mr[c * D + r] * vi[c] + mi[c * D + r] * vr[c];                          \
+                }                                                                                    \
+            for (int r = 0; r < D; r++) a[base + j->off[r]] = CMPLX(wr[r], wi[r]);                   \
+        }                                                                                            \
+    }
+SMALL_DENSE_KERNEL(1)
+SMALL_DENSE_KERNEL(2)
+
+#define DIAGONAL_KERNEL(K)                                                                           \
+    HOT static void k_diag##K(size_t b, size_t e, void *arg) {                                       \
+        const block_job *j = arg;                                                                    \
+        enum { D = 1 << K };                                                                         \
+        double complex *a = j->amp;                                                                  \
+        for (size_t g = b; g < e; g++) {                                                             \
+            size_t base = insert_zeros(g, j->pos, K);                                                \
+            for (int r = 0; r < D; r++) a[base + j->off[r]] *= CMPLX(j->re[r], j->im[r]);            \
+        }                                                                                            \
+    }
+DIAGONAL_KERNEL(1)
+DIAGONAL_KERNEL(2)
+DIAGONAL_KERNEL(3)
+DIAGONAL_KERNEL(4)
+DIAGONAL_KERNEL(5)
+
+void sv_apply_block(pit_statevec *sv, const sv_block *blk) {
+    static const range_fn dense[] = {NULL, k_dense1, k_dense2, k_dense3, k_dense4, k_dense5};
+    static const range_fn diag[] = {NULL, k_diag1, k_diag2, k_diag3, k_diag4, k_diag5};
+    block_job j;
+    j.amp = sv->amp;
+    j.re = blk->re;
+    j.im = blk->im;
+    for (int i = 0; i < blk->k; i++) j.pos[i] = blk->qubits[i];
+    for (int r = 0; r < 1 << blk->k; r++) {
+        size_t o = 0;
+        for (int i = 0; i < blk->k; i++)
+            if (r >> i & 1) o |= (size_t)1 << blk->qubits[i];
+        j.off[r] = o;
+    }
+    par_for(sv->dim >> blk->k, blk->diagonal ? diag[blk->k] : dense[blk->k], &j);
 }
 
 /* ---------------------------------------------------------------- measurement */

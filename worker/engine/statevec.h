@@ -7,7 +7,7 @@
 
 #include "engine/qasm.h"
 
-typedef struct {
+typedef struct pit_statevec_s {
     int n;               /* qubits */
     size_t dim;          /* 2^n */
     double complex *amp; /* 64-byte aligned */
@@ -23,6 +23,20 @@ void sv_reset_zero(pit_statevec *sv);                     /* back to |0...0> */
 
 /* OP_GATE or OP_GPHASE. */
 void sv_apply(pit_statevec *sv, const qasm_op *op);
+
+/* A unitary on k qubits (1..SV_BLOCK_MAX) as one matrix: the fused gates of engine/fuse.h. Local
+ * index bit i is qubit qubits[i] (ascending). A dense block holds the matrix column-major, real and
+ * imaginary parts apart (entry (r, c) at [c * 2^k + r]), so that a column times an amplitude is a
+ * vector operation down the rows; a diagonal one holds the diagonal in re[0..2^k), im[0..2^k).
+ * Owned by whoever made it. */
+#define SV_BLOCK_MAX 5
+typedef struct {
+    int k;
+    int qubits[SV_BLOCK_MAX];
+    int diagonal;
+    double *re, *im;
+} sv_block;
+void sv_apply_block(pit_statevec *sv, const sv_block *b);
 /* Probability that qubit q reads 1. */
 double sv_prob_one(const pit_statevec *sv, int q);
 /* Keeps the part where qubit q == outcome, renormalised (p: that part's probability). */

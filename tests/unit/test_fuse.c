@@ -1,0 +1,105 @@
+/*
+ * Gate fusion (worker/engine/fuse.c): a fused run must give the state the gates give one by one.
+ * Random circuits of every kind of gate the parser emits (general, diagonal and permutation 1- and
+ * 2-qubit gates, controls and negated controls, multi-controlled gates too wide to fuse, global
+ * phases) on 14..16 qubits, fused into blocks of 1..5 qubits, against the same circuit unfused.
+ */
+#include <complex.h>
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/fuse.h"
+#include "engine/qasm.h"
+#include "engine/simulate.h"
+#include "engine/statevec.h"
+
+static const qasm_limits LIM = {.max_qubits = 24, .max_gates = 100000, .max_depth = 64};
+
+static const char *ONE_Q[] = {"h", "x", "y", "z", "s", "t", "sx", "rx(0.3)", "ry(1.1)", "rz(-0.7)", "p(0.4)", "u3(0.1, 0.2, 0.3)"};
+static const char *TWO_Q[] = {"cx", "cz", "cy", "ch", "swap", "rxx(0.5)", "rzz(0.9)", "crx(0.2)", "cp(1.3)", "iswap", "ecr"};
+
+/* A random circuit of `gates` gates on n qubits, as OpenQASM 3 text. */
+static char *random_circuit(int n, int gates, unsigned seed) {
+    sim_rng r;
+    sim_rng_seed(&r, seed);
+    size_t cap = (size_t)gates * 80 + 64, k = 0;
+    char *s = malloc(cap);
+    k += (size_t)snprintf(s + k, cap - k, "OPENQASM 3; include \"stdgates.inc\"; qubit[%d] q;\n", n);
+    for (int g = 0; g < gates; g++) {
+        int a = (int)(sim_rng_next(&r) % (uint64_t)n), b, c;
+        do b = (int)(sim_rng_next(&r) % (uint64_t)n); while (b == a);
+        do c = (int)(sim_rng_next(&r) % (uint64_t)n); while (c == a || c == b);
+        /* mostly neighbours, as real circuits are, so that blocks form; sometimes anywhere */
+        if (sim_rng_next(&r) % 4) b = a + 1 < n ? a + 1 : a - 1;
+        switch (sim_rng_next(&r) % 8) {
+        case 0: case 1: case 2:
+            k += (size_t)snprintf(s + k, cap - k, "%s q[%d];\n", ONE_Q[sim_rng_next(&r) % 12], a);
+            break;
+        case 3: case 4: case 5:
+            k += (size_t)snprintf(s + k, cap - k, "%s q[%d], q[%d];\n", TWO_Q[sim_rng_next(&r) % 11], a, b);
+            break;
+        case 6:
+            if (c != b && c != a)
+                k += (size_t)snprintf(s + k, cap - k, "negctrl @ ctrl @ rx(0.6) q[%d], q[%d], q[%d];\n", c, b, a);
+            break;
+        default:
+            if (sim_rng_next(&r) % 2)
+                k += (size_t)snprintf(s + k, cap - k, "gphase(0.25);\n");
+            else /* wider than any block: stands alone between them */
+                k += (size_t)snprintf(s + k, cap - k, "ctrl(5) @ x q[0], q[1], q[2], q[3], q[4], q[%d];\n", n - 1);
+        }
+    }
+    return s;
+}
+
+static void state_of(const qasm_circuit *c, int fuse, pit_statevec *sv) {
+    sim_options o = {.shots = 1, .seed = 1, .fuse_qubits = fuse};
+    cr_assert_eq(sim_state(c, &o, sv), SIM_OK);
+}
+
+Test(fuse, fused_runs_give_the_state_the_gates_give_one_by_one) {
+    for (int n = 14; n <= 16; n++) {
+        char *text = random_circuit(n, 300, (unsigned)n * 7919u);
+        qasm_circuit c;
+        qasm_error err;
+        cr_assert_eq(qasm_parse(text, &LIM, &c, &err), 0, "%s", err.message);
+        pit_statevec want;
+        state_of(&c, -1, &want);
+        for (int f = 1; f <= SV_BLOCK_MAX; f++) {
+            pit_statevec got;
+            state_of(&c, f, &got);
+            double worst = 0;
+            for (size_t i = 0; i < got.dim; i++) worst = fmax(worst, cabs(got.amp[i] - want.amp[i]));
+            cr_assert_lt(worst, 1e-10, "%d qubits fused by %d: amplitudes differ by up to %g", n, f, worst);
+            sv_free(&got);
+        }
+        sv_free(&want);
+        qasm_circuit_free(&c);
+        free(text);
+    }
+}
+
+Test(fuse, a_layered_circuit_takes_fewer_passes_than_gates) {
+    /* rotations on every qubit, then a CX ladder: 5 layers of 16 + 15 gates */
+    char text[16384];
+    size_t k = (size_t)snprintf(text, sizeof text, "OPENQASM 3; include \"stdgates.inc\"; qubit[16] q;\n");
+    for (int l = 0; l < 5; l++) {
+        for (int q = 0; q < 16; q++) k += (size_t)snprintf(text + k, sizeof text - k, "ry(0.%d) q[%d];\n", q + 1, q);
+        for (int q = 0; q < 15; q++) k += (size_t)snprintf(text + k, sizeof text - k, "cx q[%d], q[%d];\n", q, q + 1);
+    }
+    qasm_circuit c;
+    qasm_error err;
+    cr_assert_eq(qasm_parse(text, &LIM, &c, &err), 0, "%s", err.message);
+    fuse_plan plan = {0};
+    fuse_plan_make(&plan, c.ops, c.n_ops, 3);
+    cr_assert_eq(c.n_ops, 155u);
+    /* each block of 3 qubits takes ~2 layers' worth of 2 qubits: well under half the gates */
+    cr_assert_lt(plan.n, c.n_ops / 2, "%zu steps for %zu gates", plan.n, c.n_ops);
+    for (size_t i = 0; i < plan.n; i++)
+        if (!plan.steps[i].op) cr_assert_leq(plan.steps[i].block.k, 3);
+    fuse_plan_free(&plan);
+    qasm_circuit_free(&c);
+}
