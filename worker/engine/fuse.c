@@ -67,6 +67,26 @@ static void local_apply(double complex *v, int k, const qasm_op *op, const int *
     }
 }
 
+/* What applying a gate alone costs, in passes over the state: a controlled gate touches only its
+ * controls' part (contiguous stretches when the controls are not the lowest qubits), a phase-like
+ * diagonal gate (d0 == 1) only its target's |1> half. */
+static double gate_cost(const qasm_op *op) {
+    double c = 1;
+    int low = 0;
+    for (int i = 0; i < op->n_controls; i++) low |= op->controls[i] < 2;
+    if (!low) c = ldexp(1, -op->n_controls);
+    if (op->n_targets == 1 && op->cls == GATE_DIAGONAL && op->m[0] == 1 && op->targets[0] >= 2) c *= 0.5;
+    return c;
+}
+
+/* What a block costs, in passes, by its size: measured at 26 qubits with bench/engine_run.c (the
+ * kernels in statevec.c; 4 and 5 dense qubits are compute-bound in double precision). A block that
+ * would cost more than its gates one by one (three controlled phases of a QFT) is not made. */
+static double block_cost(int k, int diagonal) {
+    static const double dense[] = {0, 1.1, 1.3, 1.3, 2.7, 4.2}, diag[] = {0, 1.0, 1.0, 1.0, 2.0, 2.0};
+    return diagonal ? diag[k] : dense[k];
+}
+
 static fuse_step *push_step(fuse_plan *p) {
     if (p->n == p->cap) {
         p->cap = p->cap ? p->cap * 2 : 64;
@@ -194,11 +214,14 @@ void fuse_plan_make(fuse_plan *plan, const qasm_op *ops, size_t n, int max_qubit
     for (size_t i = 0; i < n_blocks; i++) {
         const pending_block *pb = &blocks[i];
         if (!pb->alive) continue;
-        fuse_step *s = push_step(plan);
-        if (pb->n_gates == 1)
-            s->op = &ops[pb->head];
-        else
-            build_block(&s->block, pb, ops, next);
+        double alone = 0;
+        for (size_t g = pb->head; g != NONE; g = next[g]) alone += gate_cost(&ops[g]);
+        if (pb->n_gates == 1 || block_cost(__builtin_popcountll(pb->mask), pb->diagonal) >= alone) {
+            /* its gates one by one, in the block's order (they are contiguous there) */
+            for (size_t g = pb->head; g != NONE; g = next[g]) push_step(plan)->op = &ops[g];
+            continue;
+        }
+        build_block(&push_step(plan)->block, pb, ops, next);
     }
     /* the global phase goes into a block, if there is one */
     if (plan->phase != 1)

@@ -350,74 +350,57 @@ typedef struct {
  * matrix is applied a column at a time, the rows being the lanes of 8-double vectors (zmm with
  * AVX-512, two ymm with AVX2, four xmm otherwise), each amplitude of the group broadcast in turn. */
 typedef double v8d __attribute__((vector_size(64)));
+typedef double v4d __attribute__((vector_size(32)));
+typedef double v2d __attribute__((vector_size(16)));
 
-#define DENSE_KERNEL(K)                                                                              \
+/* K qubits, rows in vectors of L doubles (type V): C = 2^K / L vectors a column. */
+#define DENSE_KERNEL(K, V, L)                                                                        \
     HOT static void k_dense##K(size_t b, size_t e, void *arg) {                                      \
         const block_job *j = arg;                                                                    \
-        enum { D = 1 << K, C = D / 8 };                                                              \
+        enum { D = 1 << K, C = D / L };                                                              \
         double *a = (double *)j->amp;                                                                \
-        const v8d *mr = (const v8d *)j->re, *mi = (const v8d *)j->im;                                \
+        const V *mr = (const V *)j->re, *mi = (const V *)j->im;                                      \
         size_t off[D];                                                                               \
         for (int r = 0; r < D; r++) off[r] = 2 * j->off[r];                                          \
         for (size_t g = b; g < e; g++) {                                                             \
             double *p = a + 2 * insert_zeros(g, j->pos, K);                                          \
-            v8d wr[C], wi[C];                                                                        \
-            for (int h = 0; h < C; h++) wr[h] = wi[h] = (v8d){0};                                    \
+            V wr[C], wi[C];                                                                          \
+            for (int h = 0; h < C; h++) wr[h] = wi[h] = (V){0};                                      \
             for (int c = 0; c < D; c++) {                                                            \
                 const double xr = p[off[c]], xi = p[off[c] + 1];                                     \
                 for (int h = 0; h < C; h++) {                                                        \
-                    const v8d cr = mr[c * C + h], ci = mi[c * C + h];                                \
+                    const V cr = mr[c * C + h], ci = mi[c * C + h];                                  \
                     wr[h] += cr * xr - ci * xi;                                                      \
                     wi[h] += cr * xi + ci * xr;                                                      \
                 }                                                                                    \
             }                                                                                        \
             for (int h = 0; h < C; h++)                                                              \
-                for (int l = 0; l < 8; l++) {                                                        \
-                    p[off[h * 8 + l]] = wr[h][l];                                                    \
-                    p[off[h * 8 + l] + 1] = wi[h][l];                                                \
+                for (int l = 0; l < L; l++) {                                                        \
+                    p[off[h * L + l]] = wr[h][l];                                                    \
+                    p[off[h * L + l] + 1] = wi[h][l];                                                \
                 }                                                                                    \
         }                                                                                            \
     }
-DENSE_KERNEL(3)
-DENSE_KERNEL(4)
-DENSE_KERNEL(5)
-
-/* Blocks of 1 and 2 qubits: too few rows for the vector lanes; plain loops. */
-#define SMALL_DENSE_KERNEL(K)                                                                        \
-    HOT static void k_dense##K(size_t b, size_t e, void *arg) {                                      \
-        const block_job *j = arg;                                                                    \
-        enum { D = 1 << K };                                                                         \
-        double complex *a = j->amp;                                                                  \
-        const double *restrict mr = j->re, *restrict mi = j->im;                                     \
-        for (size_t g = b; g < e; g++) {                                                             \
-            size_t base = insert_zeros(g, j->pos, K);                                                \
-            double vr[D], vi[D], wr[D], wi[D];                                                       \
-            for (int r = 0; r < D; r++) {                                                            \
-                double complex z = a[base + j->off[r]];                                              \
-                vr[r] = creal(z);                                                                    \
-                vi[r] = cimag(z);                                                                    \
-                wr[r] = 0;                                                                           \
-                wi[r] = 0;                                                                           \
-            }                                                                                        \
-            for (int c = 0; c < D; c++)                                                              \
-                for (int r = 0; r < D; r++) {                                                        \
-                    wr[r] += mr[c * D + r] * vr[c] - mi[c * D + r] * vi[c];                          \
-                    wi[r] += mr[c * D + r] * vi[c] + mi[c * D + r] * vr[c];                          \
-                }                                                                                    \
-            for (int r = 0; r < D; r++) a[base + j->off[r]] = CMPLX(wr[r], wi[r]);                   \
-        }                                                                                            \
-    }
-SMALL_DENSE_KERNEL(1)
-SMALL_DENSE_KERNEL(2)
+DENSE_KERNEL(1, v2d, 2)
+DENSE_KERNEL(2, v4d, 4)
+DENSE_KERNEL(3, v8d, 8)
+DENSE_KERNEL(4, v8d, 8)
+DENSE_KERNEL(5, v8d, 8)
 
 #define DIAGONAL_KERNEL(K)                                                                           \
     HOT static void k_diag##K(size_t b, size_t e, void *arg) {                                       \
         const block_job *j = arg;                                                                    \
         enum { D = 1 << K };                                                                         \
         double complex *a = j->amp;                                                                  \
+        double complex d[D];                                                                         \
+        size_t off[D];                                                                               \
+        for (int r = 0; r < D; r++) {                                                                \
+            d[r] = CMPLX(j->re[r], j->im[r]);                                                        \
+            off[r] = j->off[r];                                                                      \
+        }                                                                                            \
         for (size_t g = b; g < e; g++) {                                                             \
-            size_t base = insert_zeros(g, j->pos, K);                                                \
-            for (int r = 0; r < D; r++) a[base + j->off[r]] *= CMPLX(j->re[r], j->im[r]);            \
+            double complex *p = a + insert_zeros(g, j->pos, K);                                      \
+            for (int r = 0; r < D; r++) p[off[r]] *= d[r];                                           \
         }                                                                                            \
     }
 DIAGONAL_KERNEL(1)
