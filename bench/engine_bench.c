@@ -4,9 +4,10 @@
  * For 20, 22 and 24 qubits: first a STREAM-style read+write pass over a vector the size of the state
  * (the ceiling: a single-qubit gate must read and write every amplitude once); then layers of H on
  * every qubit, a CX ladder and RZ on every qubit, and a QFT; each prints time per gate and the
- * fraction of the ceiling reached. Last, one million shots sampled from a 20-qubit state.
+ * fraction of the ceiling reached, and a fused block of 1..5 qubits (a pass of the state at the
+ * ceiling is 100%). Last, one million shots sampled from a 20-qubit state.
  *
- *   pitboss-engine-bench [--reps N]
+ *   pitboss-engine-bench [--reps N] [--max-qubits N (default 24; 26 leaves a 260 MiB L3 behind)]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,12 +65,15 @@ static char *qft(int n) {
 }
 
 int main(int argc, char **argv) {
-    int reps = 3;
+    int reps = 3, max_n = 24;
     for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--max-qubits") && i + 1 < argc)
+            max_n = atoi(argv[++i]);
     printf("pitboss state-vector engine, %d threads, best of %d runs\n", sv_threads(), reps);
     printf("%-7s %-22s %10s %12s %14s\n", "qubits", "what", "gates", "us/gate", "of ceiling");
-    for (int n = 20; n <= 24; n += 2) {
+    for (int n = 20; n <= max_n; n += 2) {
         pit_statevec sv;
         if (sv_init(&sv, n) != 0) {
             fprintf(stderr, "cannot allocate %d qubits\n", n);
@@ -109,6 +113,30 @@ int main(int argc, char **argv) {
             qasm_circuit_free(&c);
             free(runs[k].text);
         }
+        /* fused blocks (worker/engine/fuse.c makes them): a random dense unitary on 1..5 qubits in
+         * the middle of the state and on the lowest ones; one pass of the state at the ceiling is
+         * 100% */
+        for (int k = 1; k <= SV_BLOCK_MAX; k++)
+            for (int low = 0; low < 2; low++) {
+                sv_block blk = {.k = k};
+                size_t d = (size_t)1 << k, half = (d * d + 7) & ~(size_t)7;
+                blk.re = aligned_alloc(64, 2 * half * sizeof(double));
+                blk.im = blk.re + half;
+                for (size_t i = 0; i < 2 * half; i++) blk.re[i] = (double)(i % 7) * 0.01; /* values do not matter */
+                for (int i = 0; i < k; i++) blk.qubits[i] = low ? i : n / 2 + i;
+                double t = 1e9;
+                for (int r = 0; r < reps; r++) {
+                    double t0 = now_s();
+                    sv_apply_block(&sv, &blk);
+                    double dt = now_s() - t0;
+                    if (dt < t) t = dt;
+                }
+                char what[40];
+                snprintf(what, sizeof what, "fused %d-qubit (%s)", k, low ? "q0.." : "middle");
+                printf("%-7d %-22s %10s %12.1f %13.0f%%\n", n, what, "-", t * 1e6, 100.0 * best / t);
+                free(blk.re);
+                sv_reset_zero(&sv);
+            }
         sv_free(&sv);
     }
 

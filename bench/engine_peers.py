@@ -93,6 +93,8 @@ def main():
     ap.add_argument("--qsim", help="qsim_base.x (bench/engine_peers.sh builds it)")
     ap.add_argument("--qsim-fuse", type=int, default=4, help="qsim's -f (max fused size)")
     ap.add_argument("--quest", help="quest_run (bench/engine_peers.sh builds it)")
+    ap.add_argument("--quest-max-qubits", type=int, default=99,
+                    help="run QuEST only up to this many qubits (it takes ~40 s a circuit at 26 here)")
     ap.add_argument("--qubits", default="20,22,24,26")
     ap.add_argument("--circuits", default="layered,qft,ghz")
     ap.add_argument("--rounds", type=int, default=3)
@@ -129,6 +131,8 @@ def main():
             for r in range(args.rounds):
                 order = programs if r % 2 == 0 else programs[::-1]  # interleaved, alternating order
                 for label, cmd in order:
+                    if label == "QuEST" and n > args.quest_max_qubits:
+                        continue
                     results.setdefault((circ, n, label), []).append(timed(cmd(base), env))
                 done += 1
                 print(f"  [{done}/{total}] {circ} {n} qubits, round {r + 1}", file=sys.stderr, flush=True)
@@ -142,9 +146,10 @@ def main():
     print(head)
     for circ in circuits:
         for n in sizes:
-            med = {l: statistics.median(results[(circ, n, l)]) for l in labels}
-            row = f"{circ:<8} {n:>6} {len(CIRCUITS[circ](n)):>6} " + " ".join(f"{med[l]:>14.3f}" for l in labels)
-            row += " " + " ".join(f"{med[pl] / med[peer]:>16.2f}" for pl, peer in ratio_cols)
+            med = {l: statistics.median(results[(circ, n, l)]) for l in labels if (circ, n, l) in results}
+            row = f"{circ:<8} {n:>6} {len(CIRCUITS[circ](n)):>6} " + " ".join(
+                f"{med[l]:>14.3f}" if l in med else f"{'-':>14}" for l in labels)
+            row += " " + " ".join(f"{med[pl] / med[peer]:>16.2f}" if peer in med else f"{'-':>16}" for pl, peer in ratio_cols)
             print(row)
     print(json.dumps({f"{c}/{n}/{l}": statistics.median(v) for (c, n, l), v in results.items()}), file=sys.stderr)
 
