@@ -21,6 +21,15 @@
 
 #include "alloc.h"
 
+/* re + i*im (C11's CMPLX, which the C99 the fuzzers build with lacks): a complex is an array of two
+ * reals. */
+static inline double complex make_complex(double re, double im) {
+    double complex z;
+    ((double *)&z)[0] = re;
+    ((double *)&z)[1] = im;
+    return z;
+}
+
 typedef struct {
     uint64_t mask;     /* qubits touched */
     size_t head, tail; /* gate list, through next[] */
@@ -230,7 +239,7 @@ void fuse_plan_make(fuse_plan *plan, const qasm_op *ops, size_t n, int max_qubit
             if (plan->steps[i].op) continue;
             size_t entries = b->diagonal ? (size_t)1 << b->k : (size_t)1 << (2 * b->k);
             for (size_t e = 0; e < entries; e++) {
-                double complex z = CMPLX(b->re[e], b->im[e]) * plan->phase;
+                double complex z = make_complex(b->re[e], b->im[e]) * plan->phase;
                 b->re[e] = creal(z);
                 b->im[e] = cimag(z);
             }

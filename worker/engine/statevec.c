@@ -15,6 +15,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+/* re + i*im (C11's CMPLX, which the C99 the fuzzers build with lacks): a complex is an array of two
+ * reals. */
+static inline double complex make_complex(double re, double im) {
+    double complex z;
+    ((double *)&z)[0] = re;
+    ((double *)&z)[1] = im;
+    return z;
+}
+
 /* ---------------------------------------------------------------- a parallel for */
 
 typedef void (*range_fn)(size_t begin, size_t end, void *arg);
@@ -395,7 +404,7 @@ DENSE_KERNEL(5, v8d, 8)
         double complex d[D];                                                                         \
         size_t off[D];                                                                               \
         for (int r = 0; r < D; r++) {                                                                \
-            d[r] = CMPLX(j->re[r], j->im[r]);                                                        \
+            d[r] = make_complex(j->re[r], j->im[r]);                                                        \
             off[r] = j->off[r];                                                                      \
         }                                                                                            \
         for (size_t g = b; g < e; g++) {                                                             \
