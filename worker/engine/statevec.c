@@ -15,14 +15,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* re + i*im (C11's CMPLX, which the C99 the fuzzers build with lacks): a complex is an array of two
- * reals. */
-static inline double complex make_complex(double re, double im) {
-    double complex z;
-    ((double *)&z)[0] = re;
-    ((double *)&z)[1] = im;
-    return z;
-}
 
 /* ---------------------------------------------------------------- a parallel for */
 

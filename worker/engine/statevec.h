@@ -13,6 +13,14 @@ typedef struct pit_statevec_s {
     double complex *amp; /* 64-byte aligned */
 } pit_statevec;
 
+/* re + i*im (C11's CMPLX, which clang's complex.h lacks): a complex is an array of two reals. */
+static inline double complex make_complex(double re, double im) {
+    double complex z;
+    ((double *)&z)[0] = re;
+    ((double *)&z)[1] = im;
+    return z;
+}
+
 /* Bytes a state of n qubits needs. */
 size_t sv_bytes(int n);
 /* Allocates |0...0>; returns -1 when memory cannot be had. */
