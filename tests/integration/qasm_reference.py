@@ -115,3 +115,74 @@ def native_sup(tmp_path_factory):
                      pools=[{"name": "default", "kind": "native", "size": 1, "max_qubits": 16}])
     yield sup
     assert sup.stop() == 0
+
+
+# ---- circuits with measurements inside: the exact distribution of their classical bits ----
+
+class _Branch(Exception):
+    """The program measured past its script: run it again with each outcome appended."""
+
+
+class _Negligible(Exception):
+    """This branch's probability is too small to matter (a while loop's long tail)."""
+
+
+class Machine:
+    """One branch of a program: the outcomes of its first measurements are fixed by `script`."""
+
+    def __init__(self, n, script):
+        self.n, self.script, self.k, self.prob = n, script, 0, 1.0
+        self.state = np.zeros(2 ** n, dtype=complex)
+        self.state[0] = 1
+
+    def gate(self, m, qubits):
+        self.state = apply(self.state, self.n, np.asarray(m, dtype=complex), list(qubits))
+
+    def measure(self, q):
+        if self.k == len(self.script):
+            raise _Branch
+        bit = self.script[self.k]
+        self.k += 1
+        keep = ((np.arange(2 ** self.n) >> q) & 1) == bit
+        p = float(np.sum(np.abs(self.state[keep]) ** 2))
+        self.prob *= p
+        if self.prob < 1e-9:
+            raise _Negligible
+        self.state = np.where(keep, self.state, 0) / math.sqrt(p)
+        return bit
+
+    def reset(self, q):
+        if self.measure(q):
+            self.gate(X, [q])
+
+
+def distribution(n, program):
+    """{key: probability} of `program(machine) -> counts key`, every branch of its measurements
+    followed (the Python program is the reference: it knows nothing of pitboss's parser)."""
+    out, todo = {}, [[]]
+    while todo:
+        script = todo.pop()
+        m = Machine(n, script)
+        try:
+            key = program(m)
+        except _Branch:
+            todo += [script + [0], script + [1]]
+            continue
+        except _Negligible:
+            continue
+        out[key] = out.get(key, 0.0) + m.prob
+    return out
+
+
+def check_counts(sup, qasm, n, program, shots=4000, **kw):
+    """Runs qasm for `shots` and compares its counts with `distribution(n, program)`: no outcome the
+    reference cannot give, and each count within 5 standard deviations of its expectation."""
+    answer = run(sup, qasm, shots=shots, seed=kw.pop("seed", 11), **kw)
+    want = distribution(n, program)
+    got = answer["counts"]
+    for key, count in got.items():
+        assert want.get(key, 0) > 0, f"outcome {key!r} ({count} shots) is impossible; the reference gives {want}"
+    for key, p in want.items():
+        mean, sd = shots * p, math.sqrt(shots * p * (1 - p))
+        assert abs(got.get(key, 0) - mean) <= 5 * sd + 2, f"{key!r}: {got.get(key, 0)} shots, expected ~{mean:.0f}; {got}"
+    return answer

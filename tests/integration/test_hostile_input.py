@@ -54,7 +54,7 @@ def test_a_million_signs_neither_kill_the_supervisor_nor_a_worker(sup):
 
 
 def test_nesting_past_the_depth_limit_is_resource_exhausted_naming_it(sup):
-    qasm = "OPENQASM 3; qubit q; rx(" + "1^" * 200_000 + "1) q;"
+    qasm = "OPENQASM 3; qubit q; rx(" + "1**" * 200_000 + "1) q;"
     with pytest.raises(grpc.RpcError) as e:
         submit(sup, qasm)
     assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED

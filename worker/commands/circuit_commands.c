@@ -70,7 +70,7 @@ static void on_progress(uint64_t done, uint64_t total, void *arg) {
 
 static int has_measurement(const qasm_circuit *c) {
     for (size_t i = 0; i < c->n_ops; i++)
-        if (c->ops[i].kind == OP_MEASURE || c->ops[i].kind == OP_IF) return 1;
+        if (c->ops[i].kind != OP_GATE && c->ops[i].kind != OP_GPHASE && c->ops[i].kind != OP_RESET) return 1;
     return 0;
 }
 
@@ -116,14 +116,15 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
     const char *cmd = streaming ? "run_circuit_stream" : "run_circuit";
     json_t *qasm = json_object_get(args, "qasm"), *shots_j = json_object_get(args, "shots"),
            *seed_j = json_object_get(args, "seed"), *measure_all_j = json_object_get(args, "measure_all"),
-           *inputs_j = json_object_get(args, "inputs"), *statevector_j = json_object_get(args, "statevector");
+           *inputs_j = json_object_get(args, "inputs"), *statevector_j = json_object_get(args, "statevector"),
+           *includes_j = json_object_get(args, "includes");
     const char *key;
     json_t *v;
     json_object_foreach(args, key, v) {
         if (strcmp(key, "qasm") && strcmp(key, "shots") && strcmp(key, "seed") && strcmp(key, "measure_all") &&
-            strcmp(key, "inputs") && strcmp(key, "statevector")) {
+            strcmp(key, "inputs") && strcmp(key, "statevector") && strcmp(key, "includes")) {
             pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "%s() got an unexpected argument \"%s\" (it takes "
-                                 "qasm, shots, seed, measure_all, inputs, statevector)", cmd, key);
+                                 "qasm, shots, seed, measure_all, inputs, includes, statevector)", cmd, key);
             return;
         }
     }
@@ -193,6 +194,36 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
         }
         lim.input_names = input_names;
         lim.input_values = input_values;
+    }
+    /* "includes": {"mygates.inc": "gate g a { h a; }"}: files the circuit may include, by name (nothing is
+     * read from the file system); their text counts towards max_circuit_bytes with the circuit's. */
+    const char *include_names[16], *include_texts[16];
+    if (includes_j) {
+        const char *name;
+        json_t *iv;
+        size_t total = json_string_length(qasm);
+        if (!json_is_object(includes_j) || json_object_size(includes_j) > 16) {
+            pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "\"includes\" must be an object of at most 16 "
+                                 "file names and their text ({\"mygates.inc\": \"gate g a { h a; }\"})");
+            return;
+        }
+        json_object_foreach(includes_j, name, iv) {
+            if (!json_is_string(iv)) {
+                pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "includes[\"%.100s\"] must be the file's text",
+                                     name);
+                return;
+            }
+            total += json_string_length(iv);
+            include_names[lim.n_includes] = name;
+            include_texts[lim.n_includes++] = json_string_value(iv);
+        }
+        if (total > g_limits.max_circuit_bytes) {
+            pit_cmd_result_error(out, GRPC_STATUS_RESOURCE_EXHAUSTED, "the circuit and its includes are %zu bytes; this "
+                                 "backend takes at most %zu (max_circuit_bytes)", total, g_limits.max_circuit_bytes);
+            return;
+        }
+        lim.include_names = include_names;
+        lim.include_texts = include_texts;
     }
     qasm_circuit c;
     qasm_error err;
@@ -265,6 +296,9 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
     sim_status st = sim_run(&c, &o, &r);
     if (st == SIM_NO_MEMORY) {
         pit_cmd_result_error(out, GRPC_STATUS_RESOURCE_EXHAUSTED, "not enough memory for %d qubits", c.n_qubits);
+    } else if (st == SIM_LOOP_LIMIT) {
+        pit_cmd_result_error(out, GRPC_STATUS_RESOURCE_EXHAUSTED, "a while loop ran more than %ld iterations in one "
+                             "shot: check that its condition can become false", QASM_MAX_LOOP_ITERATIONS);
     } else if (st == SIM_CANCELLED) {
         pit_cmd_result_error(out, pit_cmd_deadline_passed(ctx) ? GRPC_STATUS_DEADLINE_EXCEEDED : GRPC_STATUS_CANCELLED,
                              "the simulation was stopped: %s", pit_cmd_deadline_passed(ctx) ? "deadline passed" : "cancelled");
@@ -307,16 +341,17 @@ static void cmd_backend_info(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out
 
 static const pit_cmd_param run_params[] = {
     {"qasm", "str", 1, NULL},         {"shots", "int", 0, "1024"},  {"seed", "int", 0, "null"},
-    {"measure_all", "bool", 0, "false"}, {"inputs", "dict", 0, "{}"}, {"statevector", "bool", 0, "false"}};
+    {"measure_all", "bool", 0, "false"}, {"inputs", "dict", 0, "{}"}, {"statevector", "bool", 0, "false"},
+    {"includes", "dict", 0, "{}"}};
 
 static const pit_command run_cmd = {"run_circuit",
                                     "Runs an OpenQASM 2/3 circuit for {\"shots\": N}; answers counts keyed by classical "
                                     "bits (c[n-1]..c[0], registers last-declared first), the seed used and the time.",
-                                    0, 0, run_params, 6, cmd_run};
+                                    0, 0, run_params, 7, cmd_run};
 static const pit_command run_stream_cmd = {"run_circuit_stream",
                                            "run_circuit, streaming progress chunks while shots run one by one, then "
                                            "the counts.",
-                                           1, 0, run_params, 6, cmd_run_stream};
+                                           1, 0, run_params, 7, cmd_run_stream};
 static const pit_command info_cmd = {"backend_info", "The simulator: name, max qubits and shots, gates, description.", 0,
                                      1, NULL, 0, cmd_backend_info};
 

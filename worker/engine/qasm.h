@@ -20,8 +20,43 @@ typedef enum {
     OP_GPHASE,  /* a global phase (uncontrolled) */
     OP_MEASURE, /* qubit -> classical bit */
     OP_RESET,   /* qubit -> |0> */
-    OP_IF,      /* body runs when the condition holds */
+    OP_IF,      /* body runs when the condition holds, else_body otherwise */
+    OP_WHILE,   /* body runs while the condition holds (at most QASM_MAX_LOOP_ITERATIONS a shot) */
+    OP_SETBITS, /* classical bits [set_start, set_start + set_len) = the low bits of cond's value */
+    OP_BREAK,   /* leaves the innermost OP_WHILE */
+    OP_CONTINUE /* to the innermost OP_WHILE's next test */
 } qasm_op_kind;
+
+/* Every loop (unrolled at parse time, or a while run shot by shot) stops here: RESOURCE_EXHAUSTED. */
+#define QASM_MAX_LOOP_ITERATIONS 1000000L
+
+/* A classical expression over the run's classical bits, evaluated shot by shot (what does not depend
+ * on a measurement is folded by the parser into CX_CONST). A tree in one array: nodes[n - 1] is the
+ * root, children come before their parent (a, b index nodes). Values are doubles: whole numbers up to
+ * 2^53 exactly, registers of more bits compare by their nearest double. */
+typedef enum {
+    CX_CONST, CX_BITS, /* leaves: value; the unsigned number in bits [start, start + len) */
+    CX_NEG, CX_NOT, CX_BNOT, /* unary on a: -, logical !, bitwise ~ (on width bits) */
+    CX_ADD, CX_SUB, CX_MUL, CX_DIV, CX_MOD, CX_POW, CX_SHL, CX_SHR, CX_BAND, CX_BOR, CX_BXOR,
+    CX_LAND, CX_LOR, CX_EQ, CX_NE, CX_LT, CX_LE, CX_GT, CX_GE,
+    CX_BOOL, CX_TRUNC /* casts: bool(a), int(a) */
+} qasm_cnode_kind;
+
+typedef struct {
+    uint8_t kind;         /* qasm_cnode_kind */
+    uint8_t start, len;   /* CX_BITS */
+    uint8_t width;        /* CX_BNOT: bits kept (0: 64) */
+    int32_t a, b;
+    double value;         /* CX_CONST */
+} qasm_cnode;
+
+typedef struct {
+    qasm_cnode *nodes; /* owned */
+    int n;
+} qasm_cexpr;
+
+/* The expression's value for the classical bits (c[0] in bit 0). */
+double qasm_cexpr_eval(const qasm_cexpr *e, uint64_t bits);
 
 typedef enum { GATE_GENERAL, GATE_DIAGONAL, GATE_PERMUTATION } qasm_gate_class;
 
@@ -41,11 +76,12 @@ typedef struct qasm_op {
     double phase;
     /* OP_MEASURE, OP_RESET: targets[0]; OP_MEASURE: cbit */
     int cbit;
-    /* OP_IF: cbits [cond_start, cond_start + cond_len) read as an unsigned number == cond_value */
-    int cond_start, cond_len;
-    uint64_t cond_value;
-    struct qasm_op *body;
-    size_t n_body;
+    /* OP_IF, OP_WHILE: the condition (non-zero holds); OP_SETBITS: the value */
+    qasm_cexpr cond;
+    struct qasm_op *body, *else_body; /* OP_IF, OP_WHILE (no else) */
+    size_t n_body, n_else;
+    /* OP_SETBITS */
+    int set_start, set_len;
 } qasm_op;
 
 typedef struct {
@@ -78,6 +114,11 @@ typedef struct {
     const char *const *input_names;
     const double *input_values;
     int n_inputs;
+    /* Files the circuit may include besides stdgates.inc and qelib1.inc (run_circuit's "includes":
+     * name -> text); nothing is read from the file system. */
+    const char *const *include_names;
+    const char *const *include_texts;
+    int n_includes;
 } qasm_limits;
 
 typedef enum { QASM_OK = 0, QASM_SYNTAX, QASM_TOO_LARGE } qasm_error_kind;

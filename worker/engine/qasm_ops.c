@@ -1,4 +1,5 @@
-/* Op lists: the flat circuit's storage, shared by the parser and the standard gates' expansion. */
+/* Op lists: the flat circuit's storage, shared by the parser and the standard gates' expansion.
+ * An op owns its bodies and its condition's nodes. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,8 +17,11 @@ qasm_op *qasm_oplist_push(qasm_oplist *l) {
 
 static void ops_free(qasm_op *ops, size_t n);
 void qasm_ops_free_bodies(qasm_op *ops, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (ops[i].kind == OP_IF) ops_free(ops[i].body, ops[i].n_body);
+    for (size_t i = 0; i < n; i++) {
+        ops_free(ops[i].body, ops[i].n_body);
+        ops_free(ops[i].else_body, ops[i].n_else);
+        free(ops[i].cond.nodes);
+    }
 }
 static void ops_free(qasm_op *ops, size_t n) {
     if (!ops) return;

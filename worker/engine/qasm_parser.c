@@ -87,18 +87,78 @@ typedef struct {
      * their number is bounded by max_depth. */
     qasm_oplist live[LIVE_MAX];
     int n_live;
-    /* Classical scalars (input, const, float/int/uint/angle/bool with a constant value): the parser
-     * folds them where they are used. Reassigning one is not supported yet. */
+    /* Classical scalars (input, const, float/int/uint/angle/bool, loop variables): their values are
+     * known before the run, so the parser folds them where they are used. An assignment changes the
+     * value from there on; one under a condition on measured bits (runtime_depth above the variable's)
+     * cannot be folded and is refused. */
     struct {
         char name[64];
         double value;
+        char type;     /* 'f' float or angle, 'i' int, 'u' uint, 'b' bool */
+        char is_const; /* const or input: not assignable */
+        int runtime_depth;
     } vars[64];
     int n_vars;
-    long loop_iterations; /* all for loops' together: bounded (QASM_MAX_LOOP_ITERATIONS) */
+    long loop_iterations; /* all loops' unrolled iterations together: bounded (QASM_MAX_LOOP_ITERATIONS) */
+    /* Expression nodes being built (see xv); a statement resets the count to where it found it. */
+    qasm_cnode *xn;
+    int n_xn, cap_xn;
+    int runtime_depth; /* branches and loops open that depend on measured bits */
+    /* Loops open: parse-time (for, while on a constant) or run-time (while on measured bits). */
+    struct {
+        int runtime, runtime_depth;
+    } loops[64];
+    int n_loops, loop_base; /* loop_base: a subroutine's body sees only the loops it opens */
+    enum { J_NONE, J_BREAK, J_CONTINUE, J_RETURN } jump; /* a parse-time break/continue/return pending */
+    /* let aliases and subroutine arguments: names for lists of qubits or bits, innermost last. */
+    struct alias {
+        char name[64];
+        int quantum, scalar, n;
+        int8_t idx[QASM_MAX_QUBITS];
+    } *aliases;
+    int n_aliases, cap_aliases;
+    struct subdef *subs; /* def subroutines */
+    int n_subs, cap_subs;
+    int sub_pending; /* subs[n_subs] is half-built */
+    int var_base;    /* vars[var_base ..] are the innermost subroutine's */
+    long vars_read;  /* variables read in expressions so far (a while's condition reads none: while (true)) */
+    /* Where a subroutine's return value goes (set by its call). */
+    struct ret_target {
+        int active; /* inside a subroutine's body */
+        int kind;   /* 0 nowhere, 1 classical bits, 2 a variable */
+        int n;
+        int8_t bits[QASM_MAX_CBITS];
+        int var;
+        int runtime_depth; /* the call's */
+    } ret;
+    /* include files being read: their token streams, the outer ones saved here (freed on error). */
+    struct stream_state {
+        token **blocks;
+        int cap_blocks, first_block, n_toks, pos;
+        const char *src, *lex_at, *line_start;
+        int line, lexed_eof;
+        token *body;
+        int body_len;
+        const char *file;
+    } streams[8];
+    int n_streams;
+    const char *file; /* the include being read, for error messages; NULL: the circuit itself */
 } parser;
 
-/* A for loop unrolls at parse time (its range is constant); every iteration of every loop counts. */
-#define QASM_MAX_LOOP_ITERATIONS 1000000L
+/* A def subroutine: its parameters and a copy of its body's tokens (as gate_def's). */
+typedef struct subdef {
+    char *name;
+    int n_params;
+    struct {
+        char *name;
+        char kind; /* 'c' classical value, 'q' qubits, 'b' classical bits */
+        int size;  /* qubits/bits: 0 for a scalar qubit or bit */
+        char type; /* 'c': as parser.vars' type */
+    } params[16];
+    char ret; /* 0: nothing; 'b' bits; else a classical type */
+    token *body;
+    int body_n;
+} subdef;
 
 static void fail_at(parser *p, const token *t, qasm_error_kind kind, const char *fmt, ...)
     __attribute__((format(printf, 4, 5), noreturn));
@@ -111,7 +171,9 @@ static void fail_at(parser *p, const token *t, qasm_error_kind kind, const char 
     p->err->kind = kind;
     p->err->line = t ? t->line : 0;
     p->err->col = t ? t->col : 0;
-    if (t)
+    if (t && p->file)
+        snprintf(p->err->message, sizeof p->err->message, "%s:%d:%d: %s", p->file, t->line, t->col, msg);
+    else if (t)
         snprintf(p->err->message, sizeof p->err->message, "%d:%d: %s", t->line, t->col, msg);
     else
         snprintf(p->err->message, sizeof p->err->message, "%s", msg);
@@ -223,11 +285,16 @@ static void lex_one(parser *p) {
         s++;
         t->type = T_STR;
     } else {
-        static const char *const two[] = {"->", "==", "!=", "<=", ">=", "&&", "||", "**", NULL};
+        static const char *const two[] = {"->", "==", "!=", "<=", ">=", "&&", "||", "**", "<<", ">>", "++", "+=",
+                                          "-=", "*=", "/=", "%=", "&=", "|=", "^=", "~=", NULL};
         t->type = T_PUNCT;
         s++;
         for (int k = 0; two[k]; k++)
             if (t->s[0] == two[k][0] && t->s[1] == two[k][1]) s = t->s + 2;
+        /* <<= >>= **= */
+        if (s == t->s + 2 && s[0] == '=' && (strncmp(t->s, "<<", 2) == 0 || strncmp(t->s, ">>", 2) == 0 ||
+                                               strncmp(t->s, "**", 2) == 0))
+            s++;
     }
     t->len = (int)(s - t->s);
     p->lex_at = s;
@@ -316,63 +383,337 @@ static void leave(parser *p) { p->depth--; }
 
 /* ---------------------------------------------------------------- expressions */
 
-static double expr(parser *p, const param_env *env);
+/* An operand: one element (count = 1), or several that a call broadcasts over (whole): a register
+ * (count = size, from start), or a range or set of its indices (q[0:2], q[{0, 3}]), listed. */
+typedef struct {
+    int start, count, whole;
+    const token *at;
+    int has_list;
+    int list[QASM_MAX_QUBITS];
+} operand;
 
-static double primary(parser *p, const param_env *env) {
+static operand parse_operand(parser *p, int quantum, const qubit_env *local);
+static int op_qubit(const operand *o, int i) { return o->has_list ? o->list[i] : o->start + i; }
+static qasm_register *find_reg(qasm_register *regs, int n, const token *t);
+static struct alias *find_alias(parser *p, const token *t);
+static subdef *find_sub(parser *p, const token *t);
+
+/* An expression's value while it is parsed: a constant (node < 0: v), or a tree of nodes in p->xn
+ * that reads measured bits and is evaluated shot by shot (qasm_cexpr). Constants fold as they meet. */
+typedef struct {
+    int node;
+    double v;
+} xv;
+
+static xv x_const(double v) { return (xv){-1, v}; }
+
+static int xn_push(parser *p, qasm_cnode n) {
+    if (p->n_xn == p->cap_xn) {
+        p->cap_xn = p->cap_xn ? p->cap_xn * 2 : 64;
+        p->xn = pit_realloc(p->xn, (size_t)p->cap_xn * sizeof(qasm_cnode));
+    }
+    p->xn[p->n_xn] = n;
+    return p->n_xn++;
+}
+static int xv_node(parser *p, xv a) {
+    if (a.node >= 0) return a.node;
+    return xn_push(p, (qasm_cnode){.kind = CX_CONST, .value = a.v});
+}
+static xv x_bits(parser *p, int start, int len) {
+    return (xv){xn_push(p, (qasm_cnode){.kind = CX_BITS, .start = (uint8_t)start, .len = (uint8_t)len}), 0};
+}
+
+static double fold(qasm_cnode_kind k, double a, double b, int width) {
+    qasm_cnode n[3] = {{.kind = CX_CONST, .value = a}, {.kind = CX_CONST, .value = b},
+                       {.kind = (uint8_t)k, .a = 0, .b = 1, .width = (uint8_t)width}};
+    qasm_cexpr e = {n, 3};
+    return qasm_cexpr_eval(&e, 0);
+}
+
+static int is_whole(double v) { return v == nearbyint(v) && fabs(v) < 9.2e18; }
+
+static xv x_unop(parser *p, qasm_cnode_kind k, xv a, int width) {
+    if (a.node < 0) return x_const(fold(k, a.v, 0, width));
+    return (xv){xn_push(p, (qasm_cnode){.kind = (uint8_t)k, .a = a.node, .width = (uint8_t)width}), 0};
+}
+
+static xv x_binop(parser *p, const token *at, qasm_cnode_kind k, xv a, xv b) {
+    if (a.node < 0 && b.node < 0) {
+        if (k == CX_DIV || k == CX_MOD) {
+            if (b.v == 0) fail_at(p, at, QASM_SYNTAX, "division by zero");
+            if (k == CX_DIV) return x_const(a.v / b.v); /* angles divide as reals: pi/2, 1/2 */
+        }
+        if ((k >= CX_SHL && k <= CX_BXOR) && (!is_whole(a.v) || !is_whole(b.v)))
+            fail_at(p, at, QASM_SYNTAX, "'%.*s' needs whole numbers, got %g and %g%s", at->len, at->s, a.v, b.v,
+                    k == CX_BXOR ? " (in OpenQASM 3, ^ is exclusive or: write ** for a power)" : "");
+        return x_const(fold(k, a.v, b.v, 0));
+    }
+    int na = xv_node(p, a), nb = xv_node(p, b);
+    return (xv){xn_push(p, (qasm_cnode){.kind = (uint8_t)k, .a = na, .b = nb}), 0};
+}
+
+/* A copy of the tree under v, children before parents, for an op to own. */
+static int take_node(parser *p, int i, qasm_cexpr *out) {
+    qasm_cnode n = p->xn[i];
+    if (n.kind >= CX_NEG) n.a = take_node(p, p->xn[i].a, out);
+    if (n.kind >= CX_ADD && n.kind <= CX_GE) n.b = take_node(p, p->xn[i].b, out);
+    out->nodes[out->n] = n;
+    return out->n++;
+}
+static int count_nodes(parser *p, int i) {
+    const qasm_cnode *n = &p->xn[i];
+    int c = 1;
+    if (n->kind >= CX_NEG) c += count_nodes(p, n->a);
+    if (n->kind >= CX_ADD && n->kind <= CX_GE) c += count_nodes(p, n->b);
+    return c;
+}
+static qasm_cexpr x_take(parser *p, xv v) {
+    qasm_cexpr e;
+    int node = xv_node(p, v);
+    e.nodes = pit_malloc((size_t)count_nodes(p, node) * sizeof(qasm_cnode));
+    e.n = 0;
+    take_node(p, node, &e);
+    return e;
+}
+
+/* The unsigned number a list of classical bits reads as (bit 0 the first): contiguous runs as
+ * CX_BITS leaves, shifted into place and or-ed. */
+static xv x_bits_of(parser *p, const token *at, const operand *o) {
+    xv v = x_const(0);
+    for (int i = 0; i < o->count;) {
+        int start = op_qubit(o, i), len = 1;
+        while (i + len < o->count && op_qubit(o, i + len) == start + len) len++;
+        xv run = x_bits(p, start, len);
+        if (i) run = x_binop(p, at, CX_SHL, run, x_const(i));
+        v = i ? x_binop(p, at, CX_BOR, v, run) : run;
+        i += len;
+    }
+    return v;
+}
+
+static xv x_or(parser *p, const param_env *env);
+static xv x_unary(parser *p, const param_env *env);
+
+static int is_type_name(const token *t) {
+    return t->type == T_ID && (tok_is(t, "float") || tok_is(t, "int") || tok_is(t, "uint") || tok_is(t, "angle") ||
+                               tok_is(t, "bool") || tok_is(t, "bit"));
+}
+
+static xv x_primary(parser *p, const param_env *env) {
     token *t = peek(p);
     if (accept(p, "(")) {
         enter(p, t);
-        double v = expr(p, env);
+        xv v = x_or(p, env);
         expect(p, ")", "to close the parenthesis");
         leave(p);
         return v;
     }
     if (t->type == T_NUM) {
         next(p);
-        return t->num;
+        return x_const(t->num);
+    }
+    if (t->type == T_STR) { /* a bit string, "0101": the first character is the highest bit */
+        next(p);
+        double v = 0;
+        int n = 0;
+        for (int i = 1; i < t->len - 1; i++) {
+            if (t->s[i] == '_') continue;
+            if (t->s[i] != '0' && t->s[i] != '1')
+                fail_at(p, t, QASM_SYNTAX, "a bit string holds 0s and 1s only, got %.*s", t->len, t->s);
+            if (++n > 64) fail_at(p, t, QASM_SYNTAX, "a bit string of more than 64 bits");
+            v = v * 2 + (t->s[i] - '0');
+        }
+        return x_const(v);
     }
     if (t->type == T_ID) {
         next(p);
-        if (tok_is(t, "pi") || tok_is(t, "\xcf\x80")) return M_PI;
-        if (tok_is(t, "tau") || tok_is(t, "\xcf\x84")) return 2 * M_PI;
-        if (tok_is(t, "euler") || tok_is(t, "\xe2\x84\x87")) return M_E;
-        if (tok_is(t, "true")) return 1;
-        if (tok_is(t, "false")) return 0;
+        if (tok_is(t, "pi") || tok_is(t, "\xcf\x80")) return x_const(M_PI);
+        if (tok_is(t, "tau") || tok_is(t, "\xcf\x84")) return x_const(2 * M_PI);
+        if (tok_is(t, "euler") || tok_is(t, "\xe2\x84\x87")) return x_const(M_E);
+        if (tok_is(t, "true")) return x_const(1);
+        if (tok_is(t, "false")) return x_const(0);
         for (int i = 0; env && i < env->n; i++)
-            if (tok_is(t, env->names[i])) return env->values[i];
-        for (int i = 0; i < p->n_vars; i++)
-            if (tok_is(t, p->vars[i].name)) return p->vars[i].value;
+            if (tok_is(t, env->names[i])) return x_const(env->values[i]);
+        for (int i = p->n_vars - 1; i >= 0; i--)
+            if (tok_is(t, p->vars[i].name)) {
+                p->vars_read++;
+                return x_const(p->vars[i].value);
+            }
+        if (is_type_name(t)) { /* a cast: int(x), uint[8](c), bool(b), float(x), bit[4](x) */
+            long size = 0;
+            if (accept(p, "[")) {
+                size = expect_int(p, "the type's size");
+                expect(p, "]", "after the type's size");
+            }
+            expect(p, "(", "after the type (a cast: int(x))");
+            enter(p, t);
+            xv a = x_or(p, env);
+            expect(p, ")", "to close the cast");
+            leave(p);
+            if (tok_is(t, "bool") || (tok_is(t, "bit") && size == 0)) return x_unop(p, CX_BOOL, a, 0);
+            if (tok_is(t, "int") || tok_is(t, "uint")) a = x_unop(p, CX_TRUNC, a, 0);
+            if (size > 0 && size < 64 && (tok_is(t, "uint") || tok_is(t, "bit")))
+                a = x_binop(p, t, CX_BAND, a, x_const((double)((1ull << size) - 1)));
+            return a;
+        }
+        if (find_reg(p->c->cregs, p->c->n_cregs, t) || (find_alias(p, t) && !find_alias(p, t)->quantum)) {
+            p->pos--; /* read it as an operand: c, c[i], c[a:b], c[{i, j}] */
+            operand o = parse_operand(p, 0, NULL);
+            return x_bits_of(p, t, &o);
+        }
+        if (find_reg(p->c->qregs, p->c->n_qregs, t) || find_alias(p, t))
+            fail_at(p, t, QASM_SYNTAX, "'%.*s' is qubits: a classical expression reads bits (measure them first)", t->len,
+                    t->s);
+        if (find_sub(p, t))
+            fail_at(p, t, QASM_SYNTAX, "subroutine '%.*s' can be called as a statement or assigned (x = %.*s(...);), "
+                    "not used inside an expression", t->len, t->s, t->len, t->s);
         static const char *const fns[] = {"sin", "cos", "tan", "exp", "ln", "sqrt", "arcsin", "arccos", "arctan", NULL};
         for (int k = 0; fns[k]; k++) {
             if (!tok_is(t, fns[k])) continue;
             expect(p, "(", "after a function name");
             enter(p, t);
-            double a = expr(p, env);
+            token *at = peek(p);
+            xv av = x_or(p, env);
+            if (av.node >= 0) fail_at(p, at, QASM_SYNTAX, "%s() of measured bits is not supported", fns[k]);
+            double a = av.v;
             expect(p, ")", "to close the function call");
             leave(p);
             switch (k) {
-            case 0: return sin(a);
-            case 1: return cos(a);
-            case 2: return tan(a);
-            case 3: return exp(a);
+            case 0: return x_const(sin(a));
+            case 1: return x_const(cos(a));
+            case 2: return x_const(tan(a));
+            case 3: return x_const(exp(a));
             case 4:
                 if (a <= 0) fail_at(p, t, QASM_SYNTAX, "ln of %g: the argument must be positive", a);
-                return log(a);
+                return x_const(log(a));
             case 5:
                 if (a < 0) fail_at(p, t, QASM_SYNTAX, "sqrt of %g: the argument must not be negative", a);
-                return sqrt(a);
-            case 6: return asin(a);
-            case 7: return acos(a);
-            default: return atan(a);
+                return x_const(sqrt(a));
+            case 6: return x_const(asin(a));
+            case 7: return x_const(acos(a));
+            default: return x_const(atan(a));
             }
         }
         fail_at(p, t, QASM_SYNTAX, "unknown name '%.*s' in an expression (known: pi, tau, euler, true, false, the "
-                "gate's parameters, declared constants and inputs, sin cos tan exp ln sqrt arcsin arccos arctan)",
-                t->len, t->s);
+                "gate's parameters, declared variables, constants and inputs, classical bits, casts, sin cos tan exp ln "
+                "sqrt arcsin arccos arctan)", t->len, t->s);
     }
     char got[64];
     describe(t, got, sizeof got);
     fail_at(p, t, QASM_SYNTAX, "expected a number or an expression, got %s", got);
+}
+
+/* a ** b (and a ^ b in OpenQASM 2) bind tighter than a unary operator on their left and are
+ * right-associative. */
+static xv x_power(parser *p, const param_env *env) {
+    xv v = x_primary(p, env);
+    token *op = peek(p);
+    if (accept(p, "**") || (p->c->version == 2 && accept(p, "^"))) {
+        enter(p, op);
+        v = x_binop(p, op, CX_POW, v, x_unary(p, env));
+        leave(p);
+    }
+    return v;
+}
+
+static xv x_unary(parser *p, const param_env *env) {
+    /* A run of prefix operators is read in a loop, signs folded: a million '-' must not be a million
+     * stack frames. */
+    char ops[64];
+    int n = 0, negative = 0;
+    token *first = peek(p);
+    for (;;) {
+        if (accept(p, "-")) {
+            negative = !negative;
+        } else if (accept(p, "+")) {
+        } else if (peek(p)->type == T_PUNCT && (tok_is(peek(p), "!") || tok_is(peek(p), "~"))) {
+            if (n == 64) fail_at(p, first, QASM_TOO_LARGE, "more than 64 ! and ~ in a row");
+            if (negative) ops[n++] = '-';
+            negative = 0;
+            ops[n++] = next(p)->s[0];
+        } else {
+            break;
+        }
+    }
+    xv v = x_power(p, env);
+    if (negative) v = x_unop(p, CX_NEG, v, 0);
+    for (int i = n - 1; i >= 0; i--) {
+        if (ops[i] == '~' && v.node < 0 && !is_whole(v.v))
+            fail_at(p, first, QASM_SYNTAX, "'~' needs a whole number, got %g", v.v);
+        v = x_unop(p, ops[i] == '-' ? CX_NEG : ops[i] == '!' ? CX_NOT : CX_BNOT, v, 0);
+    }
+    return v;
+}
+
+/* The binary levels, loosest last: * / %, + -, << >>, < <= > >=, == !=, &, ^, |, &&, ||. */
+typedef struct {
+    const char *tok;
+    qasm_cnode_kind kind;
+} binop;
+
+static const binop *match_op(parser *p, const binop *ops) {
+    token *t = peek(p);
+    if (t->type != T_PUNCT) return NULL;
+    for (; ops->tok; ops++)
+        if (tok_is(t, ops->tok)) return ops;
+    return NULL;
+}
+
+static xv x_level(parser *p, const param_env *env, int level);
+
+static xv x_operand_of(parser *p, const param_env *env, int level) {
+    return level == 0 ? x_unary(p, env) : x_level(p, env, level - 1);
+}
+
+/* c == 7 with c two bits wide can never hold: said at the 7 (as OpenQASM 2's if always did). */
+static void check_fits(parser *p, xv reg, xv value, const token *vt) {
+    if (reg.node < 0 || value.node >= 0 || p->xn[reg.node].kind != CX_BITS) return;
+    int len = p->xn[reg.node].len;
+    double v = value.v;
+    if (v < 0 || !is_whole(v) || (len < 64 && v >= ldexp(1, len)))
+        fail_at(p, vt, QASM_SYNTAX, "%g does not fit in %d classical bit(s)", v, len);
+}
+
+static xv x_level(parser *p, const param_env *env, int level) {
+    static const binop l0[] = {{"*", CX_MUL}, {"/", CX_DIV}, {"%", CX_MOD}, {NULL, 0}};
+    static const binop l1[] = {{"+", CX_ADD}, {"-", CX_SUB}, {NULL, 0}};
+    static const binop l2[] = {{"<<", CX_SHL}, {">>", CX_SHR}, {NULL, 0}};
+    static const binop l3[] = {{"<", CX_LT}, {"<=", CX_LE}, {">", CX_GT}, {">=", CX_GE}, {NULL, 0}};
+    static const binop l4[] = {{"==", CX_EQ}, {"!=", CX_NE}, {NULL, 0}};
+    static const binop l5[] = {{"&", CX_BAND}, {NULL, 0}};
+    static const binop l6[] = {{"^", CX_BXOR}, {NULL, 0}};
+    static const binop l7[] = {{"|", CX_BOR}, {NULL, 0}};
+    static const binop l8[] = {{"&&", CX_LAND}, {NULL, 0}};
+    static const binop l9[] = {{"||", CX_LOR}, {NULL, 0}};
+    static const binop *const levels[] = {l0, l1, l2, l3, l4, l5, l6, l7, l8, l9};
+    token *lt = peek(p);
+    xv v = x_operand_of(p, env, level);
+    for (;;) {
+        const binop *op = match_op(p, levels[level]);
+        if (!op || (op->kind == CX_BXOR && p->c->version == 2)) return v;
+        token *at = next(p), *rt = peek(p);
+        xv r = x_operand_of(p, env, level);
+        if (op->kind == CX_EQ || op->kind == CX_NE) {
+            check_fits(p, v, r, rt);
+            check_fits(p, r, v, lt);
+        }
+        v = x_binop(p, at, op->kind, v, r);
+    }
+}
+
+static xv x_or(parser *p, const param_env *env) { return x_level(p, env, 9); }
+
+/* A value known before the run (gate parameters, indices, sizes ...): one that reads measured bits
+ * is refused, naming where. */
+static double expr(parser *p, const param_env *env) {
+    token *at = peek(p);
+    int mark = p->n_xn;
+    xv v = x_or(p, env);
+    p->n_xn = mark;
+    if (v.node >= 0)
+        fail_at(p, at, QASM_SYNTAX, "this value depends on measured bits: only if and while conditions, switch and "
+                "assignments to bits can use them");
+    return v.v;
 }
 
 /* An expression whose value must be a finite number (nan and inf come from arcsin(2), exp(1000) ...). */
@@ -392,54 +733,6 @@ static long int_value(parser *p, const char *what) {
     if (fabs(v - nearbyint(v)) > 1e-9) fail_at(p, at, QASM_SYNTAX, "%s must be a whole number, got %g", what, v);
     if (fabs(v) > (double)INT_LITERAL_MAX) return v < 0 ? -INT_LITERAL_MAX : INT_LITERAL_MAX;
     return (long)nearbyint(v);
-}
-
-static double unary(parser *p, const param_env *env) {
-    /* A run of signs is folded in a loop: a million '-' must not be a million stack frames. */
-    int negative = 0;
-    for (;;) {
-        if (accept(p, "-"))
-            negative = !negative;
-        else if (!accept(p, "+"))
-            break;
-    }
-    double v = primary(p, env);
-    /* ^ and ** bind tighter than unary minus on their left and are right-associative */
-    token *op = peek(p);
-    if (accept(p, "^") || accept(p, "**")) {
-        enter(p, op);
-        v = pow(v, unary(p, env));
-        leave(p);
-    }
-    return negative ? -v : v;
-}
-
-static double term(parser *p, const param_env *env) {
-    double v = unary(p, env);
-    for (;;) {
-        token *t = peek(p);
-        if (accept(p, "*")) {
-            v *= unary(p, env);
-        } else if (accept(p, "/")) {
-            double d = unary(p, env);
-            if (d == 0) fail_at(p, t, QASM_SYNTAX, "division by zero");
-            v /= d;
-        } else {
-            return v;
-        }
-    }
-}
-
-static double expr(parser *p, const param_env *env) {
-    double v = term(p, env);
-    for (;;) {
-        if (accept(p, "+"))
-            v += term(p, env);
-        else if (accept(p, "-"))
-            v -= term(p, env);
-        else
-            return v;
-    }
 }
 
 /* ---------------------------------------------------------------- registers and operands */
@@ -484,19 +777,18 @@ static void declare(parser *p, int quantum, const token *name, long size, int sc
     }
 }
 
-/* An operand: one element (count = 1), or several that a call broadcasts over (whole): a register
- * (count = size, from start), or a range or set of its indices (q[0:2], q[{0, 3}]), listed. */
-typedef struct {
-    int start, count, whole;
-    const token *at;
-    int has_list;
-    int list[QASM_MAX_QUBITS];
-} operand;
 
-static int op_qubit(const operand *o, int i) { return o->has_list ? o->list[i] : o->start + i; }
+/* What an index reads: a register's elements from start, or an alias's list. */
+typedef struct {
+    const char *name;
+    int size, start, scalar;
+    const int8_t *map; /* NULL: start + i */
+} reg_view;
+
+static int view_at(const reg_view *r, long i) { return r->map ? r->map[i] : r->start + (int)i; }
 
 /* After '[' of name[...]: a range a:b or a:step:b (inclusive, as OpenQASM 3's), or a set {a, b, ...}. */
-static void parse_index_list(parser *p, const qasm_register *r, operand *o, const token *at, long a) {
+static void parse_index_list(parser *p, const reg_view *r, operand *o, const token *at, long a) {
     o->has_list = 1;
     o->whole = 1;
     o->count = 0;
@@ -507,7 +799,7 @@ static void parse_index_list(parser *p, const qasm_register *r, operand *o, cons
             if (idx < 0 || idx >= r->size)
                 fail_at(p, it, QASM_SYNTAX, "index %ld is out of range for '%s' (size %d)", idx, r->name, r->size);
             if (o->count == QASM_MAX_QUBITS) fail_at(p, it, QASM_SYNTAX, "more than %d indices", QASM_MAX_QUBITS);
-            o->list[o->count++] = r->start + (int)idx;
+            o->list[o->count++] = view_at(r, idx);
         } while (accept(p, ","));
         expect(p, "}", "after the set of indices");
         return;
@@ -520,7 +812,7 @@ static void parse_index_list(parser *p, const qasm_register *r, operand *o, cons
     if (step == 0) fail_at(p, at, QASM_SYNTAX, "a range's step cannot be 0");
     if (a < 0 || a >= r->size || b < 0 || b >= r->size)
         fail_at(p, at, QASM_SYNTAX, "the range %ld:%ld is out of range for '%s' (size %d)", a, b, r->name, r->size);
-    for (long i = a; step > 0 ? i <= b : i >= b; i += step) o->list[o->count++] = r->start + (int)i;
+    for (long i = a; step > 0 ? i <= b : i >= b; i += step) o->list[o->count++] = view_at(r, i);
     if (!o->count) fail_at(p, at, QASM_SYNTAX, "the range %ld:%ld:%ld is empty", a, step, b);
 }
 
@@ -574,38 +866,78 @@ static operand parse_operand(parser *p, int quantum, const qubit_env *local) {
             }
         fail_at(p, name, QASM_SYNTAX, "'%.*s' is not a qubit argument of this gate", name->len, name->s);
     }
-    qasm_register *r = quantum ? find_reg(p->c->qregs, p->c->n_qregs, name) : find_reg(p->c->cregs, p->c->n_cregs, name);
-    if (!r) {
-        int other = quantum ? find_reg(p->c->cregs, p->c->n_cregs, name) != NULL
-                            : find_reg(p->c->qregs, p->c->n_qregs, name) != NULL;
-        fail_at(p, name, QASM_SYNTAX, "'%.*s' is %s", name->len, name->s,
-                other ? (quantum ? "a classical register, not qubits" : "a qubit register, not classical bits")
-                      : (quantum ? "not a declared qubit register" : "not a declared classical register"));
+    reg_view r;
+    struct alias *al = find_alias(p, name);
+    qasm_register *reg = NULL;
+    if (al && al->quantum == quantum) {
+        r = (reg_view){al->name, al->n, 0, al->scalar, al->idx};
+    } else {
+        reg = quantum ? find_reg(p->c->qregs, p->c->n_qregs, name) : find_reg(p->c->cregs, p->c->n_cregs, name);
+        if (!reg) {
+            int other = al || (quantum ? find_reg(p->c->cregs, p->c->n_cregs, name) != NULL
+                                       : find_reg(p->c->qregs, p->c->n_qregs, name) != NULL);
+            fail_at(p, name, QASM_SYNTAX, "'%.*s' is %s", name->len, name->s,
+                    other ? (quantum ? "classical bits, not qubits" : "qubits, not classical bits")
+                          : (quantum ? "not a declared qubit register" : "not a declared classical register"));
+        }
+        r = (reg_view){reg->name, reg->size, reg->start, reg->scalar, NULL};
     }
     if (accept(p, "[")) {
         token *it = peek(p);
         if (it->type == T_PUNCT && tok_is(it, "{")) {
-            parse_index_list(p, r, &o, it, 0);
+            parse_index_list(p, &r, &o, it, 0);
             expect(p, "]", "after the indices");
             return o;
         }
         long idx = int_value(p, "an index");
         if (accept(p, ":")) {
-            parse_index_list(p, r, &o, it, idx);
+            parse_index_list(p, &r, &o, it, idx);
             expect(p, "]", "after the indices");
             return o;
         }
-        if (idx < 0 || idx >= r->size)
-            fail_at(p, it, QASM_SYNTAX, "index %ld is out of range for '%s' (size %d)", idx, r->name, r->size);
+        if (idx < 0 || idx >= r.size)
+            fail_at(p, it, QASM_SYNTAX, "index %ld is out of range for '%s' (size %d)", idx, r.name, r.size);
         expect(p, "]", "after the index");
-        o.start = r->start + (int)idx;
+        o.start = view_at(&r, idx);
         return o;
     }
-    o.start = r->start;
-    if (r->scalar) return o; /* one qubit: repeated, not broadcast, in a gate call over registers */
-    o.count = r->size;
+    if (r.scalar) { /* one qubit: repeated, not broadcast, in a gate call over registers */
+        o.start = view_at(&r, 0);
+        return o;
+    }
+    o.count = r.size;
     o.whole = 1;
+    if (r.map) {
+        o.has_list = 1;
+        for (int i = 0; i < r.size; i++) o.list[i] = r.map[i];
+    } else {
+        o.start = r.start;
+    }
     return o;
+}
+
+static struct alias *find_alias(parser *p, const token *t) {
+    for (int i = p->n_aliases - 1; i >= 0; i--)
+        if (tok_is(t, p->aliases[i].name)) return &p->aliases[i];
+    return NULL;
+}
+
+static subdef *find_sub(parser *p, const token *t) {
+    for (int i = p->n_subs - 1; i >= 0; i--)
+        if (tok_is(t, p->subs[i].name)) return &p->subs[i];
+    return NULL;
+}
+
+/* A new alias (let, a subroutine's qubit or bit argument) for the elements of o. */
+static void alias_add(parser *p, const token *name, int quantum, const operand *o, int scalar) {
+    if (p->n_aliases == p->cap_aliases)
+        p->aliases = pit_realloc(p->aliases, (size_t)(p->cap_aliases = p->cap_aliases * 2 + 8) * sizeof(struct alias));
+    struct alias *a = &p->aliases[p->n_aliases++];
+    snprintf(a->name, sizeof a->name, "%.*s", name->len, name->s);
+    a->quantum = quantum;
+    a->scalar = scalar;
+    a->n = o->count;
+    for (int i = 0; i < o->count; i++) a->idx[i] = (int8_t)op_qubit(o, i);
 }
 
 /* ---------------------------------------------------------------- gates: definition and expansion */
@@ -937,64 +1269,19 @@ static void push_measure(parser *p, qasm_oplist *out, const operand *q, const op
     }
 }
 
-static void parse_if(parser *p, qasm_oplist *out, const token *at) {
-    expect(p, "(", "after if");
-    token *reg = expect_id(p, "a classical register or bit");
-    qasm_register *r = find_reg(p->c->cregs, p->c->n_cregs, reg);
-    if (!r) fail_at(p, reg, QASM_SYNTAX, "'%.*s' is not a declared classical register", reg->len, reg->s);
-    int start = r->start, len = r->size;
-    if (accept(p, "[")) {
-        token *it = peek(p);
-        long idx = expect_int(p, "an index");
-        if (idx < 0 || idx >= r->size) fail_at(p, it, QASM_SYNTAX, "index %ld is out of range for '%s'", idx, r->name);
-        expect(p, "]", "after the index");
-        start += (int)idx;
-        len = 1;
-    }
-    uint64_t value = 1;
-    if (accept(p, "==")) {
-        token *vt = peek(p);
-        if (tok_is(vt, "true") || tok_is(vt, "false")) {
-            next(p);
-            value = tok_is(vt, "true");
-        } else {
-            long v = expect_int(p, "the value to compare with");
-            if (v < 0 || (len < 64 && (uint64_t)v >> len))
-                fail_at(p, vt, QASM_SYNTAX, "%ld does not fit in %d classical bit(s)", v, len);
-            value = (uint64_t)v;
-        }
-    } else if (len != 1) {
-        fail_at(p, peek(p), QASM_SYNTAX, "expected '==' and a value after the register in the if condition");
-    }
-    expect(p, ")", "to close the if condition");
-    qasm_oplist *body = live_open(p, at);
-    enter(p, at);
-    if (accept(p, "{")) {
-        while (!accept(p, "}")) {
-            if (peek(p)->type == T_EOF) fail_at(p, at, QASM_SYNTAX, "the if block has no closing '}'");
-            parse_body(p, body, NULL, NULL, 0);
-        }
-    } else {
-        parse_body(p, body, NULL, NULL, 0);
-    }
-    leave(p);
-    qasm_op *op = qasm_oplist_push(out);
-    op->kind = OP_IF;
-    op->cond_start = start;
-    op->cond_len = len;
-    op->cond_value = value;
-    op->body = body->ops; /* out owns the body now */
-    op->n_body = body->n;
-    body->ops = NULL;
-    body->n = 0;
-    live_close(p);
-    p->c->has_midcircuit = 1;
-}
+static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const qubit_env *qenv, int in_gate);
 
-/* One statement into out. Inside a gate body only gate calls, gphase and barrier are allowed. */
 static int is_scalar_type(const token *t) {
     return t->type == T_ID && (tok_is(t, "float") || tok_is(t, "int") || tok_is(t, "uint") || tok_is(t, "angle") ||
                                tok_is(t, "bool"));
+}
+static char type_char(const token *t) {
+    return tok_is(t, "int") ? 'i' : tok_is(t, "uint") ? 'u' : tok_is(t, "bool") ? 'b' : 'f';
+}
+static double coerce(char type, double v) {
+    if (type == 'i' || type == 'u') return trunc(v);
+    if (type == 'b') return v != 0;
+    return v;
 }
 
 /* After a classical type's keyword: its optional [size], which a folded value does not need. */
@@ -1005,58 +1292,26 @@ static void skip_type_size(parser *p) {
     }
 }
 
-/* A new classical variable (a declaration's, once its value is known, or a loop's): its slot. */
-static int var_add(parser *p, const token *name, double value) {
-    for (int i = 0; i < p->n_vars; i++)
+/* A new classical variable (a declaration's, a loop's, a subroutine argument): its slot. Names are
+ * unique from var_base (a subroutine's body starts a new scope). */
+static int var_add(parser *p, const token *name, double value, char type, int is_const) {
+    for (int i = p->var_base; i < p->n_vars; i++)
         if (tok_is(name, p->vars[i].name))
             fail_at(p, name, QASM_SYNTAX, "'%.*s' is already declared", name->len, name->s);
     if (find_reg(p->c->qregs, p->c->n_qregs, name) || find_reg(p->c->cregs, p->c->n_cregs, name))
         fail_at(p, name, QASM_SYNTAX, "'%.*s' is already declared", name->len, name->s);
     if (p->n_vars == 64) fail_at(p, name, QASM_TOO_LARGE, "more than 64 classical variables");
     snprintf(p->vars[p->n_vars].name, sizeof p->vars[0].name, "%.*s", name->len, name->s);
-    p->vars[p->n_vars].value = value;
+    p->vars[p->n_vars].value = coerce(type, value);
+    p->vars[p->n_vars].type = type;
+    p->vars[p->n_vars].is_const = (char)is_const;
+    p->vars[p->n_vars].runtime_depth = p->runtime_depth;
     return p->n_vars++;
 }
-
-/* [const | input | output] TYPE[size]? name (= value)? ;  with TYPE float, int, uint, angle or bool.
- * Inputs take their value from the request (qasm_limits.input_*); the others from a constant
- * expression (0 without one). Folded wherever the name is used. */
-static void parse_scalar_decl(parser *p, const token *first) {
-    int is_input = tok_is(first, "input"), is_output = tok_is(first, "output"), is_const = tok_is(first, "const");
-    if (is_input || is_output || is_const) next(p);
-    token *type = peek(p);
-    if (!is_scalar_type(type)) {
-        if (is_input || is_output)
-            fail_at(p, type, QASM_SYNTAX, "%s of this type is not supported (float, int, uint, angle or bool are)",
-                    is_input ? "input" : "output");
-        fail_at(p, type, QASM_SYNTAX, "expected a classical type (float, int, uint, angle or bool) after const");
-    }
-    next(p);
-    skip_type_size(p);
-    token *name = expect_id(p, "the variable's name");
-    double value = 0;
-    if (is_input) {
-        int found = 0;
-        for (int i = 0; i < p->lim->n_inputs; i++)
-            if (tok_is(name, p->lim->input_names[i])) {
-                value = p->lim->input_values[i];
-                found = 1;
-            }
-        if (!found)
-            fail_at(p, name, QASM_SYNTAX, "the circuit declares input '%.*s': give its value in run_circuit's "
-                    "\"inputs\" ({\"%.*s\": ...})", name->len, name->s, name->len, name->s);
-    } else if (accept(p, "=")) {
-        value = finite_expr(p, NULL, "the variable's value");
-    } else if (is_const) {
-        fail_at(p, name, QASM_SYNTAX, "const '%.*s' needs a value (const float x = ...;)", name->len, name->s);
-    }
-    if (is_output) warn_once(p, "output variables are not reported (the result holds the measurement counts)");
-    if (tok_is(type, "int") || tok_is(type, "uint")) value = trunc(value);
-    if (tok_is(type, "bool")) value = value != 0;
-    var_add(p, name, value);
-    if (peek(p)->type == T_PUNCT && tok_is(peek(p), "="))
-        fail_at(p, peek(p), QASM_SYNTAX, "an input takes its value from the request, not from the program");
-    expect(p, ";", "after the declaration");
+static int find_var(parser *p, const token *t) {
+    for (int i = p->n_vars - 1; i >= 0; i--)
+        if (tok_is(t, p->vars[i].name)) return i;
+    return -1;
 }
 
 /* Skips a statement this simulator accepts and ignores: to its ';', or to the '}' closing its block
@@ -1073,12 +1328,212 @@ static void skip_statement(parser *p, const token *at) {
     }
 }
 
+/* After a block's '{': to the '}' that closes it. */
+static void skip_block_rest(parser *p, const token *at) {
+    for (int level = 1; level;) {
+        token *t = next(p);
+        if (t->type == T_EOF) fail_at(p, at, QASM_SYNTAX, "'%.*s' has no closing '}'", at->len, at->s);
+        if (t->type == T_PUNCT && tok_is(t, "{")) level++;
+        if (t->type == T_PUNCT && tok_is(t, "}")) level--;
+    }
+}
+static void skip_parens(parser *p, const token *at) {
+    expect(p, "(", "after the keyword");
+    for (int level = 1; level;) {
+        token *t = next(p);
+        if (t->type == T_EOF) fail_at(p, at, QASM_SYNTAX, "'%.*s' has no closing ')'", at->len, at->s);
+        if (t->type == T_PUNCT && tok_is(t, "(")) level++;
+        if (t->type == T_PUNCT && tok_is(t, ")")) level--;
+    }
+}
+
+/* One statement or block, unparsed: a branch not taken, a loop that never runs, a case not chosen.
+ * Statements with bodies are skipped by their structure (an if's else, a loop's set of values). */
+static void skip_stmt(parser *p, const token *at) {
+    token *t = peek(p);
+    enter(p, t);
+    if (accept(p, "{")) {
+        skip_block_rest(p, t);
+    } else if (accept(p, "if")) {
+        skip_parens(p, t);
+        skip_stmt(p, t);
+        if (accept(p, "else")) skip_stmt(p, t);
+    } else if (accept(p, "while")) {
+        skip_parens(p, t);
+        skip_stmt(p, t);
+    } else if (accept(p, "switch")) {
+        skip_parens(p, t);
+        expect(p, "{", "after the switch's target");
+        skip_block_rest(p, t);
+    } else if (accept(p, "for")) {
+        while (!accept(p, "in")) {
+            if (peek(p)->type == T_EOF) fail_at(p, t, QASM_SYNTAX, "expected 'in' in the for loop");
+            next(p);
+        }
+        if (accept(p, "{")) {
+            skip_block_rest(p, t);
+        } else if (accept(p, "[")) {
+            while (!accept(p, "]")) {
+                if (peek(p)->type == T_EOF) fail_at(p, t, QASM_SYNTAX, "the loop's range has no closing ']'");
+                next(p);
+            }
+        } else {
+            next(p);
+        }
+        skip_stmt(p, t);
+    } else {
+        skip_statement(p, at);
+    }
+    leave(p);
+}
+
+/* A block { ... } or one statement. Its declarations end with it; a parse-time break, continue or
+ * return skips the rest of it. */
+static void parse_block(parser *p, qasm_oplist *out, const token *at) {
+    enter(p, at);
+    int vars = p->n_vars, aliases = p->n_aliases;
+    token *open = peek(p);
+    if (accept(p, "{")) {
+        for (;;) {
+            if (p->jump) {
+                skip_block_rest(p, open);
+                break;
+            }
+            if (accept(p, "}")) break;
+            if (peek(p)->type == T_EOF) {
+                if (at->type == T_ID) fail_at(p, open, QASM_SYNTAX, "the %.*s has no closing '}'", at->len, at->s);
+                fail_at(p, open, QASM_SYNTAX, "the block has no closing '}'");
+            }
+            parse_body(p, out, NULL, NULL, 0);
+        }
+    } else if (p->jump) {
+        skip_stmt(p, at);
+    } else {
+        parse_body(p, out, NULL, NULL, 0);
+    }
+    p->n_vars = vars;
+    p->n_aliases = aliases;
+    leave(p);
+}
+
+static void take_list(qasm_oplist *l, qasm_op **ops, size_t *n) {
+    *ops = l->ops;
+    *n = l->n;
+    l->ops = NULL;
+    l->n = 0;
+}
+
+/* if (condition) stmt [else stmt]. A condition known before the run chooses its branch now (the
+ * other is not even parsed); one on measured bits becomes OP_IF, decided shot by shot. */
+static void parse_if(parser *p, qasm_oplist *out, const token *at) {
+    expect(p, "(", "after if");
+    int mark = p->n_xn;
+    xv cond = x_or(p, NULL);
+    expect(p, ")", "to close the if condition");
+    if (cond.node < 0) {
+        p->n_xn = mark;
+        if (cond.v != 0) {
+            parse_block(p, out, at);
+            if (accept(p, "else")) skip_stmt(p, at);
+        } else {
+            skip_stmt(p, at);
+            if (accept(p, "else")) parse_block(p, out, at);
+        }
+        return;
+    }
+    qasm_oplist *body = live_open(p, at);
+    qasm_oplist *els = live_open(p, at);
+    p->runtime_depth++;
+    parse_block(p, body, at);
+    if (accept(p, "else")) parse_block(p, els, at);
+    p->runtime_depth--;
+    qasm_op *op = qasm_oplist_push(out);
+    op->kind = OP_IF;
+    op->cond = x_take(p, cond);
+    p->n_xn = mark;
+    take_list(body, &op->body, &op->n_body);
+    take_list(els, &op->else_body, &op->n_else);
+    live_close(p);
+    live_close(p);
+    p->c->has_midcircuit = 1;
+}
+
+static void loop_push(parser *p, const token *at, int runtime) {
+    if (p->n_loops == 64) fail_at(p, at, QASM_TOO_LARGE, "more than 64 loops inside each other");
+    p->loops[p->n_loops].runtime = runtime;
+    p->loops[p->n_loops].runtime_depth = p->runtime_depth;
+    p->n_loops++;
+}
+
+static void count_iteration(parser *p, const token *at) {
+    if (++p->loop_iterations > QASM_MAX_LOOP_ITERATIONS)
+        fail_at(p, at, QASM_TOO_LARGE, "more than %ld loop iterations in the circuit (a loop that never ends?)",
+                QASM_MAX_LOOP_ITERATIONS);
+}
+
+/* After an iteration of a parse-time loop: 1 when it ends here (break, or a return to pass on). */
+static int loop_jumped(parser *p) {
+    if (p->jump == J_CONTINUE) p->jump = J_NONE;
+    if (p->jump == J_BREAK) {
+        p->jump = J_NONE;
+        return 1;
+    }
+    return p->jump == J_RETURN;
+}
+
+/* while (condition) body. On values known before the run it unrolls here, the condition read again
+ * after every iteration; on measured bits it becomes OP_WHILE, run shot by shot. */
+static void parse_while(parser *p, qasm_oplist *out, const token *at) {
+    expect(p, "(", "after while");
+    int cond_at = p->pos;
+    for (int first = 1;; first = 0) {
+        p->pos = cond_at;
+        int mark = p->n_xn;
+        long read = p->vars_read;
+        xv cond = x_or(p, NULL);
+        expect(p, ")", "to close the while condition");
+        /* A condition that reads neither bits nor variables (while (true)) can only end by a break,
+         * which may depend on measured bits: such a loop also runs shot by shot. */
+        if (first && cond.node < 0 && cond.v != 0 && read == p->vars_read) 
+            cond = (xv){xn_push(p, (qasm_cnode){.kind = CX_CONST, .value = 1}), 0}; /* a node: run-time */
+        if (cond.node >= 0 && first) {
+            qasm_oplist *body = live_open(p, at);
+            p->runtime_depth++;
+            loop_push(p, at, 1);
+            parse_block(p, body, at);
+            p->n_loops--;
+            p->runtime_depth--;
+            qasm_op *op = qasm_oplist_push(out);
+            op->kind = OP_WHILE;
+            op->cond = x_take(p, cond);
+            p->n_xn = mark;
+            take_list(body, &op->body, &op->n_body);
+            live_close(p);
+            p->c->has_midcircuit = 1;
+            return;
+        }
+        p->n_xn = mark;
+        if (cond.node >= 0)
+            fail_at(p, at, QASM_SYNTAX, "the loop's condition came to depend on measured bits after it started");
+        if (cond.v == 0) {
+            skip_stmt(p, at);
+            return;
+        }
+        count_iteration(p, at);
+        loop_push(p, at, 0);
+        parse_block(p, out, at);
+        p->n_loops--;
+        if (loop_jumped(p)) return;
+    }
+}
+
 /* for [type] name in [a:b] | [a:step:b] | {v, ...} body: the body is parsed once per value, with
  * name bound to it (a constant while it runs), so that `h q[i];` indexes as the loop goes. The
  * tokens of one top-level statement stay until it ends, so going back to the body is safe. */
 static void parse_for(parser *p, qasm_oplist *out, const token *at) {
+    char type = 'i';
     if (is_scalar_type(peek(p))) {
-        next(p);
+        type = type_char(next(p));
         skip_type_size(p);
     }
     token *name = expect_id(p, "the loop variable");
@@ -1106,7 +1561,7 @@ static void parse_for(parser *p, qasm_oplist *out, const token *at) {
         if (step == 0) fail_at(p, at, QASM_SYNTAX, "a range's step cannot be 0");
         is_range = 1;
     }
-    int slot = var_add(p, name, 0);
+    int slot = var_add(p, name, 0, type, 0);
     int body = p->pos;
     enter(p, at);
     long done = 0;
@@ -1120,26 +1575,539 @@ static void parse_for(parser *p, qasm_oplist *out, const token *at) {
             if (k == n_values) break;
             v = values[k];
         }
-        if (++p->loop_iterations > QASM_MAX_LOOP_ITERATIONS)
-            fail_at(p, at, QASM_TOO_LARGE, "more than %ld loop iterations in the circuit", QASM_MAX_LOOP_ITERATIONS);
+        count_iteration(p, at);
         p->vars[slot].value = v;
         p->pos = body;
-        if (accept(p, "{")) {
-            while (!accept(p, "}")) {
-                if (peek(p)->type == T_EOF) fail_at(p, at, QASM_SYNTAX, "the loop's body has no closing '}'");
-                parse_body(p, out, NULL, NULL, 0);
-            }
-        } else {
-            parse_body(p, out, NULL, NULL, 0);
-        }
+        loop_push(p, at, 0);
+        parse_block(p, out, at);
+        p->n_loops--;
         done++;
+        if (loop_jumped(p)) break;
     }
     if (!done) { /* no iteration: step over the body unparsed */
         p->pos = body;
-        skip_statement(p, at);
+        skip_stmt(p, at);
     }
     leave(p);
-    p->n_vars--; /* the variable's scope is the loop */
+    p->n_vars = slot; /* the variable's scope is the loop */
+}
+
+/* break; continue; In a loop that unrolls at parse time the rest of the iteration is skipped now; in
+ * a while on measured bits it is an op. */
+static void parse_jump(parser *p, qasm_oplist *out, const token *t) {
+    int is_break = tok_is(t, "break");
+    next(p);
+    expect(p, ";", is_break ? "after break" : "after continue");
+    if (p->n_loops <= p->loop_base) fail_at(p, t, QASM_SYNTAX, "'%.*s' outside a loop", t->len, t->s);
+    if (p->loops[p->n_loops - 1].runtime) {
+        qasm_oplist_push(out)->kind = is_break ? OP_BREAK : OP_CONTINUE;
+        return;
+    }
+    if (p->runtime_depth > p->loops[p->n_loops - 1].runtime_depth)
+        fail_at(p, t, QASM_SYNTAX, "'%.*s' under a condition on measured bits, in a loop that unrolls before the run "
+                "(for, or while on known values), is not supported", t->len, t->s);
+    p->jump = is_break ? J_BREAK : J_CONTINUE;
+}
+
+/* switch (target) { case v, ... { } ... default { } }. A target known before the run chooses its
+ * case now; one on measured bits becomes a chain of OP_IF/else, each condition read before any case
+ * body runs (as a switch does). */
+static void parse_switch(parser *p, qasm_oplist *out, const token *at) {
+    expect(p, "(", "after switch");
+    int mark = p->n_xn;
+    xv target = x_or(p, NULL);
+    expect(p, ")", "after the switch's target");
+    token *open = peek(p);
+    expect(p, "{", "to start the switch's cases");
+    enter(p, open);
+    xv conds[64];
+    qasm_oplist *lists[65];
+    int n_cases = 0, has_default = 0, taken = 0;
+    if (target.node >= 0) p->runtime_depth++;
+    while (!accept(p, "}")) {
+        token *ct = peek(p);
+        if (ct->type == T_EOF) fail_at(p, at, QASM_SYNTAX, "the switch has no closing '}'");
+        if (has_default) fail_at(p, ct, QASM_SYNTAX, "default must be the switch's last case");
+        int is_default = accept(p, "default");
+        if (!is_default && !accept(p, "case")) {
+            char got[64];
+            describe(ct, got, sizeof got);
+            fail_at(p, ct, QASM_SYNTAX, "expected 'case' or 'default' in the switch, got %s", got);
+        }
+        int match = is_default;
+        xv cond = x_const(0);
+        if (!is_default) {
+            int first = 1;
+            do {
+                token *vt = peek(p);
+                xv v = x_or(p, NULL);
+                if (v.node >= 0) fail_at(p, vt, QASM_SYNTAX, "a case's value must be known before the run");
+                if (!is_whole(v.v)) fail_at(p, vt, QASM_SYNTAX, "a case's value must be a whole number, got %g", v.v);
+                if (target.node < 0) {
+                    if (v.v == target.v) match = 1;
+                } else {
+                    xv eq = x_binop(p, vt, CX_EQ, target, v);
+                    cond = first ? eq : x_binop(p, vt, CX_LOR, cond, eq);
+                }
+                first = 0;
+            } while (accept(p, ","));
+        }
+        if (!tok_is(peek(p), "{")) fail_at(p, peek(p), QASM_SYNTAX, "expected '{' to start the case's body");
+        if (target.node < 0) {
+            if (match && !taken) {
+                parse_block(p, out, ct);
+                taken = 1;
+            } else {
+                skip_stmt(p, ct);
+            }
+        } else {
+            if (n_cases == 64) fail_at(p, ct, QASM_TOO_LARGE, "more than 64 cases in a switch on measured bits");
+            lists[n_cases] = live_open(p, ct); /* the default's is the last */
+            parse_block(p, lists[n_cases], ct);
+            if (is_default)
+                has_default = 1;
+            else
+                conds[n_cases++] = cond;
+        }
+        if (is_default) has_default = 1;
+    }
+    leave(p);
+    if (target.node < 0) {
+        p->n_xn = mark;
+        return;
+    }
+    p->runtime_depth--;
+    /* From the last case back: each case's else is the next case (the default at the end). */
+    qasm_op *chain = NULL;
+    size_t n_chain = 0;
+    if (has_default) take_list(lists[n_cases], &chain, &n_chain);
+    for (int i = n_cases - 1; i >= 0; i--) {
+        qasm_op *op = pit_calloc(1, sizeof(qasm_op));
+        op->kind = OP_IF;
+        op->cond = x_take(p, conds[i]);
+        take_list(lists[i], &op->body, &op->n_body);
+        op->else_body = chain;
+        op->n_else = n_chain;
+        chain = op;
+        n_chain = 1;
+    }
+    for (size_t i = 0; i < n_chain; i++) *qasm_oplist_push(out) = chain[i];
+    free(chain);
+    for (int i = 0; i < n_cases + has_default; i++) live_close(p);
+    p->n_xn = mark;
+    p->c->has_midcircuit = 1;
+}
+
+/* Bits o = v: one OP_SETBITS per contiguous run of o, each taking its part of the value. */
+static void emit_setbits(parser *p, qasm_oplist *out, const operand *o, xv v, const token *at) {
+    if (v.node < 0 && !is_whole(v.v))
+        fail_at(p, at, QASM_SYNTAX, "classical bits hold whole numbers, got %g", v.v);
+    for (int i = 0; i < o->count;) {
+        int start = op_qubit(o, i), len = 1;
+        while (i + len < o->count && op_qubit(o, i + len) == start + len) len++;
+        xv part = i ? x_binop(p, at, CX_SHR, v, x_const(i)) : v;
+        qasm_op *op = qasm_oplist_push(out);
+        op->kind = OP_SETBITS;
+        op->set_start = start;
+        op->set_len = len;
+        op->cond = x_take(p, part);
+        i += len;
+    }
+    p->c->has_midcircuit = 1;
+}
+
+static const char *const assign_ops[] = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "**=", NULL};
+static const qasm_cnode_kind assign_kinds[] = {CX_CONST, CX_ADD, CX_SUB, CX_MUL, CX_DIV, CX_MOD, CX_BAND,
+                                               CX_BOR, CX_BXOR, CX_SHL, CX_SHR, CX_POW};
+/* =, +=, ...: 1 and *kind (CX_CONST for a plain '='), or 0. */
+static int accept_assign(parser *p, qasm_cnode_kind *kind) {
+    if (peek(p)->type != T_PUNCT) return 0;
+    for (int i = 0; assign_ops[i]; i++)
+        if (accept(p, assign_ops[i])) {
+            *kind = assign_kinds[i];
+            return 1;
+        }
+    return 0;
+}
+
+static void call_sub(parser *p, qasm_oplist *out, subdef *d, const token *name, int ret_kind, const operand *ret_bits,
+                     int ret_var);
+
+/* The right side of bits = ...: a measurement, a subroutine's value, or an expression. */
+static void assign_bits_rhs(parser *p, qasm_oplist *out, const operand *c, qasm_cnode_kind kind, const token *at) {
+    token *r = peek(p);
+    if (kind == CX_CONST && tok_is(r, "measure")) {
+        next(p);
+        operand q = parse_operand(p, 1, NULL);
+        push_measure(p, out, &q, c, r);
+        return;
+    }
+    subdef *d = kind == CX_CONST && r->type == T_ID ? find_sub(p, r) : NULL;
+    if (d) {
+        next(p);
+        call_sub(p, out, d, r, 1, c, -1);
+        return;
+    }
+    int mark = p->n_xn;
+    xv v = x_or(p, NULL);
+    if (kind != CX_CONST) v = x_binop(p, at, kind, x_bits_of(p, at, c), v);
+    emit_setbits(p, out, c, v, r);
+    p->n_xn = mark;
+}
+
+/* A classical variable's new value: known before the run, so folded from here on. */
+static void set_var(parser *p, int slot, qasm_cnode_kind kind, xv v, const token *at, const token *vt) {
+    if (v.node >= 0)
+        fail_at(p, vt, QASM_SYNTAX, "'%s' would hold a value that depends on measured bits: classical variables "
+                "hold values known before the run here (bits can hold measured values: declare bit[n])",
+                p->vars[slot].name);
+    double nv = kind == CX_CONST ? v.v : x_binop(p, at, kind, x_const(p->vars[slot].value), v).v;
+    if (!isfinite(nv)) fail_at(p, vt, QASM_SYNTAX, "'%s' would be %g, not a finite number", p->vars[slot].name, nv);
+    p->vars[slot].value = coerce(p->vars[slot].type, nv);
+}
+
+static void assign_var(parser *p, qasm_oplist *out, int slot, const token *name) {
+    token *at = peek(p);
+    qasm_cnode_kind kind;
+    if (!accept_assign(p, &kind)) {
+        char got[64];
+        describe(at, got, sizeof got);
+        fail_at(p, at, QASM_SYNTAX, "expected '=' (or +=, -=, ...) after the variable '%.*s', got %s", name->len,
+                name->s, got);
+    }
+    if (p->vars[slot].is_const)
+        fail_at(p, name, QASM_SYNTAX, "'%s' is a const or an input: it cannot be assigned", p->vars[slot].name);
+    if (p->runtime_depth != p->vars[slot].runtime_depth)
+        fail_at(p, name, QASM_SYNTAX, "'%s' is assigned under a condition on measured bits: classical variables hold "
+                "values known before the run here (bits can hold measured values: declare bit[n])", p->vars[slot].name);
+    token *vt = peek(p);
+    subdef *d = kind == CX_CONST && vt->type == T_ID ? find_sub(p, vt) : NULL;
+    if (d) {
+        next(p);
+        call_sub(p, out, d, vt, 2, NULL, slot);
+    } else {
+        int mark = p->n_xn;
+        set_var(p, slot, kind, x_or(p, NULL), at, vt);
+        p->n_xn = mark;
+    }
+    expect(p, ";", "after the assignment");
+}
+
+/* [const | input | output] TYPE[size]? name (= value)? ;  with TYPE float, int, uint, angle or bool.
+ * Inputs take their value from the request (qasm_limits.input_*); the others from an expression
+ * known before the run, or a subroutine's value (0 without one). Folded wherever the name is used. */
+static void parse_scalar_decl(parser *p, qasm_oplist *out, const token *first) {
+    int is_input = tok_is(first, "input"), is_output = tok_is(first, "output"), is_const = tok_is(first, "const");
+    if (is_input || is_output || is_const) next(p);
+    token *type = peek(p);
+    if (!is_scalar_type(type)) {
+        if (is_input || is_output)
+            fail_at(p, type, QASM_SYNTAX, "%s of this type is not supported (float, int, uint, angle or bool are)",
+                    is_input ? "input" : "output");
+        fail_at(p, type, QASM_SYNTAX, "expected a classical type (float, int, uint, angle or bool) after const");
+    }
+    next(p);
+    skip_type_size(p);
+    token *name = expect_id(p, "the variable's name");
+    char tc = type_char(type);
+    if (is_input) {
+        int found = 0;
+        double value = 0;
+        for (int i = 0; i < p->lim->n_inputs; i++)
+            if (tok_is(name, p->lim->input_names[i])) {
+                value = p->lim->input_values[i];
+                found = 1;
+            }
+        if (!found)
+            fail_at(p, name, QASM_SYNTAX, "the circuit declares input '%.*s': give its value in run_circuit's "
+                    "\"inputs\" ({\"%.*s\": ...})", name->len, name->s, name->len, name->s);
+        var_add(p, name, value, tc, 1);
+        if (peek(p)->type == T_PUNCT && tok_is(peek(p), "="))
+            fail_at(p, peek(p), QASM_SYNTAX, "an input takes its value from the request, not from the program");
+    } else {
+        int slot = var_add(p, name, 0, tc, 0);
+        token *at = peek(p);
+        if (accept(p, "=")) {
+            token *vt = peek(p);
+            subdef *d = vt->type == T_ID ? find_sub(p, vt) : NULL;
+            if (d) {
+                next(p);
+                call_sub(p, out, d, vt, 2, NULL, slot);
+            } else {
+                int mark = p->n_xn;
+                set_var(p, slot, CX_CONST, x_or(p, NULL), at, vt);
+                p->n_xn = mark;
+            }
+        } else if (is_const) {
+            fail_at(p, name, QASM_SYNTAX, "const '%.*s' needs a value (const float x = ...;)", name->len, name->s);
+        }
+        p->vars[slot].is_const = (char)is_const;
+    }
+    if (is_output) warn_once(p, "output variables are not reported (the result holds the measurement counts)");
+    expect(p, ";", "after the declaration");
+}
+
+/* def name(params) [-> type] { body }: kept as tokens, inlined at each call (as gates are). */
+static void parse_def(parser *p, const token *at) {
+    token *name = expect_id(p, "the subroutine's name");
+    if (find_sub(p, name) || find_def(p, name))
+        fail_at(p, name, QASM_SYNTAX, "'%.*s' is already defined", name->len, name->s);
+    if (p->n_subs == p->cap_subs) p->subs = pit_realloc(p->subs, (size_t)(p->cap_subs = p->cap_subs * 2 + 4) * sizeof(subdef));
+    subdef *d = &p->subs[p->n_subs];
+    memset(d, 0, sizeof *d);
+    p->sub_pending = 1;
+    d->name = tok_dup(name);
+    expect(p, "(", "after the subroutine's name");
+    if (!accept(p, ")")) {
+        do {
+            if (d->n_params == 16) fail_at(p, peek(p), QASM_TOO_LARGE, "more than 16 parameters");
+            accept(p, "const");
+            accept(p, "readonly");
+            token *ty = peek(p);
+            char kind, type = 0;
+            long size = 0;
+            if (tok_is(ty, "qubit") || tok_is(ty, "bit")) {
+                next(p);
+                kind = tok_is(ty, "qubit") ? 'q' : 'b';
+                if (accept(p, "[")) {
+                    size = expect_int(p, "the parameter's size");
+                    if (size < 1 || size > 64) fail_at(p, ty, QASM_SYNTAX, "a parameter of %ld elements", size);
+                    expect(p, "]", "after the parameter's size");
+                }
+            } else if (is_scalar_type(ty)) {
+                next(p);
+                skip_type_size(p);
+                kind = 'c';
+                type = type_char(ty);
+            } else {
+                char got[64];
+                describe(ty, got, sizeof got);
+                fail_at(p, ty, QASM_SYNTAX, "expected a parameter type (qubit, qubit[n], bit, bit[n], float, int, uint, "
+                        "angle, bool), got %s", got);
+            }
+            token *pn = expect_id(p, "the parameter's name");
+            d->params[d->n_params].name = tok_dup(pn);
+            d->params[d->n_params].kind = kind;
+            d->params[d->n_params].size = (int)size;
+            d->params[d->n_params].type = type;
+            d->n_params++;
+        } while (accept(p, ","));
+        expect(p, ")", "after the subroutine's parameters");
+    }
+    if (accept(p, "->")) {
+        token *rt = peek(p);
+        if (tok_is(rt, "bit")) {
+            d->ret = 'b';
+        } else if (is_scalar_type(rt)) {
+            d->ret = type_char(rt);
+        } else {
+            fail_at(p, rt, QASM_SYNTAX, "expected the return type (bit, bit[n], float, int, uint, angle, bool)");
+        }
+        next(p);
+        skip_type_size(p);
+    }
+    token *open = peek(p);
+    expect(p, "{", "to start the subroutine's body");
+    int body_start = p->pos;
+    for (int level = 1; level;) {
+        token *t = next(p);
+        if (t->type == T_EOF) fail_at(p, open, QASM_SYNTAX, "the body of '%s' has no closing '}'", d->name);
+        if (t->type == T_PUNCT && tok_is(t, "{")) level++;
+        if (t->type == T_PUNCT && tok_is(t, "}")) level--;
+        static const char *const banned[] = {"qubit", "qreg", "gate", "def", NULL};
+        for (int k = 0; t->type == T_ID && banned[k]; k++)
+            if (tok_is(t, banned[k])) fail_at(p, t, QASM_SYNTAX, "'%s' is not allowed inside a subroutine", banned[k]);
+    }
+    int close = p->pos - 1;
+    d->body_n = close - body_start;
+    d->body = pit_malloc((size_t)(d->body_n + 2) * sizeof(token));
+    for (int i = body_start; i <= close; i++) d->body[i - body_start] = *tok_at(p, i);
+    d->body[d->body_n + 1] = d->body[d->body_n];
+    d->body[d->body_n + 1].type = T_EOF;
+    d->body[d->body_n + 1].len = 0;
+    p->n_subs++; /* visible after its own body: no recursion */
+    p->sub_pending = 0;
+    (void)at;
+}
+
+/* name(args) inlined: classical arguments bound as variables (by value), qubit and bit arguments as
+ * aliases of the caller's; the value of `return` goes where ret_kind says (1: bits, 2: a variable). */
+static void call_sub(parser *p, qasm_oplist *out, subdef *d, const token *name, int ret_kind, const operand *ret_bits,
+                     int ret_var) {
+    expect(p, "(", "after the subroutine's name");
+    double vals[16];
+    operand args[16];
+    for (int i = 0; i < d->n_params; i++) {
+        if (i) expect(p, ",", "between the arguments");
+        token *at = peek(p);
+        if (d->params[i].kind == 'c') {
+            int mark = p->n_xn;
+            xv v = x_or(p, NULL);
+            p->n_xn = mark;
+            if (v.node >= 0)
+                fail_at(p, at, QASM_SYNTAX, "argument '%s' of '%s' depends on measured bits: pass them as a bit argument",
+                        d->params[i].name, d->name);
+            vals[i] = v.v;
+        } else {
+            args[i] = parse_operand(p, d->params[i].kind == 'q', NULL);
+            int want = d->params[i].size ? d->params[i].size : 1;
+            if (args[i].count != want)
+                fail_at(p, at, QASM_SYNTAX, "argument '%s' of '%s' takes %d %s, got %d", d->params[i].name, d->name, want,
+                        d->params[i].kind == 'q' ? "qubit(s)" : "bit(s)", args[i].count);
+        }
+    }
+    expect(p, ")", "after the arguments");
+    if (ret_kind && !d->ret)
+        fail_at(p, name, QASM_SYNTAX, "subroutine '%s' returns nothing: its value cannot be assigned", d->name);
+    if (ret_kind == 1 && d->ret != 'b')
+        fail_at(p, name, QASM_SYNTAX, "subroutine '%s' returns a classical value, not bits", d->name);
+    /* The body's scope: its parameters, then its own declarations. */
+    int saved_pos = p->pos, saved_len = p->body_len, saved_vars = p->n_vars, saved_base = p->var_base;
+    int saved_aliases = p->n_aliases, saved_loop_base = p->loop_base;
+    token *saved_body = p->body;
+    struct ret_target saved_ret = p->ret;
+    enter(p, name);
+    p->var_base = p->n_vars;
+    for (int i = 0; i < d->n_params; i++) {
+        token pt = *name;
+        pt.s = d->params[i].name;
+        pt.len = (int)strlen(d->params[i].name);
+        if (d->params[i].kind == 'c')
+            var_add(p, &pt, vals[i], d->params[i].type, 0);
+        else
+            alias_add(p, &pt, d->params[i].kind == 'q', &args[i], d->params[i].size == 0);
+    }
+    p->ret.kind = ret_kind;
+    p->ret.n = 0;
+    if (ret_bits) {
+        p->ret.n = ret_bits->count;
+        for (int i = 0; i < ret_bits->count; i++) p->ret.bits[i] = (int8_t)op_qubit(ret_bits, i);
+    }
+    p->ret.var = ret_var;
+    p->ret.runtime_depth = p->runtime_depth;
+    p->ret.active = 1;
+    p->loop_base = p->n_loops;
+    p->body = d->body;
+    p->body_len = d->body_n + 2;
+    p->pos = 0;
+    while (p->pos < d->body_n && !p->jump) parse_body(p, out, NULL, NULL, 0);
+    if (p->jump == J_RETURN) p->jump = J_NONE;
+    p->body = saved_body;
+    p->body_len = saved_len;
+    p->pos = saved_pos;
+    p->n_vars = saved_vars;
+    p->var_base = saved_base;
+    p->n_aliases = saved_aliases;
+    p->loop_base = saved_loop_base;
+    p->ret = saved_ret;
+    leave(p);
+}
+
+static void parse_return(parser *p, qasm_oplist *out, const token *t) {
+    next(p);
+    if (!p->ret.active) fail_at(p, t, QASM_SYNTAX, "'return' outside a subroutine");
+    if (p->runtime_depth > p->ret.runtime_depth)
+        fail_at(p, t, QASM_SYNTAX, "'return' under a condition on measured bits is not supported (return at the end)");
+    operand target;
+    memset(&target, 0, sizeof target);
+    target.has_list = 1;
+    target.count = p->ret.n;
+    for (int i = 0; i < p->ret.n; i++) target.list[i] = p->ret.bits[i];
+    token *r = peek(p);
+    if (accept(p, ";")) {
+        p->jump = J_RETURN;
+        return;
+    }
+    if (tok_is(r, "measure")) {
+        next(p);
+        operand q = parse_operand(p, 1, NULL);
+        if (p->ret.kind != 1)
+            fail_at(p, r, QASM_SYNTAX, "a subroutine that returns a measurement must be assigned to bits (c = f(...);)");
+        push_measure(p, out, &q, &target, r);
+    } else {
+        int mark = p->n_xn;
+        xv v = x_or(p, NULL);
+        if (p->ret.kind == 1) emit_setbits(p, out, &target, v, r);
+        if (p->ret.kind == 2) set_var(p, p->ret.var, CX_CONST, v, r, r);
+        p->n_xn = mark;
+    }
+    expect(p, ";", "after return");
+    p->jump = J_RETURN;
+}
+
+/* let name = operand (++ operand)*; an alias of qubits or of classical bits. */
+static void parse_let(parser *p) {
+    token *name = expect_id(p, "the alias's name");
+    if (find_reg(p->c->qregs, p->c->n_qregs, name) || find_reg(p->c->cregs, p->c->n_cregs, name) || find_var(p, name) >= 0)
+        fail_at(p, name, QASM_SYNTAX, "'%.*s' is already declared", name->len, name->s);
+    expect(p, "=", "after the alias's name");
+    token *first = peek(p);
+    struct alias *fa = first->type == T_ID ? find_alias(p, first) : NULL;
+    int quantum = (first->type == T_PUNCT && tok_is(first, "$")) || find_reg(p->c->qregs, p->c->n_qregs, first) ||
+                  (fa && fa->quantum);
+    operand all;
+    memset(&all, 0, sizeof all);
+    all.has_list = 1;
+    all.whole = 1;
+    do {
+        operand o = parse_operand(p, quantum, NULL);
+        int n = o.whole ? o.count : 1;
+        if (all.count + n > QASM_MAX_QUBITS) fail_at(p, o.at, QASM_SYNTAX, "an alias of more than %d elements", QASM_MAX_QUBITS);
+        for (int i = 0; i < n; i++) all.list[all.count++] = o.whole ? op_qubit(&o, i) : o.start;
+    } while (accept(p, "++"));
+    expect(p, ";", "after the alias");
+    alias_add(p, name, quantum, &all, 0);
+}
+
+/* include "name"; a file of the request's "includes", read as if its text stood here. */
+static void parse_include(parser *p, qasm_oplist *out, const token *f) {
+    const char *text = NULL, *file = NULL;
+    for (int i = 0; i < p->lim->n_includes; i++)
+        if (f->len - 2 == (int)strlen(p->lim->include_names[i]) &&
+            strncmp(f->s + 1, p->lim->include_names[i], (size_t)f->len - 2) == 0) {
+            text = p->lim->include_texts[i];
+            file = p->lim->include_names[i];
+        }
+    if (!text)
+        fail_at(p, f, QASM_SYNTAX, "cannot include %.*s: give its text in the request's \"includes\" "
+                "({\"%.*s\": \"...\"}); only \"stdgates.inc\" and \"qelib1.inc\" are built in", f->len, f->s, f->len - 2,
+                f->s + 1);
+    expect(p, ";", "after the include");
+    if (p->n_streams == 8) fail_at(p, f, QASM_TOO_LARGE, "includes nested more than 8 deep");
+    struct stream_state *s = &p->streams[p->n_streams++];
+    *s = (struct stream_state){p->blocks, p->cap_blocks, p->first_block, p->n_toks, p->pos, p->src, p->lex_at,
+                               p->line_start, p->line, p->lexed_eof, p->body, p->body_len, p->file};
+    p->blocks = NULL;
+    p->cap_blocks = p->first_block = p->n_toks = p->pos = 0;
+    p->src = p->lex_at = p->line_start = text;
+    p->line = 1;
+    p->lexed_eof = 0;
+    p->body = NULL;
+    p->body_len = 0;
+    p->file = file;
+    if (accept(p, "OPENQASM")) { /* an included file may carry its own version line */
+        next(p);
+        expect(p, ";", "after the version");
+    }
+    while (peek(p)->type != T_EOF) {
+        tokens_forget_read(p);
+        parse_body(p, out, NULL, NULL, 0);
+    }
+    tokens_free(p);
+    p->n_streams--;
+    p->blocks = s->blocks;
+    p->cap_blocks = s->cap_blocks;
+    p->first_block = s->first_block;
+    p->n_toks = s->n_toks;
+    p->pos = s->pos;
+    p->src = s->src;
+    p->lex_at = s->lex_at;
+    p->line_start = s->line_start;
+    p->line = s->line;
+    p->lexed_eof = s->lexed_eof;
+    p->body = s->body;
+    p->body_len = s->body_len;
+    p->file = s->file;
 }
 
 static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const qubit_env *qenv, int in_gate) {
@@ -1149,6 +2117,10 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         int line = t->line;
         while (peek(p)->type != T_EOF && peek(p)->line == line) next(p);
         warn_once(p, "annotations (@...) are ignored");
+        return;
+    }
+    if (t->type == T_PUNCT && tok_is(t, "{") && !in_gate) { /* a bare block: a scope */
+        parse_block(p, out, t);
         return;
     }
     if (t->type != T_ID) {
@@ -1179,14 +2151,16 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         token *f = peek(p);
         if (f->type != T_STR) fail_at(p, f, QASM_SYNTAX, "expected a file name in quotes after include");
         next(p);
-        if (!tok_is(f, "\"stdgates.inc\"") && !tok_is(f, "\"qelib1.inc\""))
-            fail_at(p, f, QASM_SYNTAX, "cannot include %.*s: only \"stdgates.inc\" and \"qelib1.inc\" are built in",
-                    f->len, f->s);
-        expect(p, ";", "after the include");
+        if (tok_is(f, "\"stdgates.inc\"") || tok_is(f, "\"qelib1.inc\"")) {
+            expect(p, ";", "after the include");
+            return;
+        }
+        parse_include(p, out, f);
         return;
     }
     if (tok_is(t, "input") || tok_is(t, "output") || tok_is(t, "const") || is_scalar_type(t)) {
-        parse_scalar_decl(p, t);
+        /* int(x) ... at the start of a statement would be a cast: no statement starts so */
+        parse_scalar_decl(p, out, t);
         return;
     }
     if (tok_is(t, "qubit") || tok_is(t, "bit")) {
@@ -1201,6 +2175,17 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         }
         token *name = expect_id(p, "the register's name");
         declare(p, quantum, name, size, scalar);
+        token *eq = peek(p);
+        if (!quantum && accept(p, "=")) { /* bit[2] c = measure q;  bit[4] b = "0101";  bit c = f(q); */
+            const qasm_register *r = &p->c->cregs[p->c->n_cregs - 1];
+            operand o;
+            memset(&o, 0, sizeof o);
+            o.start = r->start;
+            o.count = r->size;
+            o.whole = 1;
+            o.at = name;
+            assign_bits_rhs(p, out, &o, CX_CONST, eq);
+        }
         expect(p, ";", "after the declaration");
         return;
     }
@@ -1220,10 +2205,21 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         parse_gate_def(p);
         return;
     }
+    if (tok_is(t, "def")) {
+        next(p);
+        parse_def(p, t);
+        return;
+    }
     if (tok_is(t, "delay")) {
         next(p);
         skip_statement(p, t);
         warn_once(p, "delay is ignored: a state-vector simulation has no time");
+        return;
+    }
+    if (tok_is(t, "duration") || tok_is(t, "stretch")) {
+        next(p);
+        skip_statement(p, t);
+        warn_once(p, "duration and stretch values are ignored: a state-vector simulation has no time");
         return;
     }
     if (tok_is(t, "defcalgrammar") || tok_is(t, "cal") || tok_is(t, "defcal") || tok_is(t, "extern")) {
@@ -1241,14 +2237,8 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
                 next(p);
             }
         }
-        token *open = peek(p);
-        expect(p, "{", "to start the box's body");
-        enter(p, open);
-        while (!accept(p, "}")) {
-            if (peek(p)->type == T_EOF) fail_at(p, open, QASM_SYNTAX, "the box has no closing '}'");
-            parse_body(p, out, penv, qenv, 0);
-        }
-        leave(p);
+        if (!tok_is(peek(p), "{")) fail_at(p, peek(p), QASM_SYNTAX, "expected '{' to start the box's body");
+        parse_block(p, out, t);
         warn_once(p, "box timing is ignored (its body runs)");
         return;
     }
@@ -1257,7 +2247,37 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         parse_for(p, out, t);
         return;
     }
-    if (tok_is(t, "opaque") || tok_is(t, "def") || tok_is(t, "while") || tok_is(t, "let"))
+    if (tok_is(t, "while")) {
+        next(p);
+        parse_while(p, out, t);
+        return;
+    }
+    if (tok_is(t, "switch")) {
+        next(p);
+        parse_switch(p, out, t);
+        return;
+    }
+    if (tok_is(t, "break") || tok_is(t, "continue")) {
+        parse_jump(p, out, t);
+        return;
+    }
+    if (tok_is(t, "return")) {
+        parse_return(p, out, t);
+        return;
+    }
+    if (tok_is(t, "let")) {
+        next(p);
+        parse_let(p);
+        return;
+    }
+    if (tok_is(t, "else")) fail_at(p, t, QASM_SYNTAX, "'else' without an if before it");
+    if (tok_is(t, "end")) {
+        next(p);
+        expect(p, ";", "after end");
+        warn_once(p, "end; stops nothing here: the whole program runs");
+        return;
+    }
+    if (tok_is(t, "opaque") || tok_is(t, "array") || tok_is(t, "complex"))
         fail_at(p, t, QASM_SYNTAX, "'%.*s' is not supported by this simulator (see docs/engine.md for what is)", t->len,
                 t->s);
     if (tok_is(t, "measure")) {
@@ -1289,16 +2309,29 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         parse_if(p, out, t);
         return;
     }
-    /* c = measure q;  c[i] = measure q[j]; */
-    if (find_reg(p->c->cregs, p->c->n_cregs, t)) {
-        operand c = parse_operand(p, 0, NULL);
-        expect(p, "=", "after the classical bits (to assign a measurement: c = measure q;)");
-        token *m = peek(p);
-        if (!tok_is(m, "measure")) fail_at(p, m, QASM_SYNTAX, "expected 'measure' after '=' (only measurements can be assigned)");
+    int slot = find_var(p, t);
+    if (slot >= 0) {
         next(p);
-        operand q = parse_operand(p, 1, NULL);
-        push_measure(p, out, &q, &c, m);
-        expect(p, ";", "after the measurement");
+        assign_var(p, out, slot, t);
+        return;
+    }
+    /* c = measure q;  c[i] = measure q[j];  c = expression;  c[0] ^= c[1];  c = f(q); */
+    struct alias *al = find_alias(p, t);
+    if ((al && !al->quantum) || (!al && find_reg(p->c->cregs, p->c->n_cregs, t))) {
+        operand c = parse_operand(p, 0, NULL);
+        token *at = peek(p);
+        qasm_cnode_kind kind;
+        if (!accept_assign(p, &kind))
+            fail_at(p, at, QASM_SYNTAX, "expected '=' after the classical bits (c = measure q; or c = expression;)");
+        assign_bits_rhs(p, out, &c, kind, at);
+        expect(p, ";", "after the assignment");
+        return;
+    }
+    subdef *d = find_sub(p, t);
+    if (d) {
+        next(p);
+        call_sub(p, out, d, t, 0, NULL, -1);
+        expect(p, ";", "after the subroutine's call");
         return;
     }
     parse_modified_call(p, out, penv, qenv);
@@ -1368,6 +2401,19 @@ int qasm_parse(const char *text, const qasm_limits *limits, qasm_circuit *out, q
         free(p.defs[i].body);
     }
     free(p.defs);
+    if (p.sub_pending) p.n_subs++;
+    for (int i = 0; i < p.n_subs; i++) {
+        free(p.subs[i].name);
+        for (int k = 0; k < p.subs[i].n_params; k++) free(p.subs[i].params[k].name);
+        free(p.subs[i].body);
+    }
+    free(p.subs);
+    free(p.aliases);
+    free(p.xn);
     tokens_free(&p);
+    for (int i = 0; i < p.n_streams; i++) { /* after an error inside includes: the outer streams */
+        for (int b = 0; b < p.streams[i].cap_blocks; b++) free(p.streams[i].blocks[b]);
+        free(p.streams[i].blocks);
+    }
     return rc;
 }

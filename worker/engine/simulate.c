@@ -299,9 +299,14 @@ static sim_status sample_final(const qasm_op *ops, size_t n_ops, uint64_t base_b
     return SIM_OK;
 }
 
-static int cond_holds(const qasm_op *op, uint64_t bits) {
-    uint64_t mask = op->cond_len >= 64 ? ~0ull : ((1ull << op->cond_len) - 1);
-    return ((bits >> op->cond_start) & mask) == op->cond_value;
+static int cond_holds(const qasm_op *op, uint64_t bits) { return qasm_cexpr_eval(&op->cond, bits) != 0; }
+
+/* bits [set_start, set_start + set_len) = the low bits of the op's value */
+static uint64_t set_bits(const qasm_op *op, uint64_t bits) {
+    double v = qasm_cexpr_eval(&op->cond, bits);
+    uint64_t x = fabs(v) < 9.2e18 ? (uint64_t)(int64_t)v : 0;
+    uint64_t mask = op->set_len >= 64 ? ~0ull : ((1ull << op->set_len) - 1);
+    return (bits & ~(mask << op->set_start)) | ((x & mask) << op->set_start);
 }
 
 static void apply_x(pit_statevec *sv, int q) {
@@ -315,16 +320,22 @@ static void apply_x(pit_statevec *sv, int q) {
     sv_apply(sv, &x);
 }
 
-/* One shot from op on. Returns 1 when stop() said so: checked between gates on large states, so
- * that a deadline stops a shot of a big circuit, not only the next one. */
-static int run_ops(const qasm_op *ops, size_t n, pit_statevec *sv, sim_rng *rng, uint64_t *bits, const sim_options *o) {
+/* How run_ops ended: all ops run, stop() said so, a break or continue for the enclosing while, or a
+ * while past QASM_MAX_LOOP_ITERATIONS in this shot. */
+enum { RUN_DONE, RUN_STOPPED, RUN_BREAK, RUN_CONTINUE, RUN_LOOP_LIMIT };
+
+/* One shot from op on. stop() is checked between gates on large states, so that a deadline stops a
+ * shot of a big circuit, not only the next one, and every 4096 iterations of a while. */
+static int run_ops(const qasm_op *ops, size_t n, pit_statevec *sv, sim_rng *rng, uint64_t *bits, const sim_options *o,
+                   long *iterations) {
     for (size_t i = 0; i < n; i++) {
         const qasm_op *op = &ops[i];
+        int rc;
         switch (op->kind) {
         case OP_GATE:
         case OP_GPHASE: {
             size_t end = gate_run_end(ops, i, n);
-            if (apply_gates(sv, op, end - i, o)) return 1;
+            if (apply_gates(sv, op, end - i, o)) return RUN_STOPPED;
             i = end - 1;
             break;
         }
@@ -341,11 +352,27 @@ static int run_ops(const qasm_op *ops, size_t n, pit_statevec *sv, sim_rng *rng,
             break;
         }
         case OP_IF:
-            if (cond_holds(op, *bits) && run_ops(op->body, op->n_body, sv, rng, bits, o)) return 1;
+            rc = cond_holds(op, *bits) ? run_ops(op->body, op->n_body, sv, rng, bits, o, iterations)
+                                       : run_ops(op->else_body, op->n_else, sv, rng, bits, o, iterations);
+            if (rc != RUN_DONE) return rc;
             break;
+        case OP_WHILE:
+            while (cond_holds(op, *bits)) {
+                if (++*iterations > QASM_MAX_LOOP_ITERATIONS) return RUN_LOOP_LIMIT;
+                if ((*iterations & 4095) == 0 && stop(o)) return RUN_STOPPED;
+                rc = run_ops(op->body, op->n_body, sv, rng, bits, o, iterations);
+                if (rc == RUN_BREAK) break;
+                if (rc != RUN_DONE && rc != RUN_CONTINUE) return rc;
+            }
+            break;
+        case OP_SETBITS:
+            *bits = set_bits(op, *bits);
+            break;
+        case OP_BREAK: return RUN_BREAK;
+        case OP_CONTINUE: return RUN_CONTINUE;
         }
     }
-    return 0;
+    return RUN_DONE;
 }
 
 /* An outcome this close to certain is certain (rounding leaves ~1e-16 where an amplitude is 0). */
@@ -379,7 +406,14 @@ static size_t deterministic_prefix(const qasm_circuit *c, pit_statevec *sv, uint
             else if (one)
                 apply_x(sv, q);
         } else if (op->kind == OP_IF) {
-            if (cond_holds(op, *bits)) break; /* a body runs: left to the shots (it may measure) */
+            /* a body runs: left to the shots (it may measure) */
+            if (cond_holds(op, *bits) ? op->n_body != 0 : op->n_else != 0) break;
+        } else if (op->kind == OP_WHILE) {
+            if (cond_holds(op, *bits)) break;
+        } else if (op->kind == OP_SETBITS) {
+            *bits = set_bits(op, *bits); /* every bit it reads is fixed so far */
+        } else {
+            break;
         }
     }
     return i;
@@ -391,7 +425,7 @@ static int final_only(const qasm_op *ops, size_t n) {
     uint64_t measured = 0;
     for (size_t i = 0; i < n; i++) {
         const qasm_op *op = &ops[i];
-        if (op->kind == OP_RESET || op->kind == OP_IF) return 0;
+        if (op->kind != OP_GATE && op->kind != OP_GPHASE && op->kind != OP_MEASURE) return 0;
         if (op->kind == OP_MEASURE) {
             measured |= 1ull << op->targets[0];
         } else if (op->kind == OP_GATE) {
@@ -425,9 +459,11 @@ static sim_status per_shot(const qasm_circuit *c, const sim_options *o, pit_stat
         }
         sv_copy(&work, sv);
         uint64_t bits = base;
-        if (run_ops(c->ops + first, c->n_ops - first, &work, &rng, &bits, o)) {
+        long iterations = 0;
+        int rc = run_ops(c->ops + first, c->n_ops - first, &work, &rng, &bits, o, &iterations);
+        if (rc == RUN_STOPPED || rc == RUN_LOOP_LIMIT) {
             sv_free(&work);
-            return SIM_CANCELLED;
+            return rc == RUN_STOPPED ? SIM_CANCELLED : SIM_LOOP_LIMIT;
         }
         cm_add(counts, bits, 1);
         /* progress at every 5 % of the shots, and at least once a second */

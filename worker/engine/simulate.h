@@ -29,7 +29,8 @@ typedef struct {
     double elapsed_ms;
 } sim_result;
 
-typedef enum { SIM_OK = 0, SIM_CANCELLED, SIM_NO_MEMORY } sim_status;
+/* SIM_LOOP_LIMIT: a while loop ran more than QASM_MAX_LOOP_ITERATIONS times in one shot. */
+typedef enum { SIM_OK = 0, SIM_CANCELLED, SIM_NO_MEMORY, SIM_LOOP_LIMIT } sim_status;
 
 /* Memory the run will allocate, in bytes (checked against what the machine has before running). */
 size_t sim_memory_needed(const qasm_circuit *c);
