@@ -27,3 +27,36 @@ def test_a_missing_input_is_invalid_argument_naming_it(native_sup):
     with pytest.raises(grpc.RpcError) as e:
         run(native_sup, text)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "theta" in e.value.details()
+
+
+def test_assignment_and_compound_assignment_change_the_value_from_there_on(native_sup):
+    text = ('OPENQASM 3; include "stdgates.inc"; qubit q;\n'
+            "float t = 0.5; int k = 7;\nrx(t) q;\nt = t * 3;\nt += 0.25;\nk /= 2;\nk <<= 2;\nk %= 5;\nry(t + k) q;")
+    # int k: 7 / 2 truncates to 3 on assignment; 3 << 2 = 12; 12 % 5 = 2
+    check(native_sup, text, 1, [(RX(0.5), [0]), (RY(1.75 + 2), [0])])
+
+
+def test_bitwise_logical_comparison_and_casts_fold(native_sup):
+    text = ('OPENQASM 3; include "stdgates.inc"; qubit q;\n'
+            "int a = 6 ^ 3;\nint b = ~a & 15;\nbool t = a > b && !(a == 5) || false;\n"
+            "uint[4] u = uint[4](27);\nint i = int(2.7);\nfloat f = float(i) / 4;\nint s = 1 << 3 | 1;\n"
+            'int bits = int("0110");\nrx(a + b * 0.1) q;\nry(t + u + i + f + s + bits) q;')
+    a, b = 6 ^ 3, ~(6 ^ 3) & 15
+    check(native_sup, text, 1, [(RX(a + b * 0.1), [0]), (RY(int(a > b) + (27 & 15) + 2 + 0.5 + 9 + 6), [0])])
+
+
+def test_caret_is_xor_in_openqasm_3_and_power_in_openqasm_2(native_sup):
+    check(native_sup, 'OPENQASM 3; include "stdgates.inc"; qubit q; rx(5 ^ 3) q;', 1, [(RX(6), [0])])
+    check(native_sup, 'OPENQASM 2.0; include "qelib1.inc"; qreg q[1]; rx(2 ^ 3 / 4) q[0];', 1, [(RX(2.0), [0])])
+    with pytest.raises(grpc.RpcError) as e:
+        run(native_sup, 'OPENQASM 3; include "stdgates.inc"; qubit q; rx(pi ^ 2) q;')
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "write ** for a power" in e.value.details()
+
+
+def test_bits_take_values_of_expressions(native_sup):
+    text = ('OPENQASM 3; include "stdgates.inc"; qubit[2] q; bit[4] c; bit[2] d = "10"; bit e;\n'
+            "x q[1];\nc[0:1] = measure q;\nc[2] = c[1] ^ c[0];\nc[3] = !c[0];\nd[0] = c == 6;\ne = bool(d);\nd <<= 1;")
+    # q = 10: c[0] = 0, c[1] = 1; c[2] = 1, c[3] = 1: c = 1110 = 14; d[0] = (c == 6) = 0: d = 10,
+    # e = bool(d) = 1, then d <<= 1 keeps two bits: 00
+    answer = run(native_sup, text, shots=100)
+    assert answer["counts"] == {"1 00 1110": 100}, answer["counts"]

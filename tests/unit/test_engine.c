@@ -432,7 +432,7 @@ Test(engine, every_parser_error_names_line_and_column) {
         {"qubit[2] q;\ngate g a { h a; \n", "2:10", "has no closing '}'"},
         {"qubit[2] q;\ngate g a { measure a; }", "2:12", "not allowed inside a gate definition"},
         {"qubit[2] q; bit[2] c;\nif (c == 7) x q[0];", "2:10", "7 does not fit in 2 classical bit(s)"},
-        {"qubit[2] q;\nwhile (true) { }", "2:1", "more than 1000000 loop iterations"},
+        {"qubit[2] q; int i = 0;\nwhile (i >= 0) { i += 1; }", "2:1", "more than 1000000 loop iterations"},
         {"qubit[2] q;\nh r[0];", "2:3", "'r' is not a declared qubit register"},
         {"qubit[2] q;\n/* never closed", "2:1", "unterminated /* comment"},
         {"qubit[2] q;\npow(0.5) @ cx q[0], q[1];", "2:12", "non-integer power"},
@@ -564,6 +564,11 @@ Test(engine, deep_input_is_bounded_not_recursed) {
     for (size_t i = 0; i < 50000; i++) k += sprintf(text + k, "if (c==0) ");
     sprintf(text + k, "x q[0];");
     assert_refused(text, QASM_TOO_LARGE, "nesting deeper than 64");
+    /* A long chain on measured bits is a deep tree (evaluated by recursion, shot by shot): bounded. */
+    k = sprintf(text, "qubit q; bit b; if (b");
+    for (size_t i = 0; i < 50000; i++) k += sprintf(text + k, " + b");
+    sprintf(text + k, ") x q;");
+    assert_refused(text, QASM_TOO_LARGE, "more than 1000 operations deep");
     free(text);
 }
 

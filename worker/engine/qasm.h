@@ -45,7 +45,8 @@ typedef enum {
 typedef struct {
     uint8_t kind;         /* qasm_cnode_kind */
     uint8_t start, len;   /* CX_BITS */
-    uint8_t width;        /* CX_BNOT: bits kept (0: 64) */
+    uint8_t width;        /* CX_BNOT: bits kept (0: a signed number's complement) */
+    uint16_t depth;       /* of the tree under it: bounded (QASM_MAX_EXPR_DEPTH), as is evaluation's recursion */
     int32_t a, b;
     double value;         /* CX_CONST */
 } qasm_cnode;
@@ -54,6 +55,8 @@ typedef struct {
     qasm_cnode *nodes; /* owned */
     int n;
 } qasm_cexpr;
+
+#define QASM_MAX_EXPR_DEPTH 1000
 
 /* The expression's value for the classical bits (c[0] in bit 0). */
 double qasm_cexpr_eval(const qasm_cexpr *e, uint64_t bits);

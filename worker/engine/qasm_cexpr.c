@@ -27,9 +27,10 @@ static double eval_node(const qasm_cnode *nodes, int i, uint64_t bits) {
     }
     case CX_NEG: return -a;
     case CX_NOT: return a == 0;
-    case CX_BNOT: {
+    case CX_BNOT: { /* on a register: its width's bits; on a number: as a signed int's */
         uint64_t v = ~as_bits(a);
-        if (n->width && n->width < 64) v &= (1ull << n->width) - 1;
+        if (!n->width) return (double)(int64_t)v;
+        if (n->width < 64) v &= (1ull << n->width) - 1;
         return (double)v;
     }
     case CX_ADD: return a + b;

@@ -432,9 +432,20 @@ static double fold(qasm_cnode_kind k, double a, double b, int width) {
 
 static int is_whole(double v) { return v == nearbyint(v) && fabs(v) < 9.2e18; }
 
+/* Trees on measured bits are evaluated by recursion: their depth is bounded (c + c + c ... would
+ * otherwise be as deep as it is long). */
+static uint16_t x_depth(parser *p, const token *at, int a, int b) {
+    int d = 1 + (a >= 0 ? p->xn[a].depth : 0);
+    if (b >= 0 && 1 + p->xn[b].depth > d) d = 1 + p->xn[b].depth;
+    if (d > QASM_MAX_EXPR_DEPTH)
+        fail_at(p, at, QASM_TOO_LARGE, "an expression on measured bits more than %d operations deep", QASM_MAX_EXPR_DEPTH);
+    return (uint16_t)d;
+}
+
 static xv x_unop(parser *p, qasm_cnode_kind k, xv a, int width) {
     if (a.node < 0) return x_const(fold(k, a.v, 0, width));
-    return (xv){xn_push(p, (qasm_cnode){.kind = (uint8_t)k, .a = a.node, .width = (uint8_t)width}), 0};
+    uint16_t d = x_depth(p, NULL, a.node, -1);
+    return (xv){xn_push(p, (qasm_cnode){.kind = (uint8_t)k, .a = a.node, .width = (uint8_t)width, .depth = d}), 0};
 }
 
 static xv x_binop(parser *p, const token *at, qasm_cnode_kind k, xv a, xv b) {
@@ -449,7 +460,8 @@ static xv x_binop(parser *p, const token *at, qasm_cnode_kind k, xv a, xv b) {
         return x_const(fold(k, a.v, b.v, 0));
     }
     int na = xv_node(p, a), nb = xv_node(p, b);
-    return (xv){xn_push(p, (qasm_cnode){.kind = (uint8_t)k, .a = na, .b = nb}), 0};
+    uint16_t d = x_depth(p, at, na, nb);
+    return (xv){xn_push(p, (qasm_cnode){.kind = (uint8_t)k, .a = na, .b = nb, .depth = d}), 0};
 }
 
 /* A copy of the tree under v, children before parents, for an op to own. */
@@ -640,7 +652,8 @@ static xv x_unary(parser *p, const param_env *env) {
     for (int i = n - 1; i >= 0; i--) {
         if (ops[i] == '~' && v.node < 0 && !is_whole(v.v))
             fail_at(p, first, QASM_SYNTAX, "'~' needs a whole number, got %g", v.v);
-        v = x_unop(p, ops[i] == '-' ? CX_NEG : ops[i] == '!' ? CX_NOT : CX_BNOT, v, 0);
+        int width = v.node >= 0 && p->xn[v.node].kind == CX_BITS ? p->xn[v.node].len : 0; /* ~c: c's bits */
+        v = x_unop(p, ops[i] == '-' ? CX_NEG : ops[i] == '!' ? CX_NOT : CX_BNOT, v, width);
     }
     return v;
 }
