@@ -17,6 +17,7 @@
 #include "jobs/job_result.h"
 #include "jobs/jobs.h"
 #include "jobs.pb-c.h"
+#include "jobs/job_options.h"
 #include "log.h"
 #include "strmap.h"
 
@@ -251,13 +252,15 @@ static void on_recv(pit_call *call, grpc_byte_buffer *msg, void *arg) {
         pthread_mutex_unlock(&b->c.mu);
     } else if (!stopping) {
         pit_job_spec spec = {s->circuit ? s->circuit->qasm : "", s->backend_id, s->shots,
-                             pit_job_seed(s->has_seed, s->seed), s->client_request_id};
+                             pit_job_seed(s->has_seed, s->seed), s->client_request_id,
+                             pit_job_options_from_payload(s->circuit)};
         char id[40], why[1024];
         int dup;
         b->cur_index = index;
         b->cur_request_id = s->client_request_id;
         pit_job_error_type type;
         grpc_status_code code = pit_jobs_submit(b->jobs, &spec, &b->c.l, id, &dup, why, sizeof why, &type);
+        free((char *)spec.options);
         b->cur_request_id = NULL;
         if (code != GRPC_STATUS_OK) {
             pthread_mutex_lock(&b->c.mu);

@@ -15,6 +15,7 @@
 #include "alloc.h"
 #include "clock.h"
 #include "jobs/job_call.h"
+#include "jobs/job_options.h"
 #include "jobs/job_policy.h"
 #include "jobs/jobs.h"
 #include "histogram.h"
@@ -34,6 +35,7 @@ struct job_entry {
     pit_backend *backend;
     pit_job_state state;
     char *qasm;
+    char *options; /* run options as JSON, or NULL */
     uint64_t shots;
     int64_t seed;
     int64_t queued_mono_us;  /* for the queue-wait histogram */
@@ -88,6 +90,7 @@ static void table_add(pit_jobs *jobs, job_entry *e) {
 __attribute__((noinline)) static void entry_unref_locked(job_entry *e) {
     if (--e->refs) return;
     free(e->qasm);
+    free(e->options);
     free(e->listeners);
     free(e);
 }
@@ -267,7 +270,10 @@ static void on_run_done(pit_proxy *px, grpc_status_code code, const char *detail
 }
 
 static grpc_byte_buffer *run_request(pit_backend *b, job_entry *e) {
-    json_t *args = json_pack("{s:s, s:I}", "qasm", e->qasm, "shots", (json_int_t)e->shots);
+    json_t *args = e->options ? json_loads(e->options, 0, NULL) : NULL;
+    if (!args) args = json_object(); /* the options (inputs, measure_all, includes), then qasm, shots, seed */
+    json_object_set_new(args, "qasm", json_string(e->qasm));
+    json_object_set_new(args, "shots", json_integer((json_int_t)e->shots));
     if (e->seed >= 0) json_object_set_new(args, "seed", json_integer((json_int_t)e->seed));
     char *args_json = json_dumps(args, JSON_COMPACT);
     json_decref(args);
@@ -391,23 +397,47 @@ static grpc_status_code validate(pit_jobs *jobs, const pit_job_spec *spec, pit_b
     /* The worker parses it again with the same limits; refusing here means a bad circuit is never
      * queued and the client hears where it is wrong at once. */
     qasm_limits lim = {.max_qubits = (int)pc->max_qubits, .max_gates = (size_t)pc->max_gates, .max_depth = 64};
+    const char *names[PIT_JOB_MAX_INPUTS], *inc_names[PIT_JOB_MAX_INCLUDES], *inc_texts[PIT_JOB_MAX_INCLUDES];
+    double values[PIT_JOB_MAX_INPUTS];
+    int measure_all;
+    json_t *held;
+    pit_job_options_limits(spec->options, &lim, &measure_all, &held, names, values, inc_names, inc_texts);
+    size_t n_in = json_object_size(json_object_get(held, "inputs")), n_inc = json_object_size(json_object_get(held, "includes"));
+    if (n_in > PIT_JOB_MAX_INPUTS || n_inc > PIT_JOB_MAX_INCLUDES) {
+        json_decref(held);
+        snprintf(why, whylen, "the circuit has %zu inputs and %zu includes; at most %d and %d are taken", n_in, n_inc,
+                 PIT_JOB_MAX_INPUTS, PIT_JOB_MAX_INCLUDES);
+        *type = PIT_JOB_ERR_INVALID_ARGUMENTS;
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    }
     qasm_circuit c;
     qasm_error err;
-    if (qasm_parse(spec->qasm, &lim, &c, &err) != 0) {
+    int bad = qasm_parse(spec->qasm, &lim, &c, &err);
+    json_decref(held);
+    if (bad) {
         snprintf(why, whylen, "invalid circuit: %s", err.message);
         *type = PIT_JOB_ERR_INVALID_CIRCUIT;
         return err.kind == QASM_TOO_LARGE ? GRPC_STATUS_RESOURCE_EXHAUSTED : GRPC_STATUS_INVALID_ARGUMENT;
     }
+    int room = c.n_cbits + c.n_qubits <= QASM_MAX_CBITS && c.n_cregs < 64;
     qasm_circuit_free(&c);
+    if (measure_all && !room) {
+        snprintf(why, whylen, "measure_all needs a classical bit per qubit beyond the circuit's own; at most %d are "
+                 "supported", QASM_MAX_CBITS);
+        *type = PIT_JOB_ERR_INVALID_CIRCUIT;
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    }
     return GRPC_STATUS_OK;
 }
 
-static job_entry *entry_new(const char *id, pit_backend *b, const char *qasm, uint64_t shots, int64_t seed) {
+static job_entry *entry_new(const char *id, pit_backend *b, const char *qasm, const char *options, uint64_t shots,
+                            int64_t seed) {
     job_entry *e = pit_calloc(1, sizeof *e);
     snprintf(e->id, sizeof e->id, "%s", id);
     e->backend = b;
     e->state = JOB_QUEUED;
     e->qasm = pit_strdup(qasm);
+    e->options = options ? pit_strdup(options) : NULL;
     e->shots = shots;
     e->seed = seed;
     e->queued_mono_us = pit_mono_us();
@@ -427,6 +457,7 @@ grpc_status_code pit_jobs_submit(pit_jobs *jobs, const pit_job_spec *spec, pit_j
     if (spec->request_id) snprintf(job.request_id, sizeof job.request_id, "%s", spec->request_id);
     snprintf(job.backend, sizeof job.backend, "%s", b->id);
     job.qasm = (char *)spec->qasm;
+    job.options = (char *)spec->options;
     job.shots = spec->shots ? (int64_t)spec->shots : 1024;
     job.seed = spec->seed;
 
@@ -471,7 +502,7 @@ grpc_status_code pit_jobs_submit(pit_jobs *jobs, const pit_job_spec *spec, pit_j
             flush_add(&f, listener);
         }
     } else {
-        job_entry *e = entry_new(job.id, b, spec->qasm, (uint64_t)job.shots, job.seed);
+        job_entry *e = entry_new(job.id, b, spec->qasm, spec->options, (uint64_t)job.shots, job.seed);
         table_add(jobs, e);
         queue_push(jobs, e, 0);
         stats_of(jobs, b)->submitted++;
@@ -739,7 +770,7 @@ pit_jobs *pit_jobs_create(pit_sup *sup, char *err, size_t errlen) {
             snprintf(why, sizeof why, "backend \"%.64s\" is no longer configured", job.backend);
             pit_job_store_fail(store, job.id, why);
         } else {
-            job_entry *e = entry_new(job.id, b, job.qasm, (uint64_t)job.shots, job.seed);
+            job_entry *e = entry_new(job.id, b, job.qasm, job.options, (uint64_t)job.shots, job.seed);
             table_add(jobs, e);
             queue_push(jobs, e, 0);
             loaded++;

@@ -16,6 +16,7 @@
 #include "jobs/job_result.h"
 #include "jobs/jobs.h"
 #include "jobs.pb-c.h"
+#include "jobs/job_options.h"
 #include "log.h"
 #include "engine/qasm.h"
 
@@ -43,6 +44,7 @@ static void spec_from(pit_job_spec *spec, const Pitboss__V1__SubmitJobRequest *r
     spec->shots = r->shots;
     spec->seed = pit_job_seed(r->has_seed, r->seed);
     spec->request_id = r->client_request_id;
+    spec->options = pit_job_options_from_payload(r->circuit); /* the caller frees it */
 }
 
 static void on_submit(pit_call *call, grpc_byte_buffer *bb, void *arg) {
@@ -55,6 +57,7 @@ static void on_submit(pit_call *call, grpc_byte_buffer *bb, void *arg) {
     int dup;
     pit_job_error_type type;
     grpc_status_code code = pit_jobs_submit(sup->jobs, &spec, NULL, id, &dup, why, sizeof why, &type);
+    free((char *)spec.options);
     pitboss__v1__submit_job_request__free_unpacked(r, NULL);
     if (code != GRPC_STATUS_OK) {
         finish_typed(call, code, type, why);
@@ -90,6 +93,7 @@ static void on_submit_batch(pit_call *call, grpc_byte_buffer *bb, void *arg) {
         int dup;
         pit_job_error_type type;
         grpc_status_code code = pit_jobs_submit(sup->jobs, &spec, NULL, ids[i], &dup, why, sizeof why, &type);
+        free((char *)spec.options);
         pitboss__v1__batch_item_result__init(&items[i]);
         items[i].index = (uint32_t)i;
         items[i].job_id = ids[i];

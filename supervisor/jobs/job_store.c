@@ -44,7 +44,8 @@ static const char *SCHEMA =
     "  attempts INTEGER NOT NULL DEFAULT 0,"
     "  error TEXT,"
     "  result_json TEXT,"
-    "  seq INTEGER NOT NULL);"
+    "  seq INTEGER NOT NULL,"
+    "  options TEXT);"
     "CREATE UNIQUE INDEX IF NOT EXISTS jobs_request ON jobs(request_id) WHERE request_id IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, seq);"
     "CREATE INDEX IF NOT EXISTS jobs_seq ON jobs(seq);";
@@ -102,6 +103,8 @@ pit_job_store *pit_job_store_open(const char *path, char *err, size_t errlen) {
         close(lock_fd);
         return NULL;
     }
+    /* Stores made before jobs had options: add the column (an error says it is there already). */
+    sqlite3_exec(db, "ALTER TABLE jobs ADD COLUMN options TEXT", NULL, NULL, NULL);
     pit_job_store *s = pit_calloc(1, sizeof *s);
     s->db = db;
     s->lock_fd = lock_fd;
@@ -154,8 +157,8 @@ int pit_job_store_add(pit_job_store *s, pit_job *job) {
     job->state = JOB_QUEUED;
     job->submitted_us = pit_wall_us();
     sqlite3_prepare_v2(s->db,
-                       "INSERT INTO jobs (id, request_id, backend, qasm, shots, seed, state, submitted_us, seq) "
-                       "VALUES (?, ?, ?, ?, ?, ?, 0, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs))",
+                       "INSERT INTO jobs (id, request_id, backend, qasm, shots, seed, state, submitted_us, seq, options) "
+                       "VALUES (?, ?, ?, ?, ?, ?, 0, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs), ?)",
                        -1, &st, NULL);
     sqlite3_bind_text(st, 1, job->id, -1, SQLITE_STATIC);
     if (job->request_id[0])
@@ -167,13 +170,17 @@ int pit_job_store_add(pit_job_store *s, pit_job *job) {
     sqlite3_bind_int64(st, 5, job->shots);
     sqlite3_bind_int64(st, 6, job->seed);
     sqlite3_bind_int64(st, 7, job->submitted_us);
+    if (job->options)
+        sqlite3_bind_text(st, 8, job->options, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 8);
     if (sqlite3_step(st) == SQLITE_DONE) rc = 0;
     sqlite3_finalize(st);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-/* The columns every read selects, in this order; with_blobs adds qasm and result_json. */
+/* The columns every read selects, in this order; with_blobs adds qasm, result_json and options. */
 #define JOB_COLUMNS "id, request_id, backend, shots, seed, state, submitted_us, started_us, completed_us, attempts, error"
 
 static void read_row(sqlite3_stmt *st, pit_job *out, int with_blobs) {
@@ -193,6 +200,7 @@ static void read_row(sqlite3_stmt *st, pit_job *out, int with_blobs) {
     if (with_blobs) {
         out->qasm = dup_col(st, 11);
         out->result_json = dup_col(st, 12);
+        out->options = dup_col(st, 13);
     }
 }
 
@@ -200,7 +208,7 @@ int pit_job_store_get(pit_job_store *s, const char *id, pit_job *out) {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&s->mu);
     sqlite3_stmt *st;
-    sqlite3_prepare_v2(s->db, "SELECT " JOB_COLUMNS ", qasm, result_json FROM jobs WHERE id = ?", -1, &st, NULL);
+    sqlite3_prepare_v2(s->db, "SELECT " JOB_COLUMNS ", qasm, result_json, options FROM jobs WHERE id = ?", -1, &st, NULL);
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
     int rc = -1;
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -216,7 +224,8 @@ void pit_job_clear(pit_job *job) {
     free(job->qasm);
     free(job->error);
     free(job->result_json);
-    job->qasm = job->error = job->result_json = NULL;
+    free(job->options);
+    job->qasm = job->error = job->result_json = job->options = NULL;
 }
 
 /* Runs a statement with ?1 = id, ?2 = num, ?3 = text (those it names); returns rows changed, -1 on error. */

@@ -22,6 +22,7 @@ typedef struct {
     char request_id[PIT_MAX_ID_BYTES + 1]; /* the client's idempotency key, or "" (longer ones are refused) */
     char backend[64];
     char *qasm;           /* owned */
+    char *options;        /* owned, or NULL: run options as JSON (inputs, measure_all, includes; job_options.h) */
     int64_t shots;
     int64_t seed;         /* -1: none given */
     pit_job_state state;

@@ -63,6 +63,7 @@ typedef struct {
     uint64_t shots;         /* 0: 1024 */
     int64_t seed;           /* -1: none; PIT_JOB_SEED_TOO_LARGE: refused by submit */
     const char *request_id; /* "" or NULL: none */
+    const char *options;    /* run options as JSON (job_options.h), or NULL */
 } pit_job_spec;
 
 /* Opens the store (recovering jobs a killed supervisor left running) and requeues what was queued.

@@ -206,3 +206,41 @@ def test_a_too_large_circuit_is_not_retried(sup):
         with pytest.raises(pitboss.InvalidCircuit) as e:
             jobs.submit_qasm("OPENQASM 3; qubit[40] q;", "simulator")
     assert e.value.code.name == "RESOURCE_EXHAUSTED" and attempts == [1]
+
+
+TILT = 'OPENQASM 3; include "stdgates.inc"; include "tilt.inc"; input float theta; qubit[2] q; tilt(theta, q[1]);'
+
+
+def test_jobs_carry_inputs_measure_all_and_includes(jobs):
+    files = {"tilt.inc": "def tilt(float t, qubit a) { rx(t) a; }"}
+    # theta = pi: q[1] flips for sure; measure_all measures both qubits into "meas"
+    job_id = jobs.submit_qasm(TILT, "simulator", shots=200, seed=3, inputs={"theta": 3.141592653589793},
+                              measure_all=True, includes=files)
+    assert jobs.wait_for_job(job_id, timeout=30).counts == {"10": 200}
+    items = jobs.submit_batch([{"qasm": TILT, "shots": 50, "inputs": {"theta": 0}, "measure_all": True,
+                                "includes": files}, TILT])
+    assert items[0].ok and not items[1].ok and "includes" in items[1].error
+    assert jobs.wait_for_job(items[0].job_id, timeout=30).counts == {"00": 50}
+
+
+def test_a_job_missing_an_input_is_refused_at_submit_naming_it(jobs):
+    with pytest.raises(pitboss.InvalidCircuit) as e:
+        jobs.submit_qasm(TILT, "simulator", includes={"tilt.inc": "def tilt(float t, qubit a) { rx(t) a; }"})
+    assert "theta" in str(e.value) and "inputs" in str(e.value)
+
+
+def test_the_async_client_and_the_batch_stream_carry_them_too(sup):
+    files = {"tilt.inc": "def tilt(float t, qubit a) { rx(t) a; }"}
+
+    async def main():
+        async with AsyncJobsClient(f"127.0.0.1:{sup.port}", timeout=20) as c:
+            job_id = await c.submit_qasm(TILT, "simulator", shots=40, inputs={"theta": 3.141592653589793},
+                                         measure_all=True, includes=files)
+            return (await c.wait_for_job(job_id, timeout=30)).counts
+
+    assert asyncio.run(main()) == {"10": 40}
+    with JobsClient(f"127.0.0.1:{sup.port}", timeout=20) as c:
+        events = list(c.submit_batch_stream([{"qasm": TILT, "shots": 30, "inputs": {"theta": 0}, "measure_all": True,
+                                              "includes": files}], "simulator"))
+    done = [e for e in events if e.kind == "completed"]
+    assert len(done) == 1 and done[0].result.counts == {"00": 30}, events

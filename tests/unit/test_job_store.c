@@ -2,6 +2,7 @@
  * a process killed with SIGKILL. */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,5 +245,56 @@ Test(job_store, one_owner_at_a_time_and_the_file_is_private) {
     /* Closed (or its owner dead): the next one takes it. */
     s = pit_job_store_open(path, err, sizeof err);
     cr_assert_not_null(s, "%s", err);
+    pit_job_store_close(s);
+}
+
+/* A job's run options (inputs, measure_all, includes) are kept with it, and a store made before
+ * jobs had them opens with the column added. */
+Test(job_store, options_are_kept_and_an_older_store_gains_their_column) {
+    pit_job_store *s = pit_job_store_open(path, err, sizeof err);
+    cr_assert_not_null(s, "%s", err);
+    pit_job a = new_job("", 10), b = new_job("", 20);
+    a.options = "{\"inputs\":{\"theta\":0.5},\"measure_all\":true}";
+    cr_assert_eq(pit_job_store_add(s, &a), 0);
+    cr_assert_eq(pit_job_store_add(s, &b), 0);
+    pit_job got;
+    cr_assert_eq(pit_job_store_get(s, a.id, &got), 0);
+    cr_assert_str_eq(got.options, a.options);
+    pit_job_clear(&got);
+    cr_assert_eq(pit_job_store_get(s, b.id, &got), 0);
+    cr_assert_null(got.options);
+    pit_job_clear(&got);
+    pit_job_store_close(s);
+    /* the same file opened again: the ALTER is refused as a duplicate column, and nothing breaks */
+    s = pit_job_store_open(path, err, sizeof err);
+    cr_assert_not_null(s, "%s", err);
+    cr_assert_eq(pit_job_store_get(s, a.id, &got), 0);
+    cr_assert_str_eq(got.options, a.options);
+    pit_job_clear(&got);
+    pit_job_store_close(s);
+    teardown();
+    /* a store of the schema before options: its job reads back, with none */
+    sqlite3 *db;
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "CREATE TABLE jobs (id TEXT PRIMARY KEY, request_id TEXT, backend TEXT NOT NULL, "
+                              "qasm TEXT NOT NULL, shots INTEGER NOT NULL, seed INTEGER NOT NULL DEFAULT -1, state "
+                              "INTEGER NOT NULL, submitted_us INTEGER NOT NULL, started_us INTEGER NOT NULL DEFAULT 0, "
+                              "completed_us INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0, error TEXT, "
+                              "result_json TEXT, seq INTEGER NOT NULL); INSERT INTO jobs (id, backend, qasm, shots, "
+                              "state, submitted_us, seq) VALUES ('old', 'b', 'qubit q;', 5, 0, 1, 1);",
+                              NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    s = pit_job_store_open(path, err, sizeof err);
+    cr_assert_not_null(s, "%s", err);
+    cr_assert_eq(pit_job_store_get(s, "old", &got), 0);
+    cr_assert_eq(got.shots, 5);
+    cr_assert_null(got.options);
+    pit_job_clear(&got);
+    pit_job c = new_job("", 30);
+    c.options = "{\"measure_all\":true}";
+    cr_assert_eq(pit_job_store_add(s, &c), 0);
+    cr_assert_eq(pit_job_store_get(s, c.id, &got), 0);
+    cr_assert_str_eq(got.options, c.options);
+    pit_job_clear(&got);
     pit_job_store_close(s);
 }

@@ -27,7 +27,7 @@ from ._transport import DEFAULT_ADDRESS, Resilience, channel_options
 from .errors import JobCanceled, JobFailed, PitbossError, from_rpc_error
 
 __all__ = ["JobsClient", "JobState", "Job", "JobResult", "BackendInfo", "JobStatusUpdate", "ResultChunk",
-           "BatchEvent", "BatchItem", "JobFuture", "circuit_spec"]
+           "BatchEvent", "BatchItem", "JobFuture", "circuit_spec", "circuit_options"]
 
 
 class JobState(enum.IntEnum):
@@ -186,15 +186,31 @@ def circuit_spec(circuit, shots=1024, seed=None):
     return qasm, n, circuit[2] if len(circuit) > 2 else seed
 
 
-def submit_request(qasm, backend, shots, seed, request_id):
-    return jobs_pb.SubmitJobRequest(circuit=jobs_pb.CircuitPayload(qasm=qasm), backend_id=backend or "",
+def circuit_options(circuit):
+    """The run options of a dict circuit ({"qasm": ..., "inputs": {...}, "measure_all": True,
+    "includes": {...}}); {} for the other forms."""
+    if not isinstance(circuit, dict):
+        return {}
+    return {k: circuit[k] for k in ("inputs", "measure_all", "includes") if k in circuit}
+
+
+def payload(qasm, options=None):
+    """A CircuitPayload: the text and its run options (inputs for `input` declarations, measure_all,
+    includes: file name -> text)."""
+    o = options or {}
+    return jobs_pb.CircuitPayload(qasm=qasm, inputs={k: float(v) for k, v in (o.get("inputs") or {}).items()},
+                                  measure_all=bool(o.get("measure_all")), includes=dict(o.get("includes") or {}))
+
+
+def submit_request(qasm, backend, shots, seed, request_id, options=None):
+    return jobs_pb.SubmitJobRequest(circuit=payload(qasm, options), backend_id=backend or "",
                                     shots=int(shots or 0), seed=int(seed or 0), has_seed=seed is not None,
                                     client_request_id=request_id or "")
 
 
 def batch_submission(circuit, backend, shots, request_id=None):
     qasm, n, seed = circuit_spec(circuit, shots)
-    return jobs_pb.BatchJobSubmission(circuit=jobs_pb.CircuitPayload(qasm=qasm), backend_id=backend or "",
+    return jobs_pb.BatchJobSubmission(circuit=payload(qasm, circuit_options(circuit)), backend_id=backend or "",
                                       shots=int(n or 0), seed=int(seed or 0), has_seed=seed is not None,
                                       client_request_id=request_id or uuid.uuid4().hex)
 
@@ -277,25 +293,31 @@ class JobsClient:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------ submit
-    def submit_qasm(self, qasm, backend_id="", shots=1024, *, seed=None, request_id=None):
-        """Queues the circuit; returns its job id at once."""
-        req = submit_request(qasm, backend_id, shots, seed, request_id or uuid.uuid4().hex)
+    def submit_qasm(self, qasm, backend_id="", shots=1024, *, seed=None, request_id=None, inputs=None,
+                    measure_all=False, includes=None):
+        """Queues the circuit; returns its job id at once. inputs: values for its `input`
+        declarations; measure_all: measure every qubit at the end (register "meas"); includes: the
+        files it includes besides stdgates.inc/qelib1.inc, name -> text."""
+        options = {"inputs": inputs, "measure_all": measure_all, "includes": includes}
+        req = submit_request(qasm, backend_id, shots, seed, request_id or uuid.uuid4().hex, options)
         return self._unary(self._stub.SubmitJob, req).job_id
 
     def submit_batch(self, circuits, backend_id="", shots=1024):
-        """Queues several circuits (strings, (qasm, shots) tuples or dicts); returns a BatchItem per
-        circuit, in order: each accepted (job_id) or refused (error says why)."""
+        """Queues several circuits (strings, (qasm, shots) tuples or dicts, which may carry inputs,
+        measure_all and includes); returns a BatchItem per circuit, in order: each accepted (job_id)
+        or refused (error says why)."""
         reqs = []
         for c in circuits:
             qasm, n, seed = circuit_spec(c, shots)
-            reqs.append(submit_request(qasm, backend_id, n, seed, uuid.uuid4().hex))
+            reqs.append(submit_request(qasm, backend_id, n, seed, uuid.uuid4().hex, circuit_options(c)))
         resp = self._unary(self._stub.SubmitBatch, jobs_pb.SubmitBatchRequest(jobs=reqs))
         return [BatchItem(i.index, i.job_id or None, i.error or None, status_code(i.error_code) if i.error else None)
                 for i in resp.items]
 
-    def submit_qasm_future(self, qasm, backend_id="", shots=1024, *, seed=None):
-        """Submits now and returns a JobFuture that resolves when the job finishes."""
-        job_id = self.submit_qasm(qasm, backend_id, shots, seed=seed)
+    def submit_qasm_future(self, qasm, backend_id="", shots=1024, *, seed=None, **options):
+        """Submits now and returns a JobFuture that resolves when the job finishes (options as
+        submit_qasm's: inputs, measure_all, includes)."""
+        job_id = self.submit_qasm(qasm, backend_id, shots, seed=seed, **options)
         fut = JobFuture(self, job_id)
         self._pool().submit(self._resolve, fut, None)
         return fut

@@ -14,7 +14,7 @@ from ._stubs import jobs_grpc, jobs_pb
 from ._transport import DEFAULT_ADDRESS, channel_options, run_async
 from .errors import PitbossError, from_rpc_error
 from .jobs import (BackendInfo, BatchEvent, BatchItem, Job, JobResult, JobState, JobStatusUpdate, ResultChunk,
-                   batch_submission, outcome_error, status_code, submit_request, circuit_spec)
+                   batch_submission, outcome_error, status_code, submit_request, circuit_spec, circuit_options)
 
 __all__ = ["AsyncJobsClient"]
 
@@ -35,15 +35,17 @@ class AsyncJobsClient:
     async def _unary(self, method, req):
         return await run_async(lambda: method(req, timeout=self.timeout), self.retry, self.breaker)
 
-    async def submit_qasm(self, qasm, backend_id="", shots=1024, *, seed=None, request_id=None):
-        req = submit_request(qasm, backend_id, shots, seed, request_id or uuid.uuid4().hex)
+    async def submit_qasm(self, qasm, backend_id="", shots=1024, *, seed=None, request_id=None, inputs=None,
+                          measure_all=False, includes=None):
+        options = {"inputs": inputs, "measure_all": measure_all, "includes": includes}
+        req = submit_request(qasm, backend_id, shots, seed, request_id or uuid.uuid4().hex, options)
         return (await self._unary(self._stub.SubmitJob, req)).job_id
 
     async def submit_batch(self, circuits, backend_id="", shots=1024):
         reqs = []
         for c in circuits:
             qasm, n, seed = circuit_spec(c, shots)
-            reqs.append(submit_request(qasm, backend_id, n, seed, uuid.uuid4().hex))
+            reqs.append(submit_request(qasm, backend_id, n, seed, uuid.uuid4().hex, circuit_options(c)))
         resp = await self._unary(self._stub.SubmitBatch, jobs_pb.SubmitBatchRequest(jobs=reqs))
         return [BatchItem(i.index, i.job_id or None, i.error or None, status_code(i.error_code) if i.error else None)
                 for i in resp.items]
