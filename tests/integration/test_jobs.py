@@ -373,7 +373,9 @@ def test_kill_9_of_a_worker_under_200_jobs_loses_none(make_supervisor):
     sup = make_supervisor(pools=[dict(POOL, max_concurrency=2)])
     stub = jobs_stub(sup)
     job_ids = [submit(stub, SLOW, shots=40) for _ in range(200)]  # ~20 ms each
-    wait_state(stub, job_ids[20], RUNNING)
+    # Job 100, not 20: submitting 200 takes a while, and job 20 could be done before its watch began
+    # (the watch then sees COMPLETED and never RUNNING). 100 jobs at 2 at a time leave a wide margin.
+    wait_state(stub, job_ids[100], RUNNING)
     victim = sup.pids()[0]
     os.kill(victim, signal.SIGKILL)
     states = [wait_done(stub, j) for j in job_ids]
