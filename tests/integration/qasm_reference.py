@@ -186,3 +186,14 @@ def check_counts(sup, qasm, n, program, shots=4000, **kw):
         mean, sd = shots * p, math.sqrt(shots * p * (1 - p))
         assert abs(got.get(key, 0) - mean) <= 5 * sd + 2, f"{key!r}: {got.get(key, 0)} shots, expected ~{mean:.0f}; {got}"
     return answer
+
+
+def assert_refused_at(sup, qasm, where, says, lines_before=0):
+    """run_circuit refuses qasm with INVALID_ARGUMENT at line:col `where` (counted after
+    `lines_before` lines of prelude), its message saying `says`."""
+    import grpc
+    with pytest.raises(grpc.RpcError) as e:
+        run(sup, qasm)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    line, col = where.split(":")
+    assert f"{int(line) + lines_before}:{col}:" in e.value.details() and says in e.value.details(), e.value.details()

@@ -1,12 +1,11 @@
 """OpenQASM feature: control flow. `if`/`else`, `while`, `switch`, `break`/`continue`: on values known
 before the run they are decided by the parser (checked against the numpy state); on measured bits
 they run shot by shot (checked against the exact distribution of a Python version of the program)."""
-import math
 
 import grpc
 import pytest
 
-from qasm_reference import H, RX, RY, X, check, check_counts, native_sup, run  # noqa: F401 (a fixture)
+from qasm_reference import assert_refused_at, H, RX, RY, X, check, check_counts, native_sup, run  # noqa: F401 (a fixture)
 
 HEAD = 'OPENQASM 3.0; include "stdgates.inc";\n'
 
@@ -167,8 +166,4 @@ def test_a_while_that_never_ends_on_variables_is_resource_exhausted_at_parse_tim
     ("qubit q;\nelse x q;", "2:1", "'else' without an if"),
 ])
 def test_control_flow_errors_name_line_and_column(native_sup, body, where, says):
-    with pytest.raises(grpc.RpcError) as e:
-        run(native_sup, HEAD + body)
-    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    line, col = where.split(":")
-    assert f"{int(line) + 1}:{col}:" in e.value.details() and says in e.value.details(), e.value.details()
+    assert_refused_at(native_sup, HEAD + body, where, says, lines_before=1)

@@ -961,6 +961,30 @@ static gate_def *find_def(parser *p, const token *t) {
     return NULL;
 }
 
+/* After a definition's '{': its body's tokens up to the closing '}', copied out of the stream (which
+ * forgets them once the statement ends), then that '}' and a T_EOF sentinel. The banned keywords
+ * are refused now, not at the first call: a bad definition is an error even if never used. */
+static token *copy_body(parser *p, const token *open, const char *what, const char *const *banned, const char *inside,
+                        int *body_n) {
+    int body_start = p->pos;
+    for (int level = 1; level;) {
+        token *t = next(p);
+        if (t->type == T_EOF) fail_at(p, open, QASM_SYNTAX, "the body of %s has no closing '}'", what);
+        if (t->type == T_PUNCT && tok_is(t, "{")) level++;
+        if (t->type == T_PUNCT && tok_is(t, "}")) level--;
+        for (int k = 0; t->type == T_ID && banned[k]; k++)
+            if (tok_is(t, banned[k])) fail_at(p, t, QASM_SYNTAX, "'%s' is not allowed inside %s", banned[k], inside);
+    }
+    int close = p->pos - 1, n = close - body_start;
+    token *body = pit_malloc((size_t)(n + 2) * sizeof(token));
+    for (int i = body_start; i <= close; i++) body[i - body_start] = *tok_at(p, i);
+    body[n + 1] = body[n]; /* the sentinel: at the '}', but the end */
+    body[n + 1].type = T_EOF;
+    body[n + 1].len = 0;
+    *body_n = n;
+    return body;
+}
+
 static void parse_gate_def(parser *p) {
     token *name = expect_id(p, "the new gate's name");
     if (p->n_defs == p->cap_defs) p->defs = pit_realloc(p->defs, (size_t)(p->cap_defs = p->cap_defs * 2 + 8) * sizeof(gate_def));
@@ -983,27 +1007,10 @@ static void parse_gate_def(parser *p) {
     } while (accept(p, ","));
     token *open = peek(p);
     expect(p, "{", "to start the gate's body");
-    int body_start = p->pos;
-    int level = 1;
-    while (level) {
-        token *t = next(p);
-        if (t->type == T_EOF) fail_at(p, open, QASM_SYNTAX, "the body of gate '%s' has no closing '}'", d->name);
-        if (t->type == T_PUNCT && tok_is(t, "{")) level++;
-        if (t->type == T_PUNCT && tok_is(t, "}")) level--;
-        /* Checked now, not at the first call: a bad definition is an error even if never used. */
-        static const char *const banned[] = {"measure", "reset", "if", "qubit", "bit", "qreg", "creg", "gate", NULL};
-        for (int k = 0; t->type == T_ID && banned[k]; k++)
-            if (tok_is(t, banned[k]))
-                fail_at(p, t, QASM_SYNTAX, "'%s' is not allowed inside a gate definition", banned[k]);
-    }
-    /* The stream forgets these tokens after this statement: the definition keeps its own copy. */
-    int close = p->pos - 1;
-    d->body_n = close - body_start;
-    d->body = pit_malloc((size_t)(d->body_n + 2) * sizeof(token));
-    for (int i = body_start; i <= close; i++) d->body[i - body_start] = *tok_at(p, i);
-    d->body[d->body_n + 1] = d->body[d->body_n]; /* the sentinel: at the '}', but the end */
-    d->body[d->body_n + 1].type = T_EOF;
-    d->body[d->body_n + 1].len = 0;
+    static const char *const banned[] = {"measure", "reset", "if", "qubit", "bit", "qreg", "creg", "gate", NULL};
+    char what[96];
+    snprintf(what, sizeof what, "gate '%s'", d->name);
+    d->body = copy_body(p, open, what, banned, "a gate definition", &d->body_n);
     p->n_defs++; /* visible only after its own body: no recursion */
     p->def_pending = 0;
 }
@@ -1341,23 +1348,19 @@ static void skip_statement(parser *p, const token *at) {
     }
 }
 
-/* After a block's '{': to the '}' that closes it. */
-static void skip_block_rest(parser *p, const token *at) {
+/* After an opening bracket (its text: "{" or "("): to the one that closes it. */
+static void skip_balanced(parser *p, const token *at, const char *open, const char *close) {
     for (int level = 1; level;) {
         token *t = next(p);
-        if (t->type == T_EOF) fail_at(p, at, QASM_SYNTAX, "'%.*s' has no closing '}'", at->len, at->s);
-        if (t->type == T_PUNCT && tok_is(t, "{")) level++;
-        if (t->type == T_PUNCT && tok_is(t, "}")) level--;
+        if (t->type == T_EOF) fail_at(p, at, QASM_SYNTAX, "'%.*s' has no closing '%s'", at->len, at->s, close);
+        if (t->type == T_PUNCT && tok_is(t, open)) level++;
+        if (t->type == T_PUNCT && tok_is(t, close)) level--;
     }
 }
+static void skip_block_rest(parser *p, const token *at) { skip_balanced(p, at, "{", "}"); }
 static void skip_parens(parser *p, const token *at) {
     expect(p, "(", "after the keyword");
-    for (int level = 1; level;) {
-        token *t = next(p);
-        if (t->type == T_EOF) fail_at(p, at, QASM_SYNTAX, "'%.*s' has no closing ')'", at->len, at->s);
-        if (t->type == T_PUNCT && tok_is(t, "(")) level++;
-        if (t->type == T_PUNCT && tok_is(t, ")")) level--;
-    }
+    skip_balanced(p, at, "(", ")");
 }
 
 /* One statement or block, unparsed: a branch not taken, a loop that never runs, a case not chosen.
@@ -1921,23 +1924,10 @@ static void parse_def(parser *p, const token *at) {
     }
     token *open = peek(p);
     expect(p, "{", "to start the subroutine's body");
-    int body_start = p->pos;
-    for (int level = 1; level;) {
-        token *t = next(p);
-        if (t->type == T_EOF) fail_at(p, open, QASM_SYNTAX, "the body of '%s' has no closing '}'", d->name);
-        if (t->type == T_PUNCT && tok_is(t, "{")) level++;
-        if (t->type == T_PUNCT && tok_is(t, "}")) level--;
-        static const char *const banned[] = {"qubit", "qreg", "gate", "def", NULL};
-        for (int k = 0; t->type == T_ID && banned[k]; k++)
-            if (tok_is(t, banned[k])) fail_at(p, t, QASM_SYNTAX, "'%s' is not allowed inside a subroutine", banned[k]);
-    }
-    int close = p->pos - 1;
-    d->body_n = close - body_start;
-    d->body = pit_malloc((size_t)(d->body_n + 2) * sizeof(token));
-    for (int i = body_start; i <= close; i++) d->body[i - body_start] = *tok_at(p, i);
-    d->body[d->body_n + 1] = d->body[d->body_n];
-    d->body[d->body_n + 1].type = T_EOF;
-    d->body[d->body_n + 1].len = 0;
+    static const char *const banned[] = {"qubit", "qreg", "gate", "def", NULL};
+    char what[96];
+    snprintf(what, sizeof what, "'%s'", d->name);
+    d->body = copy_body(p, open, what, banned, "a subroutine", &d->body_n);
     p->n_subs++; /* visible after its own body: no recursion */
     p->sub_pending = 0;
     (void)at;
