@@ -2,8 +2,9 @@
  * pitboss-engine-run: one OpenQASM file through the native engine, in one process, for the peer
  * benchmark (bench/engine_peers.py) and for profiling.
  *
- *   pitboss-engine-run FILE.qasm [--threads N] [--fuse K] [--shots N]
+ *   pitboss-engine-run FILE.qasm [--threads N] [--fuse K] [--chunk L] [--shots N]
  *
+ * --chunk: cache blocking on chunks of L qubits (default the engine's), 0 for none.
  * --fuse: gate fusion up to K qubits (default the engine's), 0 for none. Without --shots the gates
  * are applied and the final state left (as the peers are timed); with it, the shots are sampled as
  * run_circuit does. Prints {"parse_ms", "sim_ms", "qubits", "gates"} on one line.
@@ -46,17 +47,19 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--fuse") && i + 1 < argc) {
             fuse = atoi(argv[++i]);
             fuse_set = 1;
-        } else if (!strcmp(argv[i], "--shots") && i + 1 < argc)
+        } else if (!strcmp(argv[i], "--chunk") && i + 1 < argc)
+            sv_set_chunk_qubits(atoi(argv[++i]));
+        else if (!strcmp(argv[i], "--shots") && i + 1 < argc)
             shots = atoll(argv[++i]);
         else if (!path && argv[i][0] != '-')
             path = argv[i];
         else {
-            fprintf(stderr, "usage: pitboss-engine-run FILE.qasm [--threads N] [--fuse K] [--shots N]\n");
+            fprintf(stderr, "usage: pitboss-engine-run FILE.qasm [--threads N] [--fuse K] [--chunk L] [--shots N]\n");
             return 2;
         }
     }
     if (!path) {
-        fprintf(stderr, "usage: pitboss-engine-run FILE.qasm [--threads N] [--fuse K] [--shots N]\n");
+        fprintf(stderr, "usage: pitboss-engine-run FILE.qasm [--threads N] [--fuse K] [--chunk L] [--shots N]\n");
         return 2;
     }
     char *text = read_all(path);

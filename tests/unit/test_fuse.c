@@ -2,7 +2,9 @@
  * Gate fusion (worker/engine/fuse.c): a fused run must give the state the gates give one by one.
  * Random circuits of every kind of gate the parser emits (general, diagonal and permutation 1- and
  * 2-qubit gates, controls and negated controls, multi-controlled gates too wide to fuse, global
- * phases) on 14..16 qubits, fused into blocks of 1..5 qubits, against the same circuit unfused.
+ * phases) on 14..16 qubits, fused into blocks of 1..5 qubits, against the same circuit unfused; and
+ * the same with cache blocking on chunks of 5..12 qubits (the stretches, the steps moved past waiting
+ * ones, a gate wider than a chunk).
  */
 #include <complex.h>
 #include <criterion/criterion.h>
@@ -76,6 +78,33 @@ Test(fuse, fused_runs_give_the_state_the_gates_give_one_by_one) {
             cr_assert_lt(worst, 1e-10, "%d qubits fused by %d: amplitudes differ by up to %g", n, f, worst);
             sv_free(&got);
         }
+        sv_free(&want);
+        qasm_circuit_free(&c);
+        free(text);
+    }
+}
+
+Test(fuse, cache_blocked_runs_give_the_state_the_gates_give_one_by_one) {
+    for (int n = 14; n <= 16; n++) {
+        char *text = random_circuit(n, 300, (unsigned)n * 104729u);
+        qasm_circuit c;
+        qasm_error err;
+        cr_assert_eq(qasm_parse(text, &LIM, &c, &err), 0, "%s", err.message);
+        sv_set_chunk_qubits(0);
+        pit_statevec want;
+        state_of(&c, -1, &want);
+        for (int L = 5; L <= 12; L++)
+            for (int f = 1; f <= SV_BLOCK_MAX; f += 2) {
+                sv_set_chunk_qubits(L);
+                pit_statevec got;
+                state_of(&c, f, &got);
+                double worst = 0;
+                for (size_t i = 0; i < got.dim; i++) worst = fmax(worst, cabs(got.amp[i] - want.amp[i]));
+                cr_assert_lt(worst, 1e-10, "%d qubits fused by %d, chunks of %d: amplitudes differ by up to %g", n, f, L,
+                             worst);
+                sv_free(&got);
+            }
+        sv_set_chunk_qubits(16);
         sv_free(&want);
         qasm_circuit_free(&c);
         free(text);

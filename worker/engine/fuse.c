@@ -242,15 +242,84 @@ void fuse_plan_make(fuse_plan *plan, const qasm_op *ops, size_t n, int max_qubit
     free(next);
 }
 
-int fuse_plan_apply(const fuse_plan *plan, pit_statevec *sv, int (*stop)(void *), void *arg) {
-    for (size_t i = 0; i < plan->n; i++) {
-        const fuse_step *s = &plan->steps[i];
-        if (s->op)
-            sv_apply(sv, s->op);
-        else
-            sv_apply_block(sv, &s->block);
-        if (stop && stop(arg)) return 1;
+static uint64_t step_mask(const fuse_step *s) {
+    if (s->op) return gate_mask(s->op);
+    uint64_t m = 0;
+    for (int i = 0; i < s->block.k; i++) m |= 1ull << s->block.qubits[i];
+    return m;
+}
+
+static void apply_step(pit_statevec *sv, const fuse_step *s) {
+    if (s->op)
+        sv_apply(sv, s->op);
+    else
+        sv_apply_block(sv, &s->block);
+}
+
+/* Qubits every chunk keeps, whatever its steps touch: runs of 2^CHUNK_RUN_QUBITS amplitudes (256
+ * bytes) make the copies in and out of a chunk whole cache lines. */
+#define CHUNK_RUN_QUBITS 5
+
+/*
+ * Cache blocking (sv_apply_chunked): the steps are cut into stretches, each touching at most
+ * sv_chunk_qubits() qubits, applied one pass a stretch. A stretch is made greedily from the steps not
+ * yet applied, in order: a step joins when its qubits fit; one that does not fit waits, and so does
+ * every later step sharing a qubit with a waiting one. A step that joins moves only past waiting
+ * steps on other qubits, so the product is unchanged. A stretch of one step is applied as it is.
+ */
+static int apply_chunked(const fuse_plan *plan, pit_statevec *sv, int L, int (*stop)(void *), void *arg) {
+    const uint64_t reserved = (1ull << CHUNK_RUN_QUBITS) - 1, all = sv->n >= 64 ? ~0ull : (1ull << sv->n) - 1;
+    size_t *left = pit_malloc((plan->n ? plan->n : 1) * sizeof(size_t)), n_left = plan->n;
+    for (size_t i = 0; i < plan->n; i++) left[i] = i;
+    sv_step stretch[SV_CHUNK_STEPS_MAX];
+    int stopped = 0;
+    while (n_left && !stopped) {
+        uint64_t used = reserved, waiting = 0;
+        size_t n_in = 0, kept = 0, first = NONE;
+        for (size_t i = 0; i < n_left; i++) {
+            const fuse_step *s = &plan->steps[left[i]];
+            uint64_t m = step_mask(s);
+            int joins = n_in < SV_CHUNK_STEPS_MAX && !(m & waiting) && __builtin_popcountll(used | m) <= L;
+            if (joins) {
+                if (first == NONE) first = left[i];
+                used |= m;
+                stretch[n_in++] = *s;
+            } else {
+                waiting |= m;
+                left[kept++] = left[i];
+            }
+        }
+        if (n_in == 0) {
+            /* the first step alone touches more qubits than a chunk holds */
+            apply_step(sv, &plan->steps[left[0]]);
+            memmove(left, left + 1, --n_left * sizeof(size_t));
+        } else if (n_in == 1) {
+            apply_step(sv, &plan->steps[first]);
+            n_left = kept;
+        } else {
+            /* the lowest qubits fill the rest of the chunk: the longer its runs, the cheaper its copies */
+            for (int q = 0; q < sv->n && __builtin_popcountll(used) < L; q++) used |= 1ull << q;
+            used &= all;
+            int local[SV_CHUNK_QUBITS_MAX], n_local = 0;
+            for (uint64_t m = used; m; m &= m - 1) local[n_local++] = __builtin_ctzll(m);
+            sv_apply_chunked(sv, local, n_local, stretch, n_in);
+            n_left = kept;
+        }
+        if (stop && stop(arg)) stopped = 1;
     }
+    free(left);
+    return stopped;
+}
+
+int fuse_plan_apply(const fuse_plan *plan, pit_statevec *sv, int (*stop)(void *), void *arg) {
+    int L = sv_chunk_qubits();
+    if (L > CHUNK_RUN_QUBITS && sv->n > L) {
+        if (apply_chunked(plan, sv, L, stop, arg)) return 1;
+    } else
+        for (size_t i = 0; i < plan->n; i++) {
+            apply_step(sv, &plan->steps[i]);
+            if (stop && stop(arg)) return 1;
+        }
     if (plan->phase != 1) {
         qasm_op ph = {.kind = OP_GPHASE, .phase = carg(plan->phase)};
         sv_apply(sv, &ph);

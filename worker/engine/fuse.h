@@ -15,10 +15,9 @@
 #include "engine/qasm.h"
 #include "engine/statevec.h"
 
-typedef struct {
-    const qasm_op *op; /* one gate as it is (its own kernel is the fastest), or NULL: */
-    sv_block block;    /* several gates multiplied together */
-} fuse_step;
+/* op: one gate as it is (its own kernel is the fastest), or NULL: block, several gates multiplied
+ * together */
+typedef sv_step fuse_step;
 
 typedef struct {
     fuse_step *steps;

@@ -15,6 +15,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "alloc.h"
+
 
 /* ---------------------------------------------------------------- a parallel for */
 
@@ -82,9 +84,10 @@ int sv_threads(void) {
     return pool.threads;
 }
 
-static void par_for(size_t n, range_fn fn, void *arg) {
+/* fn over [0, n) split among the threads, or on the caller's alone below min iterations. */
+static void par_for_min(size_t n, size_t min, range_fn fn, void *arg) {
     pthread_once(&pool.once, pool_start);
-    if (pool.threads == 1 || n < PAR_MIN) {
+    if (pool.threads == 1 || n < min) {
         fn(0, n, arg);
         return;
     }
@@ -105,6 +108,8 @@ static void par_for(size_t n, range_fn fn, void *arg) {
     pthread_mutex_unlock(&pool.mu);
     pthread_mutex_unlock(&job_mu);
 }
+
+static void par_for(size_t n, range_fn fn, void *arg) { par_for_min(n, PAR_MIN, fn, arg); }
 
 /* ---------------------------------------------------------------- allocation */
 
@@ -170,6 +175,23 @@ typedef struct {
     size_t set_mask;                /* control bits that must be 1 */
     size_t t0, t1;                  /* target bit masks (t1 for two-target gates) */
 } gate_job;
+
+typedef struct {
+    double complex *amp;
+    const double *re, *im;
+    int pos[SV_BLOCK_MAX];
+    size_t off[1 << SV_BLOCK_MAX]; /* local index r -> its offset from the group's base */
+} block_job;
+
+/* A gate or a block made ready to run: its loop, how many iterations, and its job. */
+typedef struct {
+    range_fn fn;
+    size_t iters;
+    union {
+        gate_job g;
+        block_job b;
+    } job;
+} prepared_step;
 
 static inline size_t insert_zeros(size_t k, const int *pos, int n_pos) {
     for (int i = 0; i < n_pos; i++) {
@@ -301,51 +323,54 @@ static void k_scale(size_t b, size_t e, void *arg) {
 
 static int cmp_int(const void *x, const void *y) { return *(const int *)x - *(const int *)y; }
 
-void sv_apply(pit_statevec *sv, const qasm_op *op) {
-    gate_job j;
-    memset(&j, 0, sizeof j);
-    j.amp = sv->amp;
+/* qubit q of the gate or block, where the state it runs on has its own numbering (a chunk's local
+ * index): map[q], or q itself without a map */
+#define QUBIT(map, q) ((map) ? (map)[q] : (q))
+
+static void prepare_gate(prepared_step *ps, double complex *amp, size_t dim, const qasm_op *op, const int *map) {
+    gate_job *j = &ps->job.g;
+    memset(j, 0, sizeof *j);
+    j->amp = amp;
     if (op->kind == OP_GPHASE) {
-        j.m[0] = cexp(_Complex_I * op->phase);
-        par_for(sv->dim, k_scale, &j);
+        j->m[0] = cexp(_Complex_I * op->phase);
+        ps->fn = k_scale;
+        ps->iters = dim;
         return;
     }
-    memcpy(j.m, op->m, sizeof j.m);
-    for (int i = 0; i < op->n_targets; i++) j.pos[j.n_pos++] = op->targets[i];
+    memcpy(j->m, op->m, sizeof j->m);
+    for (int i = 0; i < op->n_targets; i++) j->pos[j->n_pos++] = QUBIT(map, op->targets[i]);
     for (int i = 0; i < op->n_controls; i++) {
-        j.pos[j.n_pos++] = op->controls[i];
-        if (op->control_values[i]) j.set_mask |= (size_t)1 << op->controls[i];
+        int c = QUBIT(map, op->controls[i]);
+        j->pos[j->n_pos++] = c;
+        if (op->control_values[i]) j->set_mask |= (size_t)1 << c;
     }
-    qsort(j.pos, (size_t)j.n_pos, sizeof(int), cmp_int);
-    j.t0 = (size_t)1 << op->targets[0];
-    size_t iters = sv->dim >> j.n_pos;
+    qsort(j->pos, (size_t)j->n_pos, sizeof(int), cmp_int);
+    int t = QUBIT(map, op->targets[0]);
+    j->t0 = (size_t)1 << t;
+    ps->iters = dim >> j->n_pos;
     if (op->n_targets == 1) {
-        range_fn fn;
-        if (op->n_controls == 0 && op->targets[0] < 2 && sv->n >= 2) {
-            par_for(iters >> op->targets[0], op->targets[0] == 0 ? k1_low0 : k1_low1, &j);
-            return;
-        }
-        if (op->cls == GATE_DIAGONAL)
-            fn = k1_diagonal;
+        if (op->n_controls == 0 && t < 2 && dim >= 4) {
+            ps->iters >>= t;
+            ps->fn = t == 0 ? k1_low0 : k1_low1;
+        } else if (op->cls == GATE_DIAGONAL)
+            ps->fn = k1_diagonal;
         else if (op->cls == GATE_PERMUTATION)
-            fn = k1_swap;
+            ps->fn = k1_swap;
         else
-            fn = k1_general;
-        par_for(iters, fn, &j);
+            ps->fn = k1_general;
     } else {
-        j.t1 = (size_t)1 << op->targets[1];
-        par_for(iters, op->cls == GATE_DIAGONAL ? k2_diagonal : k2_general, &j);
+        j->t1 = (size_t)1 << QUBIT(map, op->targets[1]);
+        ps->fn = op->cls == GATE_DIAGONAL ? k2_diagonal : k2_general;
     }
 }
 
-/* ---------------------------------------------------------------- fused blocks */
+void sv_apply(pit_statevec *sv, const qasm_op *op) {
+    prepared_step ps;
+    prepare_gate(&ps, sv->amp, sv->dim, op, NULL);
+    par_for(ps.iters, ps.fn, &ps.job);
+}
 
-typedef struct {
-    double complex *amp;
-    const double *re, *im;
-    int pos[SV_BLOCK_MAX];
-    size_t off[1 << SV_BLOCK_MAX]; /* local index r -> its offset from the group's base */
-} block_job;
+/* ---------------------------------------------------------------- fused blocks */
 
 /* One group of 2^K amplitudes at a time, for any positions of the qubits (low ones included): the
  * matrix is applied a column at a time, the rows being the lanes of 8-double vectors (zmm with
@@ -410,21 +435,198 @@ DIAGONAL_KERNEL(3)
 DIAGONAL_KERNEL(4)
 DIAGONAL_KERNEL(5)
 
-void sv_apply_block(pit_statevec *sv, const sv_block *blk) {
+/* Blocks whose lowest qubit is 2 or more: four neighbouring groups (their indices differ in qubits 0
+ * and 1 only) sit at four neighbouring amplitudes at each of the block's offsets, so one 8-double
+ * vector holds an amplitude of each of four groups, and the matrix is applied to four groups at once
+ * with whole-vector loads and stores (the kernels above load and store a double at a time, and go
+ * through insert_zeros for every group: in cache, where memory no longer hides it, that costs 3-4
+ * times the arithmetic). Interleaved complex arithmetic: m * x = re(m) x + im(m) swap(x) with the
+ * swapped real parts negated. A run's remainder below four groups goes to the kernel above. */
+typedef double v8du __attribute__((vector_size(64), aligned(8)));
+typedef long long v8i __attribute__((vector_size(64)));
+#define NEG_EVEN ((v8d){-1, 1, -1, 1, -1, 1, -1, 1})
+#define SWAP_PAIRS(x) __builtin_shuffle((x), (v8i){1, 0, 3, 2, 5, 4, 7, 6})
+
+#define LANES_KERNEL(K)                                                                              \
+    HOT static void k_lanes##K(size_t b, size_t e, void *arg) {                                      \
+        const block_job *j = arg;                                                                    \
+        enum { D = 1 << K };                                                                         \
+        double *a = (double *)j->amp;                                                                \
+        const double *mr = j->re, *mi = j->im;                                                       \
+        const size_t low = (size_t)1 << (j->pos[0] - 2); /* groups per contiguous run, over 4 */   \
+        size_t off[D];                                                                               \
+        for (int r = 0; r < D; r++) off[r] = 2 * j->off[r];                                          \
+        for (size_t g = b; g < e;) {                                                                 \
+            size_t run = 4 * low - (g & (4 * low - 1));                                              \
+            if (run > e - g) run = e - g;                                                            \
+            double *p = a + 2 * insert_zeros(g, j->pos, K);                                          \
+            size_t i = 0;                                                                            \
+            for (; i + 4 <= run; i += 4) {                                                           \
+                v8d x[D], xs[D];                                                                     \
+                for (int c = 0; c < D; c++) {                                                        \
+                    x[c] = *(const v8du *)(p + off[c] + 2 * i);                                      \
+                    xs[c] = SWAP_PAIRS(x[c]) * NEG_EVEN;                                             \
+                }                                                                                    \
+                for (int r = 0; r < D; r++) {                                                        \
+                    v8d w = mr[r] * x[0] + mi[r] * xs[0];                                            \
+                    for (int c = 1; c < D; c++) w += mr[c * D + r] * x[c] + mi[c * D + r] * xs[c];  \
+                    *(v8du *)(p + off[r] + 2 * i) = w;                                               \
+                }                                                                                    \
+            }                                                                                        \
+            if (i < run) k_dense##K(g + i, g + run, arg);                                            \
+            g += run;                                                                                \
+        }                                                                                            \
+    }
+LANES_KERNEL(1)
+LANES_KERNEL(2)
+LANES_KERNEL(3)
+LANES_KERNEL(4)
+
+/* The same for a diagonal block: each amplitude times its entry. */
+#define LANES_DIAGONAL_KERNEL(K)                                                                     \
+    HOT static void k_lanes_diag##K(size_t b, size_t e, void *arg) {                                 \
+        const block_job *j = arg;                                                                    \
+        enum { D = 1 << K };                                                                         \
+        double *a = (double *)j->amp;                                                                \
+        const size_t low = (size_t)1 << (j->pos[0] - 2);                                             \
+        size_t off[D];                                                                               \
+        for (int r = 0; r < D; r++) off[r] = 2 * j->off[r];                                          \
+        for (size_t g = b; g < e;) {                                                                 \
+            size_t run = 4 * low - (g & (4 * low - 1));                                              \
+            if (run > e - g) run = e - g;                                                            \
+            double *p = a + 2 * insert_zeros(g, j->pos, K);                                          \
+            size_t i = 0;                                                                            \
+            for (; i + 4 <= run; i += 4)                                                             \
+                for (int r = 0; r < D; r++) {                                                        \
+                    v8d x = *(const v8du *)(p + off[r] + 2 * i);                                     \
+                    *(v8du *)(p + off[r] + 2 * i) = j->re[r] * x + j->im[r] * (SWAP_PAIRS(x) * NEG_EVEN); \
+                }                                                                                    \
+            if (i < run) k_diag##K(g + i, g + run, arg);                                             \
+            g += run;                                                                                \
+        }                                                                                            \
+    }
+LANES_DIAGONAL_KERNEL(1)
+LANES_DIAGONAL_KERNEL(2)
+LANES_DIAGONAL_KERNEL(3)
+LANES_DIAGONAL_KERNEL(4)
+LANES_DIAGONAL_KERNEL(5)
+
+static void prepare_block(prepared_step *ps, double complex *amp, size_t dim, const sv_block *blk, const int *map) {
     static const range_fn dense[] = {NULL, k_dense1, k_dense2, k_dense3, k_dense4, k_dense5};
     static const range_fn diag[] = {NULL, k_diag1, k_diag2, k_diag3, k_diag4, k_diag5};
-    block_job j;
-    j.amp = sv->amp;
-    j.re = blk->re;
-    j.im = blk->im;
-    for (int i = 0; i < blk->k; i++) j.pos[i] = blk->qubits[i];
+    block_job *j = &ps->job.b;
+    j->amp = amp;
+    j->re = blk->re;
+    j->im = blk->im;
+    /* a map keeps the order of the qubits (a chunk's local qubits are numbered in ascending order),
+     * so pos stays sorted */
+    for (int i = 0; i < blk->k; i++) j->pos[i] = QUBIT(map, blk->qubits[i]);
     for (int r = 0; r < 1 << blk->k; r++) {
         size_t o = 0;
         for (int i = 0; i < blk->k; i++)
-            if (r >> i & 1) o |= (size_t)1 << blk->qubits[i];
-        j.off[r] = o;
+            if (r >> i & 1) o |= (size_t)1 << j->pos[i];
+        j->off[r] = o;
     }
-    par_for(sv->dim >> blk->k, blk->diagonal ? diag[blk->k] : dense[blk->k], &j);
+    static const range_fn lanes[] = {NULL, k_lanes1, k_lanes2, k_lanes3, k_lanes4, k_dense5};
+    static const range_fn lanes_diag[] = {NULL, k_lanes_diag1, k_lanes_diag2, k_lanes_diag3, k_lanes_diag4,
+                                          k_lanes_diag5};
+    if (j->pos[0] >= 2)
+        ps->fn = blk->diagonal ? lanes_diag[blk->k] : lanes[blk->k];
+    else
+        ps->fn = blk->diagonal ? diag[blk->k] : dense[blk->k];
+    ps->iters = dim >> blk->k;
+}
+
+void sv_apply_block(pit_statevec *sv, const sv_block *blk) {
+    prepared_step ps;
+    prepare_block(&ps, sv->amp, sv->dim, blk, NULL);
+    par_for(ps.iters, ps.fn, &ps.job);
+}
+
+/* ---------------------------------------------------------------- cache blocking */
+
+typedef struct {
+    double complex *amp;
+    int L;
+    int local[SV_CHUNK_QUBITS_MAX];
+    int map[QASM_MAX_QUBITS];
+    const sv_step *steps;
+    size_t n_steps;
+    int run_bits;          /* local[0..run_bits) are qubits 0..run_bits-1: runs of 2^run_bits amplitudes */
+    const size_t *run_off; /* run r -> its offset from the chunk's base */
+} chunk_job;
+
+static int chunk_qubits = 16;
+
+void sv_set_chunk_qubits(int L) { chunk_qubits = L < 0 ? 0 : L > SV_CHUNK_QUBITS_MAX ? SV_CHUNK_QUBITS_MAX : L; }
+int sv_chunk_qubits(void) { return chunk_qubits; }
+
+/* Each thread's chunk buffer, kept for the thread's life (the kernels' threads never end): a fresh
+ * 1 MiB a stretch would fault its pages in every time. */
+static __thread double complex *chunk_buf;
+
+static void prepare_steps(prepared_step *ps, double complex *amp, const chunk_job *cj) {
+    size_t len = (size_t)1 << cj->L;
+    for (size_t i = 0; i < cj->n_steps; i++) {
+        const sv_step *s = &cj->steps[i];
+        if (s->op)
+            prepare_gate(&ps[i], amp, len, s->op, cj->map);
+        else
+            prepare_block(&ps[i], amp, len, &s->block, cj->map);
+    }
+}
+
+/* Chunks whose qubits are the lowest ones (local = 0..L-1) are contiguous: the steps run on them in
+ * place, with no copies. */
+static void chunk_range_in_place(size_t b, size_t e, void *arg) {
+    const chunk_job *cj = arg;
+    prepared_step ps[SV_CHUNK_STEPS_MAX];
+    for (size_t c = b; c < e; c++) {
+        prepare_steps(ps, cj->amp + (c << cj->L), cj);
+        for (size_t i = 0; i < cj->n_steps; i++) ps[i].fn(0, ps[i].iters, &ps[i].job);
+    }
+}
+
+static void chunk_range(size_t b, size_t e, void *arg) {
+    const chunk_job *cj = arg;
+    size_t run = (size_t)1 << cj->run_bits, runs = (size_t)1 << (cj->L - cj->run_bits);
+    if (!chunk_buf) /* pages are touched only as far as the chunk size in use */
+        chunk_buf = pit_aligned_alloc(64, ((size_t)1 << SV_CHUNK_QUBITS_MAX) * sizeof(double complex));
+    double complex *buf = chunk_buf;
+    prepared_step ps[SV_CHUNK_STEPS_MAX];
+    prepare_steps(ps, buf, cj);
+    for (size_t c = b; c < e; c++) {
+        double complex *base = cj->amp + insert_zeros(c, cj->local, cj->L);
+        for (size_t r = 0; r < runs; r++) memcpy(buf + r * run, base + cj->run_off[r], run * sizeof *buf);
+        for (size_t i = 0; i < cj->n_steps; i++) ps[i].fn(0, ps[i].iters, &ps[i].job);
+        for (size_t r = 0; r < runs; r++) memcpy(base + cj->run_off[r], buf + r * run, run * sizeof *buf);
+    }
+}
+
+void sv_apply_chunked(pit_statevec *sv, const int *local, int L, const sv_step *steps, size_t n) {
+    chunk_job cj = {.amp = sv->amp, .L = L, .steps = steps, .n_steps = n};
+    for (int q = 0; q < QASM_MAX_QUBITS; q++) cj.map[q] = -1;
+    for (int i = 0; i < L; i++) {
+        cj.local[i] = local[i];
+        cj.map[local[i]] = i;
+    }
+    while (cj.run_bits < L && local[cj.run_bits] == cj.run_bits) cj.run_bits++;
+    if (cj.run_bits == L) {
+        par_for_min(sv->dim >> L, 2, chunk_range_in_place, &cj);
+        return;
+    }
+    size_t runs = (size_t)1 << (L - cj.run_bits);
+    size_t *run_off = pit_malloc(runs * sizeof(size_t));
+    for (size_t r = 0; r < runs; r++) {
+        size_t o = 0;
+        for (int i = cj.run_bits; i < L; i++)
+            if (r >> (i - cj.run_bits) & 1) o |= (size_t)1 << local[i];
+        run_off[r] = o;
+    }
+    cj.run_off = run_off;
+    /* chunks are big work items: one each is enough to share them out */
+    par_for_min(sv->dim >> L, 2, chunk_range, &cj);
+    free(run_off);
 }
 
 /* ---------------------------------------------------------------- measurement */
