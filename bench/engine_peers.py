@@ -99,7 +99,7 @@ def main():
     ap.add_argument("--circuits", default="layered,qft,ghz")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--pitboss-variants", default="double:",
+    ap.add_argument("--pitboss-variants", default="double:,single:--precision single",
                     help="comma-separated label:extra-args for pitboss-engine-run, e.g. 'f4:--fuse 4,nofuse:--fuse 0'")
     args = ap.parse_args()
 

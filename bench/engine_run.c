@@ -2,9 +2,10 @@
  * pitboss-engine-run: one OpenQASM file through the native engine, in one process, for the peer
  * benchmark (bench/engine_peers.py) and for profiling.
  *
- *   pitboss-engine-run FILE.qasm [--threads N] [--fuse K] [--chunk L] [--shots N]
+ *   pitboss-engine-run FILE.qasm [--threads N] [--fuse K] [--chunk L] [--precision double|single] [--shots N]
  *
- * --chunk: cache blocking on chunks of L qubits (default the engine's), 0 for none.
+ * --chunk: cache blocking on chunks of L qubits (default the engine's), 0 for none. --precision: the
+ * state's (default double).
  * --fuse: gate fusion up to K qubits (default the engine's), 0 for none. Without --shots the gates
  * are applied and the final state left (as the peers are timed); with it, the shots are sampled as
  * run_circuit does. Prints {"parse_ms", "sim_ms", "qubits", "gates"} on one line.
@@ -39,7 +40,7 @@ static char *read_all(const char *path) {
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    int fuse = 0, fuse_set = 0;
+    int fuse = 0, fuse_set = 0, single = 0;
     long long shots = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -49,17 +50,19 @@ int main(int argc, char **argv) {
             fuse_set = 1;
         } else if (!strcmp(argv[i], "--chunk") && i + 1 < argc)
             sv_set_chunk_qubits(atoi(argv[++i]));
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc)
+            single = !strcmp(argv[++i], "single");
         else if (!strcmp(argv[i], "--shots") && i + 1 < argc)
             shots = atoll(argv[++i]);
         else if (!path && argv[i][0] != '-')
             path = argv[i];
         else {
-            fprintf(stderr, "usage: pitboss-engine-run FILE.qasm [--threads N] [--fuse K] [--chunk L] [--shots N]\n");
+            fprintf(stderr, "usage: pitboss-engine-run FILE.qasm [--threads N] [--fuse K] [--chunk L] [--precision double|single] [--shots N]\n");
             return 2;
         }
     }
     if (!path) {
-        fprintf(stderr, "usage: pitboss-engine-run FILE.qasm [--threads N] [--fuse K] [--chunk L] [--shots N]\n");
+        fprintf(stderr, "usage: pitboss-engine-run FILE.qasm [--threads N] [--fuse K] [--chunk L] [--precision double|single] [--shots N]\n");
         return 2;
     }
     char *text = read_all(path);
@@ -72,7 +75,8 @@ int main(int argc, char **argv) {
         return 1;
     }
     int64_t t1 = pit_mono_us();
-    sim_options o = {.shots = shots > 0 ? (uint64_t)shots : 1, .seed = 1, .fuse_qubits = fuse_set ? (fuse ? fuse : -1) : 0};
+    sim_options o = {.shots = shots > 0 ? (uint64_t)shots : 1, .seed = 1, .fuse_qubits = fuse_set ? (fuse ? fuse : -1) : 0,
+                     .single = single};
     if (shots < 0) {
         pit_statevec sv;
         if (sim_state(&c, &o, &sv) != SIM_OK) {

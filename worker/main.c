@@ -65,6 +65,7 @@ static void usage(FILE *out) {
             "  --max-shots N        native: most shots per circuit (default 1000000)\n"
             "  --max-gates N        native: most gates per circuit after expansion (default 1000000)\n"
             "  --max-circuit-bytes N  native: longest OpenQASM text (default 4194304)\n"
+            "  --precision P        native: double (default) or single, the state vector's precision\n"
             "  --memory-fd FD       native: the supervisor's shared memory budget (inherited descriptor)\n"
             "  --memory-pool I      native: this pool's entry in it\n"
             "  --slot S             slot number, for log lines (and the memory budget)\n"
@@ -104,11 +105,12 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         {"max-shots", required_argument, NULL, 'S'},      {"max-gates", required_argument, NULL, 'G'},
         {"check-imports", no_argument, NULL, 'C'},      {"max-circuit-bytes", required_argument, NULL, 'B'},
         {"memory-fd", required_argument, NULL, 'F'},    {"memory-pool", required_argument, NULL, 'I'},
+        {"precision", required_argument, NULL, 'R'},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     *o = (worker_opts){.port = 0, .ready_fd = -1, .max_concurrency = 16, .cq_threads = 1, .grace_ms = 10000,
                        .max_message_bytes = 64u << 20, .kind = "native", .log_level = "info", .slot = -1,
-                       .session_ttl_s = 600, .engine = {26, 1000000, 1000000, 4u << 20, -1, -1, 0}};
+                       .session_ttl_s = 600, .engine = {26, 1000000, 1000000, 4u << 20, -1, -1, 0, 0}};
     int ch;
     long v;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -136,6 +138,13 @@ static int parse_opts(int argc, char **argv, worker_opts *o) {
         case 'G': if (parse_int("max-gates", optarg, 1, 100000000, &v)) return -1; o->engine.max_gates = (size_t)v; break;
         case 'B': if (parse_int("max-circuit-bytes", optarg, 1, 1L << 30, &v)) return -1; o->engine.max_circuit_bytes = (size_t)v; break;
         case 'F': if (parse_int("memory-fd", optarg, 0, 1 << 20, &v)) return -1; o->engine.memory_fd = (int)v; break;
+        case 'R':
+            if (strcmp(optarg, "double") && strcmp(optarg, "single")) {
+                fprintf(stderr, "pitboss-worker: --precision must be double or single, not \"%s\"\n", optarg);
+                return -1;
+            }
+            o->engine.single = !strcmp(optarg, "single");
+            break;
         case 'I': if (parse_int("memory-pool", optarg, 0, 63, &v)) return -1; o->engine.memory_pool = (int)v; break;
         case 'k': o->kind = optarg; break;
         case 'C': o->check_imports = 1; break;

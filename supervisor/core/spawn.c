@@ -194,6 +194,7 @@ static void plan_build(pit_sup *sup, pit_slot *slot, int ready_fd, exec_plan *p)
         plan_arg(p, "%lld", (long long)pc->max_gates);
         plan_arg(p, "--max-circuit-bytes");
         plan_arg(p, "%lld", (long long)pc->max_circuit_bytes);
+        if (pc->precision == PIT_PRECISION_SINGLE) plan_arg(p, "--precision=single");
         if (sup->mem_fd >= 0) {
             plan_arg(p, "--memory-fd");
             plan_arg(p, "%d", sup->mem_fd);

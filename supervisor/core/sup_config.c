@@ -17,6 +17,7 @@
 #define INT_FIELD(k, field, def, lo, hi, d) {.key = k, F(PIT_CFG_INT, field), .def_int = def, .min = lo, .max = hi, .doc = d}
 
 static const char *const kinds[] = {"native", "python", NULL};
+static const char *const precisions[] = {"double", "single", NULL};
 
 #define STRUCT pit_pool_config
 static const pit_cfg_field pool_fields[] = {
@@ -34,6 +35,8 @@ static const pit_cfg_field pool_fields[] = {
     INT_FIELD("max_gates", max_gates, 1000000, 1, 100000000, "native: most gates per circuit after expansion"),
     INT_FIELD("max_circuit_bytes", max_circuit_bytes, 4 << 20, 1, 1 << 30,
               "native: longest OpenQASM text (parsing takes a multiple of it in memory)"),
+    {.key = "precision", F(PIT_CFG_ENUM, precision), .def_int = PIT_PRECISION_DOUBLE, .choices = precisions,
+     .doc = "native: the state vector's precision, double or single (half the memory; a request may ask for either)"},
     INT_FIELD("memory_budget_mb", memory_budget_mb, 0, 0, 1 << 24,
               "native: state-vector memory its running circuits may reserve together (0: a share of the limit)"),
     {.key = "backend", F(PIT_CFG_STRING, backend), .def_str = "",

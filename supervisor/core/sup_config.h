@@ -22,12 +22,15 @@ typedef struct {
     int64_t max_shots;
     int64_t max_gates;
     int64_t max_circuit_bytes;
+    int precision;            /* native: PIT_PRECISION_DOUBLE or _SINGLE, the default of its circuits */
     int64_t memory_budget_mb; /* 0: PIT_MEMORY_SHARE_PCT of the memory limit, shared (memory.c) */
     char *backend;           /* native: the job backend id it serves ("": the pool's name) */
     pit_cfg_strmap env;
     pit_cfg_strlist module;       /* python pools */
     pit_cfg_strlist python_path;  /* python pools; relative to the config file's folder */
 } pit_pool_config;
+
+enum { PIT_PRECISION_DOUBLE = 0, PIT_PRECISION_SINGLE = 1 }; /* the order of the config's choices */
 
 typedef struct {
     int64_t base_port;

@@ -271,7 +271,7 @@ static void on_run_done(pit_proxy *px, grpc_status_code code, const char *detail
 
 static grpc_byte_buffer *run_request(pit_backend *b, job_entry *e) {
     json_t *args = e->options ? json_loads(e->options, 0, NULL) : NULL;
-    if (!args) args = json_object(); /* the options (inputs, measure_all, includes), then qasm, shots, seed */
+    if (!args) args = json_object(); /* the options (inputs, measure_all, includes, precision), then qasm, shots, seed */
     json_object_set_new(args, "qasm", json_string(e->qasm));
     json_object_set_new(args, "shots", json_integer((json_int_t)e->shots));
     if (e->seed >= 0) json_object_set_new(args, "seed", json_integer((json_int_t)e->seed));
@@ -407,6 +407,14 @@ static grpc_status_code validate(pit_jobs *jobs, const pit_job_spec *spec, pit_b
         json_decref(held);
         snprintf(why, whylen, "the circuit has %zu inputs and %zu includes; at most %d and %d are taken", n_in, n_inc,
                  PIT_JOB_MAX_INPUTS, PIT_JOB_MAX_INCLUDES);
+        *type = PIT_JOB_ERR_INVALID_ARGUMENTS;
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    }
+    json_t *precision = json_object_get(held, "precision");
+    if (precision && strcmp(json_string_value(precision), "double") && strcmp(json_string_value(precision), "single")) {
+        snprintf(why, whylen, "precision must be \"double\" or \"single\" (or empty: the backend's), not \"%.40s\"",
+                 json_string_value(precision));
+        json_decref(held);
         *type = PIT_JOB_ERR_INVALID_ARGUMENTS;
         return GRPC_STATUS_INVALID_ARGUMENT;
     }

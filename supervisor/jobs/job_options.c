@@ -1,11 +1,12 @@
-/* A job's run options (inputs, measure_all, includes) between the proto, the store and the run. */
+/* A job's run options (inputs, measure_all, includes, precision) between the proto, the store and the run. */
 #include "job_options.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 char *pit_job_options_from_payload(const Pitboss__V1__CircuitPayload *c) {
-    if (!c || (!c->n_inputs && !c->measure_all && !c->n_includes)) return NULL;
+    int precision = c && c->precision && c->precision[0];
+    if (!c || (!c->n_inputs && !c->measure_all && !c->n_includes && !precision)) return NULL;
     json_t *o = json_object();
     if (c->n_inputs) {
         json_t *in = json_object();
@@ -19,6 +20,7 @@ char *pit_job_options_from_payload(const Pitboss__V1__CircuitPayload *c) {
             json_object_set_new(inc, c->includes[i]->key, json_string(c->includes[i]->value));
         json_object_set_new(o, "includes", inc);
     }
+    if (precision) json_object_set_new(o, "precision", json_string(c->precision));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;

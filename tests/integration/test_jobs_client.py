@@ -244,3 +244,15 @@ def test_the_async_client_and_the_batch_stream_carry_them_too(sup):
                                               "includes": files}], "simulator"))
     done = [e for e in events if e.kind == "completed"]
     assert len(done) == 1 and done[0].result.counts == {"00": 30}, events
+
+
+def test_a_job_carries_its_precision_and_a_bad_one_is_refused_at_submit(jobs):
+    single = jobs.wait_for_job(jobs.submit_qasm(BELL, "simulator", shots=300, seed=5, precision="single"), timeout=30)
+    default = jobs.wait_for_job(jobs.submit_qasm(BELL, "simulator", shots=300, seed=5), timeout=30)
+    assert single.metadata["precision"] == "single" and default.metadata["precision"] == "double"
+    assert set(single.counts) == {"00", "11"} and sum(single.counts.values()) == 300
+    items = jobs.submit_batch([{"qasm": BELL, "shots": 10, "precision": "single"}])
+    assert items[0].ok and jobs.wait_for_job(items[0].job_id, timeout=30).metadata["precision"] == "single"
+    with pytest.raises(pitboss.InvalidArguments) as e:
+        jobs.submit_qasm(BELL, "simulator", precision="half")
+    assert "precision" in str(e.value) and '"half"' in str(e.value)

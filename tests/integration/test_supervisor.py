@@ -484,6 +484,7 @@ def write_config(tmp_path, cfg):
     ({"pools": [{"name": "a", "size": 0}]}, "pools[0].size: must be at least 1, got 0"),
     ({"pools": [{"name": "a", "size": "2"}]}, "pools[0].size: expected an integer, got string"),
     ({"pools": [{"name": "a", "kind": "perl"}]}, 'pools[0].kind: must be one of "native", "python"'),
+    ({"pools": [{"name": "a", "precision": "quad"}]}, 'pools[0].precision: must be one of "double", "single"'),
     ({"pools": [{"name": "a", "size": 8}], "workers": {"base_port": 40000, "port_range": 4}},
      "workers.port_range: 4 ports cannot hold the pools' 8 workers"),
     ({"pools": [{"name": "a"}, {"name": "a"}]}, 'pools[1].name: "a" is already the name of pools[0]'),

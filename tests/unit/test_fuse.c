@@ -57,9 +57,22 @@ static char *random_circuit(int n, int gates, unsigned seed) {
     return s;
 }
 
-static void state_of(const qasm_circuit *c, int fuse, pit_statevec *sv) {
-    sim_options o = {.shots = 1, .seed = 1, .fuse_qubits = fuse};
+static void state_as(const qasm_circuit *c, int fuse, int single, pit_statevec *sv) {
+    sim_options o = {.shots = 1, .seed = 1, .fuse_qubits = fuse, .single = single};
     cr_assert_eq(sim_state(c, &o, sv), SIM_OK);
+    cr_assert_eq(sv->single, single);
+}
+
+static void state_of(const qasm_circuit *c, int fuse, pit_statevec *sv) { state_as(c, fuse, 0, sv); }
+
+/* The largest |got - want| over the amplitudes, over the largest |want| (each in its own precision). */
+static double worst_relative(const pit_statevec *got, const pit_statevec *want) {
+    double worst = 0, top = 0;
+    for (size_t i = 0; i < want->dim; i++) {
+        worst = fmax(worst, cabs(sv_amp_at(got, i) - sv_amp_at(want, i)));
+        top = fmax(top, cabs(sv_amp_at(want, i)));
+    }
+    return worst / top;
 }
 
 Test(fuse, fused_runs_give_the_state_the_gates_give_one_by_one) {
@@ -109,6 +122,65 @@ Test(fuse, cache_blocked_runs_give_the_state_the_gates_give_one_by_one) {
         qasm_circuit_free(&c);
         free(text);
     }
+}
+
+/* Every kernel in single precision (gates, blocks of 1..5 qubits, low targets, chunks) against the
+ * double state: the float rounding of a few hundred gates stays near 1e-6 of the largest amplitude;
+ * a wrong kernel is off by the size of an amplitude. */
+Test(fuse, single_precision_gives_the_double_state) {
+    const int sizes[] = {8, 14, 16};
+    for (int s = 0; s < 3; s++) {
+        int n = sizes[s];
+        char *text = random_circuit(n, 300, (unsigned)n * 15485863u);
+        qasm_circuit c;
+        qasm_error err;
+        cr_assert_eq(qasm_parse(text, &LIM, &c, &err), 0, "%s", err.message);
+        sv_set_chunk_qubits(0);
+        pit_statevec want;
+        state_of(&c, -1, &want);
+        const int chunks[] = {0, 7, 10};
+        for (int k = 0; k < 3; k++)
+            for (int f = -1; f <= SV_BLOCK_MAX; f++) {
+                if (f == 0) continue;
+                sv_set_chunk_qubits(chunks[k]);
+                pit_statevec got;
+                state_as(&c, f, 1, &got);
+                double w = worst_relative(&got, &want);
+                cr_assert_lt(w, 2e-5, "%d qubits in single precision, fused by %d, chunks of %d: off by %g of the "
+                             "largest amplitude", n, f, chunks[k], w);
+                sv_free(&got);
+            }
+        sv_set_chunk_qubits(16);
+        sv_free(&want);
+        qasm_circuit_free(&c);
+        free(text);
+    }
+}
+
+/* Measurement and collapse in single precision: a per-shot circuit's counts match double's. */
+Test(fuse, single_precision_measures_as_double_does) {
+    const char *text = "OPENQASM 3; include \"stdgates.inc\"; qubit[3] q; bit[3] c; h q[0]; ry(0.7) q[1]; "
+                       "c[0] = measure q[0]; if (c[0]) x q[2]; cx q[1], q[2]; c[1] = measure q[1]; c[2] = measure q[2];";
+    qasm_circuit c;
+    qasm_error err;
+    cr_assert_eq(qasm_parse(text, &LIM, &c, &err), 0, "%s", err.message);
+    sim_result r[2];
+    for (int single = 0; single < 2; single++) {
+        sim_options o = {.shots = 20000, .seed = 11, .single = single};
+        cr_assert_eq(sim_run(&c, &o, &r[single]), SIM_OK);
+        cr_assert(r[single].per_shot);
+    }
+    cr_assert_eq(r[0].n, r[1].n);
+    for (size_t i = 0; i < r[0].n; i++) {
+        cr_assert_eq(r[0].keys[i], r[1].keys[i]);
+        /* the same seed: only a draw on the edge of two outcomes may differ */
+        cr_assert_lt(llabs((long long)r[0].counts[i] - (long long)r[1].counts[i]), 20, "outcome %llu: %llu vs %llu",
+                     (unsigned long long)r[0].keys[i], (unsigned long long)r[0].counts[i],
+                     (unsigned long long)r[1].counts[i]);
+    }
+    sim_result_free(&r[0]);
+    sim_result_free(&r[1]);
+    qasm_circuit_free(&c);
 }
 
 Test(fuse, a_layered_circuit_takes_fewer_passes_than_gates) {

@@ -20,7 +20,7 @@
 /* "statevector": true answers 2^n amplitudes: 16 qubits is 65536 pairs, ~2 MB of JSON. */
 #define STATEVECTOR_MAX_QUBITS 16
 
-static pit_engine_limits g_limits = {26, 1000000, 1000000, 4u << 20, -1, -1, 0};
+static pit_engine_limits g_limits = {26, 1000000, 1000000, 4u << 20, -1, -1, 0, 0};
 static pit_mem_shared *g_budget; /* the pool's shared state-vector budget; NULL: none */
 
 void pit_engine_set_limits(const pit_engine_limits *l) {
@@ -107,7 +107,10 @@ static void add_statevector(json_t *answer, const qasm_circuit *c, const sim_opt
     if (sim_state(c, o, &sv) != SIM_OK) return; /* cancelled meanwhile: the counts stand */
     json_t *amps = json_array();
     for (size_t i = 0; i < sv.dim; i++)
-        json_array_append_new(amps, json_pack("[f, f]", creal(sv.amp[i]), cimag(sv.amp[i])));
+        {
+        double complex z = sv_amp_at(&sv, i);
+        json_array_append_new(amps, json_pack("[f, f]", creal(z), cimag(z)));
+    }
     sv_free(&sv);
     json_object_set_new(answer, "statevector", amps);
 }
@@ -117,14 +120,14 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
     json_t *qasm = json_object_get(args, "qasm"), *shots_j = json_object_get(args, "shots"),
            *seed_j = json_object_get(args, "seed"), *measure_all_j = json_object_get(args, "measure_all"),
            *inputs_j = json_object_get(args, "inputs"), *statevector_j = json_object_get(args, "statevector"),
-           *includes_j = json_object_get(args, "includes");
+           *includes_j = json_object_get(args, "includes"), *precision_j = json_object_get(args, "precision");
     const char *key;
     json_t *v;
     json_object_foreach(args, key, v) {
         if (strcmp(key, "qasm") && strcmp(key, "shots") && strcmp(key, "seed") && strcmp(key, "measure_all") &&
-            strcmp(key, "inputs") && strcmp(key, "statevector") && strcmp(key, "includes")) {
+            strcmp(key, "inputs") && strcmp(key, "statevector") && strcmp(key, "includes") && strcmp(key, "precision")) {
             pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "%s() got an unexpected argument \"%s\" (it takes "
-                                 "qasm, shots, seed, measure_all, inputs, includes, statevector)", cmd, key);
+                                 "qasm, shots, seed, measure_all, inputs, includes, statevector, precision)", cmd, key);
             return;
         }
     }
@@ -166,6 +169,16 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
     if (measure_all_j && !json_is_boolean(measure_all_j)) {
         pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "\"measure_all\" must be true or false");
         return;
+    }
+    /* "precision": "single" | "double" (absent or null: the pool's) */
+    int single = g_limits.single;
+    if (precision_j && !json_is_null(precision_j)) {
+        const char *pr = json_is_string(precision_j) ? json_string_value(precision_j) : "";
+        if (strcmp(pr, "single") && strcmp(pr, "double")) {
+            pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "\"precision\" must be \"double\" or \"single\"");
+            return;
+        }
+        single = !strcmp(pr, "single");
     }
     if (statevector_j && !json_is_boolean(statevector_j)) {
         pit_cmd_result_error(out, GRPC_STATUS_INVALID_ARGUMENT, "\"statevector\" must be true or false");
@@ -255,7 +268,7 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
                                                     "result: add measurements, or pass \"measure_all\": true"));
     /* The pool's budget first (a reservation: concurrent runs cannot all pass it at once), then what
      * the host has free now (other programs use memory too). */
-    size_t need = sim_memory_needed(&c);
+    size_t need = sim_memory_needed(&c, single);
     uint64_t taken = 0;
     int waited = 0;
     int64_t wait_from = pit_mono_us();
@@ -291,7 +304,8 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
         return;
     }
     run_ctx rc = {ctx, streaming};
-    sim_options o = {.shots = (uint64_t)shots, .seed = seed, .cancelled = is_cancelled, .progress = on_progress, .arg = &rc};
+    sim_options o = {.shots = (uint64_t)shots, .seed = seed, .cancelled = is_cancelled, .progress = on_progress, .arg = &rc,
+                     .single = single};
     sim_result r;
     sim_status st = sim_run(&c, &o, &r);
     if (st == SIM_NO_MEMORY) {
@@ -310,10 +324,11 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
             json_object_set_new(counts, keybuf, json_integer((json_int_t)r.counts[i]));
         }
         free(keybuf);
-        out->value = json_pack("{s:o, s:I, s:i, s:i, s:f, s:I, s:s, s:I, s:O}", "counts", counts, "shots", shots,
+        out->value = json_pack("{s:o, s:I, s:i, s:i, s:f, s:I, s:s, s:I, s:O, s:s}", "counts", counts, "shots", shots,
                                "num_qubits", c.n_qubits, "num_clbits", c.n_cbits, "execution_time_ms", r.elapsed_ms,
                                "seed", (json_int_t)seed, "method", r.per_shot ? "per-shot" : "sampled-final-state",
-                               "gates", (json_int_t)c.n_gates, "warnings", warnings);
+                               "gates", (json_int_t)c.n_gates, "warnings", warnings, "precision",
+                               single ? "single" : "double");
         sim_result_free(&r);
         if (json_is_true(statevector_j)) add_statevector(out->value, &c, &o);
     }
@@ -330,19 +345,19 @@ static void cmd_backend_info(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out
     (void)args;
     json_t *gates = json_array();
     for (const char *const *g = qasm_gate_names(); *g; g++) json_array_append_new(gates, json_string(*g));
-    out->value = json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:s, s:i, s:b}", "name", "pitboss-statevector", "version",
+    out->value = json_pack("{s:s, s:s, s:i, s:I, s:I, s:o, s:s, s:i, s:b, s:s}", "name", "pitboss-statevector", "version",
                            PIT_VERSION, "max_qubits", g_limits.max_qubits, "max_shots", (json_int_t)g_limits.max_shots,
                            "max_gates", (json_int_t)g_limits.max_gates, "gates", gates, "description",
-                           "State-vector simulator in C (complex doubles, all cores): OpenQASM 2 and 3 in, counts out. "
+                           "State-vector simulator in C (complex doubles, or floats at precision single; all cores): OpenQASM 2 and 3 in, counts out. "
                            "Terminal measurements are sampled from the final state; mid-circuit measurement, reset "
                            "and if run shot by shot. Seeded and reproducible.",
-                           "threads", sv_threads(), "available", 1);
+                           "threads", sv_threads(), "available", 1, "precision", g_limits.single ? "single" : "double");
 }
 
 static const pit_cmd_param run_params[] = {
     {"qasm", "str", 1, NULL},         {"shots", "int", 0, "1024"},  {"seed", "int", 0, "null"},
     {"measure_all", "bool", 0, "false"}, {"inputs", "dict", 0, "{}"}, {"statevector", "bool", 0, "false"},
-    {"includes", "dict", 0, "{}"}};
+    {"includes", "dict", 0, "{}"},    {"precision", "str", 0, "null"}};
 
 static const pit_command run_cmd = {"run_circuit",
                                     "Runs an OpenQASM 2/3 circuit for {\"shots\": N}; answers counts keyed by classical "

@@ -14,6 +14,7 @@ typedef struct {
     /* The pool's shared state-vector budget (common/mem_budget.h): the inherited descriptor (-1:
      * none, each run then only checks MemAvailable), this pool's entry in it, and this worker's slot. */
     int memory_fd, memory_pool, slot;
+    int single; /* the default precision of circuits: 1 single, 0 double (a request's "precision" overrides it) */
 } pit_engine_limits;
 
 /* Before any call: also maps the memory budget (a warning, and none, if the descriptor is not one). */

@@ -238,6 +238,19 @@ void fuse_plan_make(fuse_plan *plan, const qasm_op *ops, size_t n, int max_qubit
             plan->phase = 1;
             break;
         }
+    /* the single-precision copies, from the final entries */
+    for (size_t i = 0; i < plan->n; i++) {
+        sv_block *b = &plan->steps[i].block;
+        if (plan->steps[i].op) continue;
+        size_t entries = b->diagonal ? (size_t)1 << b->k : (size_t)1 << (2 * b->k);
+        size_t half = (entries + 15) & ~(size_t)15; /* whole 16-float vectors */
+        b->re_f = pit_aligned_alloc(64, 2 * half * sizeof(float));
+        b->im_f = b->re_f + half;
+        for (size_t e = 0; e < entries; e++) {
+            b->re_f[e] = (float)b->re[e];
+            b->im_f[e] = (float)b->im[e];
+        }
+    }
     free(blocks);
     free(next);
 }
@@ -329,7 +342,10 @@ int fuse_plan_apply(const fuse_plan *plan, pit_statevec *sv, int (*stop)(void *)
 
 void fuse_plan_free(fuse_plan *plan) {
     for (size_t i = 0; i < plan->n; i++)
-        if (!plan->steps[i].op) free(plan->steps[i].block.re);
+        if (!plan->steps[i].op) {
+            free(plan->steps[i].block.re);
+            free(plan->steps[i].block.re_f);
+        }
     free(plan->steps);
     memset(plan, 0, sizeof *plan);
 }

@@ -146,11 +146,20 @@ void sim_key(const qasm_circuit *c, uint64_t bits, char *buf) {
 
 /* ---------------------------------------------------------------- running */
 
-size_t sim_memory_needed(const qasm_circuit *c) {
-    size_t state = sv_bytes(c->n_qubits);
+size_t sim_memory_needed(const qasm_circuit *c, int single) {
+    size_t state = sv_bytes_as(c->n_qubits, single);
     /* per shot: a saved state and a working one; sampled at the end: the state alone (the walk sums
      * the probabilities as it goes; a cumulative array used to add 8 bytes per amplitude) */
     return c->has_midcircuit ? 2 * state : state;
+}
+
+/* |amplitude i|^2, summed in double in either precision */
+static inline double prob_at(const pit_statevec *sv, size_t i) {
+    if (sv->single) {
+        double re = crealf(sv->amp_f[i]), im = cimagf(sv->amp_f[i]);
+        return re * re + im * im;
+    }
+    return creal(sv->amp[i]) * creal(sv->amp[i]) + cimag(sv->amp[i]) * cimag(sv->amp[i]);
 }
 
 static int stop(const sim_options *o) { return o->cancelled && o->cancelled(o->arg); }
@@ -257,9 +266,8 @@ static sim_status sample_final(const qasm_op *ops, size_t n_ops, uint64_t base_b
     for (int m = 0; m < n_meas; m++) unmeasured &= ~(1ull << mq[m]);
     /* The walk below sums the probabilities in the same order as this total, so that no cumulative
      * array is needed (8 bytes per amplitude: 512 MiB at 26 qubits). */
-    const double complex *amp = sv->amp;
     double total = 0;
-    for (size_t i = 0; i < sv->dim; i++) total += creal(amp[i]) * creal(amp[i]) + cimag(amp[i]) * cimag(amp[i]);
+    for (size_t i = 0; i < sv->dim; i++) total += prob_at(sv, i);
     /* Sorted uniforms: u_k = S_k / S_(n+1) with S_k the sum of k exponential draws. Pass 1 finds
      * S_(n+1); pass 2 replays the same draws. */
     sim_rng rng;
@@ -267,7 +275,7 @@ static sim_status sample_final(const qasm_op *ops, size_t n_ops, uint64_t base_b
     double sum = 0;
     for (uint64_t k = 0; k <= o->shots; k++) sum += exp_sample(&rng);
     sim_rng_seed(&rng, o->seed);
-    double acc = 0, cum = creal(amp[0]) * creal(amp[0]) + cimag(amp[0]) * cimag(amp[0]);
+    double acc = 0, cum = prob_at(sv, 0);
     size_t idx = 0, cur = 0;
     uint64_t run = 0; /* shots that landed on basis state cur */
     for (uint64_t k = 0; k <= o->shots; k++) {
@@ -278,7 +286,7 @@ static sim_status sample_final(const qasm_op *ops, size_t n_ops, uint64_t base_b
             double u = acc / sum * total;
             while (idx < sv->dim - 1 && cum < u) {
                 idx++;
-                cum += creal(amp[idx]) * creal(amp[idx]) + cimag(amp[idx]) * cimag(amp[idx]);
+                cum += prob_at(sv, idx);
             }
             at = idx;
         }
@@ -447,7 +455,7 @@ static sim_status per_shot(const qasm_circuit *c, const sim_options *o, pit_stat
     *sampled = final_only(c->ops + first, c->n_ops - first);
     if (*sampled) return sample_final(c->ops + first, c->n_ops - first, base, o, sv, counts, direct, used_direct);
     pit_statevec work;
-    if (sv_init(&work, c->n_qubits) != 0) return SIM_NO_MEMORY;
+    if (sv_init_as(&work, c->n_qubits, o->single) != 0) return SIM_NO_MEMORY;
     sim_rng rng;
     sim_rng_seed(&rng, o->seed);
     int64_t last_report = pit_mono_us();
@@ -478,7 +486,7 @@ static sim_status per_shot(const qasm_circuit *c, const sim_options *o, pit_stat
 }
 
 sim_status sim_state(const qasm_circuit *c, const sim_options *o, pit_statevec *sv) {
-    if (sv_init(sv, c->n_qubits) != 0) return SIM_NO_MEMORY;
+    if (sv_init_as(sv, c->n_qubits, o->single) != 0) return SIM_NO_MEMORY;
     if (apply_gates(sv, c->ops, c->n_ops, o)) {
         sv_free(sv);
         return SIM_CANCELLED;
@@ -490,7 +498,7 @@ sim_status sim_run(const qasm_circuit *c, const sim_options *o, sim_result *r) {
     memset(r, 0, sizeof *r);
     int64_t t0 = pit_mono_us();
     pit_statevec sv;
-    if (sv_init(&sv, c->n_qubits) != 0) return SIM_NO_MEMORY;
+    if (sv_init_as(&sv, c->n_qubits, o->single) != 0) return SIM_NO_MEMORY;
     count_map counts;
     cm_init(&counts, 64);
     direct_list direct = {0};

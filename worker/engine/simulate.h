@@ -17,6 +17,9 @@ typedef struct {
     void *arg;
     /* Gate fusion: blocks of at most this many qubits (1..5); 0: SIM_FUSE_DEFAULT; -1: none. */
     int fuse_qubits;
+    /* 1: the state in single precision (complex floats: half the memory and the bandwidth, ~1e-6
+     * relative error in the probabilities); 0: double, the default. */
+    int single;
 } sim_options;
 
 #define SIM_FUSE_DEFAULT 3
@@ -32,8 +35,9 @@ typedef struct {
 /* SIM_LOOP_LIMIT: a while loop ran more than QASM_MAX_LOOP_ITERATIONS times in one shot. */
 typedef enum { SIM_OK = 0, SIM_CANCELLED, SIM_NO_MEMORY, SIM_LOOP_LIMIT } sim_status;
 
-/* Memory the run will allocate, in bytes (checked against what the machine has before running). */
-size_t sim_memory_needed(const qasm_circuit *c);
+/* Memory the run will allocate, in bytes (checked against what the machine has before running);
+ * single: in single precision. */
+size_t sim_memory_needed(const qasm_circuit *c, int single);
 sim_status sim_run(const qasm_circuit *c, const sim_options *o, sim_result *r);
 void sim_result_free(sim_result *r);
 /* The final state of a circuit without mid-circuit measurements (c->has_midcircuit == 0; its final

@@ -1,4 +1,5 @@
-/* A state vector of complex doubles and the kernels that apply gates to it. */
+/* A state vector of complex doubles (or floats: precision "single") and the kernels that apply gates
+ * to it. */
 #ifndef PIT_STATEVEC_H
 #define PIT_STATEVEC_H
 
@@ -8,9 +9,11 @@
 #include "engine/qasm.h"
 
 typedef struct pit_statevec_s {
-    int n;               /* qubits */
-    size_t dim;          /* 2^n */
-    double complex *amp; /* 64-byte aligned */
+    int n;      /* qubits */
+    size_t dim; /* 2^n */
+    int single; /* 1: the amplitudes are complex floats, in amp_f; 0: complex doubles, in amp */
+    double complex *amp;  /* 64-byte aligned; NULL in single precision */
+    float complex *amp_f; /* 64-byte aligned; NULL in double precision */
 } pit_statevec;
 
 /* re + i*im (C11's CMPLX, which clang's complex.h lacks): a complex is an array of two reals. */
@@ -21,10 +24,14 @@ static inline double complex make_complex(double re, double im) {
     return z;
 }
 
-/* Bytes a state of n qubits needs. */
+/* Bytes a state of n qubits needs (sv_bytes: in double precision). */
 size_t sv_bytes(int n);
-/* Allocates |0...0>; returns -1 when memory cannot be had. */
+size_t sv_bytes_as(int n, int single);
+/* Allocates |0...0> (sv_init: in double precision); returns -1 when memory cannot be had. */
 int sv_init(pit_statevec *sv, int n);
+int sv_init_as(pit_statevec *sv, int n, int single);
+/* Amplitude i, whatever the precision. */
+double complex sv_amp_at(const pit_statevec *sv, size_t i);
 void sv_free(pit_statevec *sv);
 void sv_copy(pit_statevec *dst, const pit_statevec *src); /* same n */
 void sv_reset_zero(pit_statevec *sv);                     /* back to |0...0> */
@@ -36,13 +43,15 @@ void sv_apply(pit_statevec *sv, const qasm_op *op);
  * index bit i is qubit qubits[i] (ascending). A dense block holds the matrix column-major, real and
  * imaginary parts apart (entry (r, c) at [c * 2^k + r]), so that a column times an amplitude is a
  * vector operation down the rows; a diagonal one holds the diagonal in re[0..2^k), im[0..2^k).
- * Owned by whoever made it. */
+ * Each half starts 64-byte aligned (the kernels load a column as whole vectors). Owned by whoever
+ * made it. */
 #define SV_BLOCK_MAX 5
 typedef struct {
     int k;
     int qubits[SV_BLOCK_MAX];
     int diagonal;
     double *re, *im;
+    float *re_f, *im_f; /* the same in single precision, laid out alike */
 } sv_block;
 void sv_apply_block(pit_statevec *sv, const sv_block *b);
 
@@ -69,8 +78,6 @@ int sv_chunk_qubits(void);
 double sv_prob_one(const pit_statevec *sv, int q);
 /* Keeps the part where qubit q == outcome, renormalised (p: that part's probability). */
 void sv_collapse(pit_statevec *sv, int q, int outcome, double p);
-/* Cumulative probabilities: cdf[i] = sum of |amp[k]|^2 for k <= i. */
-void sv_cumulative(const pit_statevec *sv, double *cdf);
 
 /* Threads the kernels split their loops over (default: the online CPUs). */
 void sv_set_threads(int n);

@@ -188,18 +188,19 @@ def circuit_spec(circuit, shots=1024, seed=None):
 
 def circuit_options(circuit):
     """The run options of a dict circuit ({"qasm": ..., "inputs": {...}, "measure_all": True,
-    "includes": {...}}); {} for the other forms."""
+    "includes": {...}, "precision": "single"}); {} for the other forms."""
     if not isinstance(circuit, dict):
         return {}
-    return {k: circuit[k] for k in ("inputs", "measure_all", "includes") if k in circuit}
+    return {k: circuit[k] for k in ("inputs", "measure_all", "includes", "precision") if k in circuit}
 
 
 def payload(qasm, options=None):
     """A CircuitPayload: the text and its run options (inputs for `input` declarations, measure_all,
-    includes: file name -> text)."""
+    includes: file name -> text, precision: "double" or "single", None for the backend's)."""
     o = options or {}
     return jobs_pb.CircuitPayload(qasm=qasm, inputs={k: float(v) for k, v in (o.get("inputs") or {}).items()},
-                                  measure_all=bool(o.get("measure_all")), includes=dict(o.get("includes") or {}))
+                                  measure_all=bool(o.get("measure_all")), includes=dict(o.get("includes") or {}),
+                                  precision=o.get("precision") or "")
 
 
 def submit_request(qasm, backend, shots, seed, request_id, options=None):
@@ -294,11 +295,12 @@ class JobsClient:
 
     # ------------------------------------------------------------ submit
     def submit_qasm(self, qasm, backend_id="", shots=1024, *, seed=None, request_id=None, inputs=None,
-                    measure_all=False, includes=None):
+                    measure_all=False, includes=None, precision=None):
         """Queues the circuit; returns its job id at once. inputs: values for its `input`
         declarations; measure_all: measure every qubit at the end (register "meas"); includes: the
-        files it includes besides stdgates.inc/qelib1.inc, name -> text."""
-        options = {"inputs": inputs, "measure_all": measure_all, "includes": includes}
+        files it includes besides stdgates.inc/qelib1.inc, name -> text; precision: "double" or
+        "single" (None: the backend's)."""
+        options = {"inputs": inputs, "measure_all": measure_all, "includes": includes, "precision": precision}
         req = submit_request(qasm, backend_id, shots, seed, request_id or uuid.uuid4().hex, options)
         return self._unary(self._stub.SubmitJob, req).job_id
 
@@ -316,7 +318,7 @@ class JobsClient:
 
     def submit_qasm_future(self, qasm, backend_id="", shots=1024, *, seed=None, **options):
         """Submits now and returns a JobFuture that resolves when the job finishes (options as
-        submit_qasm's: inputs, measure_all, includes)."""
+        submit_qasm's: inputs, measure_all, includes, precision)."""
         job_id = self.submit_qasm(qasm, backend_id, shots, seed=seed, **options)
         fut = JobFuture(self, job_id)
         self._pool().submit(self._resolve, fut, None)

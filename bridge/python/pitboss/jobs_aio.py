@@ -36,8 +36,8 @@ class AsyncJobsClient:
         return await run_async(lambda: method(req, timeout=self.timeout), self.retry, self.breaker)
 
     async def submit_qasm(self, qasm, backend_id="", shots=1024, *, seed=None, request_id=None, inputs=None,
-                          measure_all=False, includes=None):
-        options = {"inputs": inputs, "measure_all": measure_all, "includes": includes}
+                          measure_all=False, includes=None, precision=None):
+        options = {"inputs": inputs, "measure_all": measure_all, "includes": includes, "precision": precision}
         req = submit_request(qasm, backend_id, shots, seed, request_id or uuid.uuid4().hex, options)
         return (await self._unary(self._stub.SubmitJob, req)).job_id
 
