@@ -99,11 +99,19 @@ void sv_par_for_min(size_t n, size_t min, range_fn fn, void *arg) {
 
 void sv_par_for(size_t n, range_fn fn, void *arg) { sv_par_for_min(n, PAR_MIN, fn, arg); }
 
-static __thread void *chunk_buf;
+/* Each thread's buffer hangs off a key whose destructor frees it when the thread ends (the worker's
+ * command threads call the kernels too, and they do end). */
+static pthread_key_t chunk_key;
+static pthread_once_t chunk_once = PTHREAD_ONCE_INIT;
+
+static void chunk_key_make(void) { pthread_key_create(&chunk_key, free); }
 
 void *sv_chunk_buffer(void) {
-    if (!chunk_buf) /* pages are touched only as far as the chunk size in use */
-        chunk_buf = pit_aligned_alloc(64, ((size_t)1 << SV_CHUNK_QUBITS_MAX) * sizeof(double complex));
-    return chunk_buf;
+    pthread_once(&chunk_once, chunk_key_make);
+    void *buf = pthread_getspecific(chunk_key);
+    if (!buf) { /* pages are touched only as far as the chunk size in use */
+        buf = pit_aligned_alloc(64, ((size_t)1 << SV_CHUNK_QUBITS_MAX) * sizeof(double complex));
+        pthread_setspecific(chunk_key, buf);
+    }
+    return buf;
 }
-
