@@ -36,6 +36,16 @@ typedef struct {
     size_t off[1 << SV_BLOCK_MAX]; /* local index r -> its offset from the group's base */
 } block_job;
 
+/* A block of at most 3 qubits with some below SVK_LANE_LOG, inside one vector: see k_low_lanes. */
+typedef struct {
+    CPLX *amp;
+    int kl, kh;                       /* the block's qubits inside a vector, and above */
+    int n_pos, pos[SVK_LANE_LOG + 3]; /* the lane bits, then the block's high qubits: insert_zeros' */
+    size_t off[4];                    /* high index h -> its vector's offset */
+    SVK_VECI perm[8];                 /* low column c -> the lanes that feed each lane */
+    SVK_VEC mr[32], mi[32];           /* [(h' * 2^kh + h) * 2^kl + c]: the matrix, lane by lane */
+} low_job;
+
 /* A gate or a block made ready to run: its loop, how many iterations, and its job. */
 typedef struct {
     range_fn fn;
@@ -43,6 +53,7 @@ typedef struct {
     union {
         gate_job g;
         block_job b;
+        low_job l;
     } job;
 } prepared_step;
 
@@ -278,9 +289,13 @@ DIAGONAL_KERNEL(5)
                     xs[c] = SVK_SWAP_PAIRS(x[c]) * SVK_NEG_EVEN;                                             \
                 }                                                                                    \
                 for (int r = 0; r < D; r++) {                                                        \
-                    SVK_VEC w = mr[r] * x[0] + mi[r] * xs[0];                                            \
-                    for (int c = 1; c < D; c++) w += mr[c * D + r] * x[c] + mi[c * D + r] * xs[c];  \
-                    *(SVK_VECU *)(p + off[r] + 2 * i) = w;                                               \
+                    /* four independent chains of multiply-adds: one chain would wait on each add */ \
+                    SVK_VEC w[4] = {mr[r] * x[0], mi[r] * xs[0], (SVK_VEC){0}, (SVK_VEC){0}};        \
+                    for (int c = 1; c < D; c++) {                                                    \
+                        w[2 * (c & 1)] += mr[c * D + r] * x[c];                                      \
+                        w[2 * (c & 1) + 1] += mi[c * D + r] * xs[c];                                 \
+                    }                                                                                \
+                    *(SVK_VECU *)(p + off[r] + 2 * i) = (w[0] + w[2]) + (w[1] + w[3]);               \
                 }                                                                                    \
             }                                                                                        \
             if (i < run) k_dense##K(g + i, g + run, arg);                                            \
@@ -321,6 +336,109 @@ LANES_DIAGONAL_KERNEL(3)
 LANES_DIAGONAL_KERNEL(4)
 LANES_DIAGONAL_KERNEL(5)
 
+/* Blocks of at most 3 qubits of which some are below SVK_LANE_LOG (the lowest qubits, inside one
+ * vector of amplitudes: the block kernels above would go a double at a time there, and in single
+ * precision that is every block on qubits 0-2, a third of a layered circuit's time). A vector holds
+ * the SVK_LANES amplitudes that differ in the lane bits; one such vector per value h of the block's
+ * higher qubits makes a vector group. Output lane l of vector h' sums, over the input vectors h and
+ * the values c of the block's low qubits, M[row of (h', l), column (h, c)] times lane
+ * (l's other bits, c) of vector h: a shuffle of the input (perm[c]) times a lane-wise matrix vector
+ * prepared once. Diagonal blocks too (their off-diagonal entries are zeros). One kernel per split
+ * (KL qubits inside the vector, KH above), so that its loops unroll into registers. */
+#define LOW_LANES_KERNEL(KL, KH)                                                                     \
+    HOT static void k_low_lanes_##KL##_##KH(size_t b, size_t e, void *arg) {                         \
+        const low_job *j = arg;                                                                      \
+        enum { H = 1 << KH, C = 1 << KL };                                                           \
+        REAL *a = (REAL *)j->amp;                                                                    \
+        SVK_VECI perm[C];                                                                            \
+        for (int c = 0; c < C; c++) perm[c] = j->perm[c];                                            \
+        for (size_t g = b; g < e; g++) {                                                             \
+            REAL *p = a + 2 * insert_zeros(g, j->pos, j->n_pos);                                     \
+            SVK_VEC x[H * C], xs[H * C];                                                             \
+            for (int h = 0; h < H; h++) {                                                            \
+                const SVK_VEC v = *(const SVK_VECU *)(p + 2 * j->off[h]);                            \
+                for (int c = 0; c < C; c++) {                                                        \
+                    const SVK_VEC t = __builtin_shuffle(v, perm[c]);                                 \
+                    x[h * C + c] = t;                                                                \
+                    xs[h * C + c] = SVK_SWAP_PAIRS(t) * SVK_NEG_EVEN;                                \
+                }                                                                                    \
+            }                                                                                        \
+            for (int o = 0; o < H; o++) {                                                            \
+                const SVK_VEC *mr = j->mr + o * H * C, *mi = j->mi + o * H * C;                      \
+                /* four independent chains of multiply-adds: one chain would wait on each add */     \
+                SVK_VEC w[4] = {mr[0] * x[0], mi[0] * xs[0], (SVK_VEC){0}, (SVK_VEC){0}};            \
+                for (int i = 1; i < H * C; i++) {                                                    \
+                    w[2 * (i & 1)] += mr[i] * x[i];                                                  \
+                    w[2 * (i & 1) + 1] += mi[i] * xs[i];                                             \
+                }                                                                                    \
+                *(SVK_VECU *)(p + 2 * j->off[o]) = (w[0] + w[2]) + (w[1] + w[3]);                    \
+            }                                                                                        \
+        }                                                                                            \
+    }
+LOW_LANES_KERNEL(1, 0)
+LOW_LANES_KERNEL(1, 1)
+LOW_LANES_KERNEL(1, 2)
+LOW_LANES_KERNEL(2, 0)
+LOW_LANES_KERNEL(2, 1)
+LOW_LANES_KERNEL(3, 0)
+
+/* pos: the block's qubits in the state's numbering, ascending, some below SVK_LANE_LOG */
+static void prepare_low_lanes(prepared_step *ps, CPLX *amp, size_t dim, const sv_block *blk, const int *pos) {
+    low_job *j = &ps->job.l;
+    const int K = blk->k, D = 1 << K, w = SVK_LANE_LOG;
+    j->amp = amp;
+    j->kl = 0;
+    while (j->kl < K && pos[j->kl] < w) j->kl++;
+    j->kh = K - j->kl;
+    const int H = 1 << j->kh, C = 1 << j->kl;
+    j->n_pos = 0;
+    for (int i = 0; i < w; i++) j->pos[j->n_pos++] = i;
+    for (int i = j->kl; i < K; i++) j->pos[j->n_pos++] = pos[i];
+    for (int h = 0; h < H; h++) {
+        size_t o = 0;
+        for (int t = 0; t < j->kh; t++)
+            if (h >> t & 1) o |= (size_t)1 << pos[j->kl + t];
+        j->off[h] = o;
+    }
+    int lowmask = 0;
+    for (int t = 0; t < j->kl; t++) lowmask |= 1 << pos[t];
+    for (int c = 0; c < C; c++) {
+        int dep = 0;
+        for (int t = 0; t < j->kl; t++)
+            if (c >> t & 1) dep |= 1 << pos[t];
+        for (int l = 0; l < SVK_LANES; l++) {
+            int m = (l & ~lowmask) | dep;
+            j->perm[c][2 * l] = 2 * m;
+            j->perm[c][2 * l + 1] = 2 * m + 1;
+        }
+    }
+    const REAL *re = SVK_BLOCK_RE(blk), *im = SVK_BLOCK_IM(blk);
+    for (int o = 0; o < H; o++)
+        for (int h = 0; h < H; h++)
+            for (int c = 0; c < C; c++) {
+                int i = (o * H + h) * C + c, col = h << j->kl | c;
+                for (int l = 0; l < SVK_LANES; l++) {
+                    int lo = 0;
+                    for (int t = 0; t < j->kl; t++) lo |= (l >> pos[t] & 1) << t;
+                    int row = o << j->kl | lo;
+                    REAL mre, mim;
+                    if (blk->diagonal) {
+                        mre = row == col ? re[row] : 0;
+                        mim = row == col ? im[row] : 0;
+                    } else {
+                        mre = re[col * D + row];
+                        mim = im[col * D + row];
+                    }
+                    j->mr[i][2 * l] = j->mr[i][2 * l + 1] = mre;
+                    j->mi[i][2 * l] = j->mi[i][2 * l + 1] = mim;
+                }
+            }
+    static const range_fn by_size[4][3] = {{NULL}, {k_low_lanes_1_0, k_low_lanes_1_1, k_low_lanes_1_2},
+                                            {k_low_lanes_2_0, k_low_lanes_2_1}, {k_low_lanes_3_0}};
+    ps->fn = by_size[j->kl][j->kh];
+    ps->iters = dim >> (w + j->kh);
+}
+
 static void prepare_block(prepared_step *ps, CPLX *amp, size_t dim, const sv_block *blk, const int *map) {
     static const range_fn dense[] = {NULL, k_dense1, k_dense2, k_dense3, k_dense4, k_dense5};
     static const range_fn diag[] = {NULL, k_diag1, k_diag2, k_diag3, k_diag4, k_diag5};
@@ -331,6 +449,12 @@ static void prepare_block(prepared_step *ps, CPLX *amp, size_t dim, const sv_blo
     /* a map keeps the order of the qubits (a chunk's local qubits are numbered in ascending order),
      * so pos stays sorted */
     for (int i = 0; i < blk->k; i++) j->pos[i] = QUBIT(map, blk->qubits[i]);
+    if (blk->k <= 3 && j->pos[0] < SVK_LANE_LOG && dim >= (size_t)SVK_LANES << blk->k) {
+        int pos[3];
+        memcpy(pos, j->pos, sizeof(int) * (size_t)blk->k);
+        prepare_low_lanes(ps, amp, dim, blk, pos);
+        return;
+    }
     for (int r = 0; r < 1 << blk->k; r++) {
         size_t o = 0;
         for (int i = 0; i < blk->k; i++)
@@ -387,18 +511,21 @@ static void prepare_steps(prepared_step *ps, CPLX *amp, const chunk_job *cj) {
  * place, with no copies. */
 static void chunk_range_in_place(size_t b, size_t e, void *arg) {
     const chunk_job *cj = arg;
-    prepared_step ps[SV_CHUNK_STEPS_MAX];
+    prepared_step *ps = pit_aligned_alloc(64, cj->n_steps * sizeof *ps); /* ~4 KiB each: not on the stack */
+    prepare_steps(ps, cj->amp, cj);
     for (size_t c = b; c < e; c++) {
-        prepare_steps(ps, cj->amp + (c << cj->L), cj);
+        /* every job starts with its amp (a common initial sequence of the union's members) */
+        for (size_t i = 0; i < cj->n_steps; i++) ps[i].job.g.amp = cj->amp + (c << cj->L);
         for (size_t i = 0; i < cj->n_steps; i++) ps[i].fn(0, ps[i].iters, &ps[i].job);
     }
+    free(ps);
 }
 
 static void chunk_range(size_t b, size_t e, void *arg) {
     const chunk_job *cj = arg;
     size_t run = (size_t)1 << cj->run_bits, runs = (size_t)1 << (cj->L - cj->run_bits);
     CPLX *buf = sv_chunk_buffer();
-    prepared_step ps[SV_CHUNK_STEPS_MAX];
+    prepared_step *ps = pit_aligned_alloc(64, cj->n_steps * sizeof *ps);
     prepare_steps(ps, buf, cj);
     for (size_t c = b; c < e; c++) {
         CPLX *base = cj->amp + insert_zeros(c, cj->local, cj->L);
@@ -406,6 +533,7 @@ static void chunk_range(size_t b, size_t e, void *arg) {
         for (size_t i = 0; i < cj->n_steps; i++) ps[i].fn(0, ps[i].iters, &ps[i].job);
         for (size_t r = 0; r < runs; r++) memcpy(base + cj->run_off[r], buf + r * run, run * sizeof *buf);
     }
+    free(ps);
 }
 
 void SVK(apply_chunked)(pit_statevec *sv, const int *local, int L, const sv_step *steps, size_t n) {
