@@ -25,6 +25,10 @@ typedef long long SVK_VECI __attribute__((vector_size(64)));
 #define SVK_LANE_LOG 2
 #define SVK_LANES 4
 #define SVK_NEG_EVEN ((SVK_VEC){-1, 1, -1, 1, -1, 1, -1, 1})
+#ifdef __clang__ /* clang spells GCC's __builtin_shuffle with constant indices so */
+#define SVK_SWAP_PAIRS(x) __builtin_shufflevector((x), (x), 1, 0, 3, 2, 5, 4, 7, 6)
+#else
 #define SVK_SWAP_PAIRS(x) __builtin_shuffle((x), (SVK_VECI){1, 0, 3, 2, 5, 4, 7, 6})
+#endif
 
 #include "engine/statevec_kernels.h"

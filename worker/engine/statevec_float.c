@@ -24,6 +24,10 @@ typedef int SVK_VECI __attribute__((vector_size(64)));
 #define SVK_LANE_LOG 3
 #define SVK_LANES 8
 #define SVK_NEG_EVEN ((SVK_VEC){-1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1, -1, 1})
+#ifdef __clang__ /* clang spells GCC's __builtin_shuffle with constant indices so */
+#define SVK_SWAP_PAIRS(x) __builtin_shufflevector((x), (x), 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14)
+#else
 #define SVK_SWAP_PAIRS(x) __builtin_shuffle((x), (SVK_VECI){1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14})
+#endif
 
 #include "engine/statevec_kernels.h"

@@ -22,8 +22,10 @@ void sv_par_for(size_t n, range_fn fn, void *arg);
  * would fault its pages in every time). Aborts when memory cannot be had. */
 void *sv_chunk_buffer(void);
 
-/* Hot kernels get an AVX2 build beside the baseline one; the loader picks what the CPU has. */
-#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__)
+/* Hot kernels get an AVX2 build beside the baseline one; the loader picks what the CPU has. GCC
+ * only: clang 14 gives the clones of a static function global resolvers, which collide between the
+ * two precisions' files (clang builds only the fuzzers here). */
+#if defined(__x86_64__) && !defined(__SANITIZE_ADDRESS__) && !defined(__clang__)
 #define HOT __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define HOT

@@ -345,6 +345,19 @@ LANES_DIAGONAL_KERNEL(5)
  * (l's other bits, c) of vector h: a shuffle of the input (perm[c]) times a lane-wise matrix vector
  * prepared once. Diagonal blocks too (their off-diagonal entries are zeros). One kernel per split
  * (KL qubits inside the vector, KH above), so that its loops unroll into registers. */
+/* v's elements in the order of the indices m (GCC: one permute instruction; clang, which builds only
+ * the fuzzers here, has no variable shuffle builtin: element by element) */
+#ifdef __clang__ /* a macro: a function taking vectors by value would change their ABI */
+#define SVK_PERMUTE(v, m)                                                                            \
+    ({                                                                                               \
+        SVK_VEC t_;                                                                                  \
+        for (int i_ = 0; i_ < (int)(sizeof t_ / sizeof(REAL)); i_++) t_[i_] = (v)[(m)[i_]];          \
+        t_;                                                                                          \
+    })
+#else
+#define SVK_PERMUTE(v, m) __builtin_shuffle((v), (m))
+#endif
+
 #define LOW_LANES_KERNEL(KL, KH)                                                                     \
     HOT static void k_low_lanes_##KL##_##KH(size_t b, size_t e, void *arg) {                         \
         const low_job *j = arg;                                                                      \
@@ -358,7 +371,7 @@ LANES_DIAGONAL_KERNEL(5)
             for (int h = 0; h < H; h++) {                                                            \
                 const SVK_VEC v = *(const SVK_VECU *)(p + 2 * j->off[h]);                            \
                 for (int c = 0; c < C; c++) {                                                        \
-                    const SVK_VEC t = __builtin_shuffle(v, perm[c]);                                 \
+                    const SVK_VEC t = SVK_PERMUTE(v, perm[c]);                                       \
                     x[h * C + c] = t;                                                                \
                     xs[h * C + c] = SVK_SWAP_PAIRS(t) * SVK_NEG_EVEN;                                \
                 }                                                                                    \
