@@ -5,7 +5,7 @@ they run shot by shot (checked against the exact distribution of a Python versio
 import grpc
 import pytest
 
-from qasm_reference import assert_refused_at, H, RX, RY, X, check, check_counts, native_sup, run  # noqa: F401 (a fixture)
+from qasm_reference import assert_refused_at, CX, H, RX, RY, X, check, check_counts, native_sup, run  # noqa: F401 (a fixture)
 
 HEAD = 'OPENQASM 3.0; include "stdgates.inc";\n'
 
@@ -167,3 +167,33 @@ def test_a_while_that_never_ends_on_variables_is_resource_exhausted_at_parse_tim
 ])
 def test_control_flow_errors_name_line_and_column(native_sup, body, where, says):
     assert_refused_at(native_sup, HEAD + body, where, says, lines_before=1)
+
+
+def test_computing_on_the_results_after_the_last_measurement_is_still_sampled(native_sup):
+    # bit assignments, an if and a while that read only the measured bits, after every measurement:
+    # deterministic for each outcome, so the final state is sampled and the tail applied to each
+    # distinct outcome (it used to send the circuit shot by shot)
+    text = HEAD + ("qubit[3] q; bit[3] c; bit[2] d; bit[2] n;\nh q[0]; ry(1.1) q[1]; cx q[0], q[2];\n"
+                   "c = measure q;\nd[0] = c[0] ^ c[1];\nif (c[1]) { d[1] = 1; } else { d[1] = c[2]; }\n"
+                   "while (n < c[0] + c[1] + 1) { n += 1; }")
+
+    def program(m):
+        m.gate(H, [0])
+        m.gate(RY(1.1), [1])
+        m.gate(CX, [0, 2])
+        b = [m.measure(i) for i in range(3)]
+        d0 = b[0] ^ b[1]
+        d1 = 1 if b[1] else b[2]
+        n = b[0] + b[1] + 1
+        return f"{key(n & 1, n >> 1 & 1)} {key(d0, d1)} {key(*b)}"
+
+    answer = check_counts(native_sup, text, 3, program, shots=20000)
+    assert answer["method"] == "sampled-final-state"
+
+
+def test_a_runaway_while_in_the_classical_tail_is_still_resource_exhausted(native_sup):
+    text = HEAD + "qubit q; bit c; bit[2] k;\nh q;\nc = measure q;\nwhile (c == 1 || c == 0) { k += 1; }"
+    with pytest.raises(grpc.RpcError) as e:
+        run(native_sup, text, shots=10)
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "while loop" in e.value.details()

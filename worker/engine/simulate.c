@@ -446,6 +446,66 @@ static int final_only(const qasm_op *ops, size_t n) {
     return 1;
 }
 
+/* ops[0..n) touch no qubit: bit assignments, and ifs and whiles whose bodies are such */
+static int classical_only(const qasm_op *ops, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const qasm_op *op = &ops[i];
+        switch (op->kind) {
+        case OP_SETBITS:
+        case OP_BREAK:
+        case OP_CONTINUE: break;
+        case OP_IF:
+            if (!classical_only(op->else_body, op->n_else)) return 0;
+            /* fall through */
+        case OP_WHILE:
+            if (!classical_only(op->body, op->n_body)) return 0;
+            break;
+        default: return 0;
+        }
+    }
+    return 1;
+}
+
+/* Where the classical tail of ops[0..n) starts: the ops after the last one that touches a qubit, when
+ * they touch none (n when there is no such tail). */
+static size_t classical_tail(const qasm_op *ops, size_t n) {
+    size_t t = n;
+    while (t > 0 && classical_only(&ops[t - 1], 1)) t--;
+    return t;
+}
+
+/* The counts of a sampled run, each outcome's bits put through the classical tail (deterministic:
+ * it reads and writes bits only), gathered again into counts. Once per distinct outcome, not per
+ * shot: a circuit computing on its results after the last measurement used to run shot by shot. */
+static sim_status apply_tail(const qasm_op *tail, size_t n_tail, const sim_options *o, count_map *counts,
+                             direct_list *direct) {
+    count_map out;
+    cm_init(&out, counts->cap);
+    sim_status st = SIM_OK;
+    for (size_t pass = 0; pass < 2 && st == SIM_OK; pass++) {
+        size_t n = pass ? direct->n : counts->cap;
+        for (size_t i = 0; i < n; i++) {
+            if (!pass && !counts->used[i]) continue;
+            uint64_t bits = pass ? direct->keys[i] : counts->keys[i], count = pass ? direct->counts[i] : counts->counts[i];
+            long iterations = 0;
+            int rc = run_ops(tail, n_tail, NULL, NULL, &bits, o, &iterations);
+            if (rc == RUN_LOOP_LIMIT || rc == RUN_STOPPED) {
+                st = rc == RUN_STOPPED ? SIM_CANCELLED : SIM_LOOP_LIMIT;
+                break;
+            }
+            cm_add(&out, bits, count);
+        }
+    }
+    free(counts->keys);
+    free(counts->counts);
+    free(counts->used);
+    *counts = out;
+    free(direct->keys);
+    free(direct->counts);
+    memset(direct, 0, sizeof *direct);
+    return st;
+}
+
 static sim_status per_shot(const qasm_circuit *c, const sim_options *o, pit_statevec *sv, count_map *counts,
                            direct_list *direct, int *used_direct, int *sampled) {
     uint64_t base = 0;
@@ -454,6 +514,13 @@ static sim_status per_shot(const qasm_circuit *c, const sim_options *o, pit_stat
     if (cancelled) return SIM_CANCELLED;
     *sampled = final_only(c->ops + first, c->n_ops - first);
     if (*sampled) return sample_final(c->ops + first, c->n_ops - first, base, o, sv, counts, direct, used_direct);
+    size_t tail = first + classical_tail(c->ops + first, c->n_ops - first);
+    if (tail < c->n_ops && final_only(c->ops + first, tail - first)) {
+        *sampled = 1;
+        sim_status st = sample_final(c->ops + first, tail - first, base, o, sv, counts, direct, used_direct);
+        *used_direct = 0;
+        return st == SIM_OK ? apply_tail(c->ops + tail, c->n_ops - tail, o, counts, direct) : st;
+    }
     pit_statevec work;
     if (sv_init_as(&work, c->n_qubits, o->single) != 0) return SIM_NO_MEMORY;
     sim_rng rng;
