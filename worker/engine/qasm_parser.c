@@ -62,6 +62,11 @@ typedef struct {
 #define TOK_BLOCK_SHIFT 10
 #define TOK_BLOCK (1 << TOK_BLOCK_SHIFT)
 
+/* Classical arrays: at most this many dimensions, and this many values in all (they are folded like
+ * the scalars, so their size is the circuit's memory, not the state's). */
+#define QASM_MAX_ARRAY_DIMS 4
+#define QASM_MAX_ARRAY_VALUES 65536
+
 typedef struct {
     /* The token stream, read as the parser asks for it. Blocks before the current top-level
      * statement are freed, so what is held is that statement's tokens, not the whole text's (60 MB of
@@ -99,6 +104,17 @@ typedef struct {
         int runtime_depth;
     } vars[64];
     int n_vars;
+    /* Classical arrays (array[int[32], 4] a = {...}): like the scalars, values known before the run,
+     * kept in one pool (array_values[base ..]); scoped like them. */
+    struct {
+        char name[64];
+        char type;
+        int n_dims, dims[QASM_MAX_ARRAY_DIMS];
+        int base, size, runtime_depth;
+    } arrays[16];
+    int n_arrays;
+    double *array_values;
+    int n_array_values, cap_array_values;
     long loop_iterations; /* all loops' unrolled iterations together: bounded (QASM_MAX_LOOP_ITERATIONS) */
     /* Expression nodes being built (see xv); a statement resets the count to where it found it. */
     qasm_cnode *xn;
@@ -396,6 +412,8 @@ static operand parse_operand(parser *p, int quantum, const qubit_env *local);
 static int op_qubit(const operand *o, int i) { return o->has_list ? o->list[i] : o->start + i; }
 static qasm_register *find_reg(qasm_register *regs, int n, const token *t);
 static struct alias *find_alias(parser *p, const token *t);
+static int find_array(parser *p, const token *t);
+static int array_element(parser *p, int a, const token *name);
 static subdef *find_sub(parser *p, const token *t);
 
 /* An expression's value while it is parsed: a constant (node < 0: v), or a tree of nodes in p->xn
@@ -551,6 +569,11 @@ static xv x_primary(parser *p, const param_env *env) {
                 p->vars_read++;
                 return x_const(p->vars[i].value);
             }
+        int arr = find_array(p, t);
+        if (arr >= 0) {
+            p->vars_read++;
+            return x_const(p->array_values[array_element(p, arr, t)]);
+        }
         if (is_type_name(t)) { /* a cast: int(x), uint[8](c), bool(b), float(x), bit[4](x) */
             long size = 0;
             if (accept(p, "[")) {
@@ -1334,6 +1357,39 @@ static int find_var(parser *p, const token *t) {
     return -1;
 }
 
+static int find_array(parser *p, const token *t) {
+    for (int i = p->n_arrays - 1; i >= 0; i--)
+        if (tok_is(t, p->arrays[i].name)) return i;
+    return -1;
+}
+
+/* After an array's name: [i] [j] ... or [i, j, ...], every dimension indexed (negative indices count
+ * from the end); the element's place in array_values. */
+static int array_element(parser *p, int a, const token *name) {
+    int dims[QASM_MAX_ARRAY_DIMS], n = 0;
+    while (n < p->arrays[a].n_dims && accept(p, "[")) {
+        do {
+            if (n == p->arrays[a].n_dims)
+                fail_at(p, peek(p), QASM_SYNTAX, "'%s' has %d dimension(s)", p->arrays[a].name, p->arrays[a].n_dims);
+            token *at = peek(p);
+            long i = int_value(p, "an array index");
+            long size = p->arrays[a].dims[n];
+            if (i < 0) i += size;
+            if (i < 0 || i >= size)
+                fail_at(p, at, QASM_SYNTAX, "index out of range: '%s' has %ld element(s) in dimension %d",
+                        p->arrays[a].name, size, n + 1);
+            dims[n++] = (int)i;
+        } while (accept(p, ","));
+        expect(p, "]", "after the array's index");
+    }
+    if (n < p->arrays[a].n_dims)
+        fail_at(p, name, QASM_SYNTAX, "'%s' has %d dimensions: index every one (a[i][j]); slices of arrays are not "
+                "supported", p->arrays[a].name, p->arrays[a].n_dims);
+    int flat = 0;
+    for (int k = 0; k < n; k++) flat = flat * p->arrays[a].dims[k] + dims[k];
+    return p->arrays[a].base + flat;
+}
+
 /* Skips a statement this simulator accepts and ignores: to its ';', or to the '}' closing its block
  * (cal { ... }, defcal ... { ... }), braces balanced. */
 static void skip_statement(parser *p, const token *at) {
@@ -1407,7 +1463,7 @@ static void skip_stmt(parser *p, const token *at) {
  * return skips the rest of it. */
 static void parse_block(parser *p, qasm_oplist *out, const token *at) {
     enter(p, at);
-    int vars = p->n_vars, aliases = p->n_aliases;
+    int vars = p->n_vars, aliases = p->n_aliases, arrays = p->n_arrays, array_values = p->n_array_values;
     token *open = peek(p);
     if (accept(p, "{")) {
         for (;;) {
@@ -1429,6 +1485,8 @@ static void parse_block(parser *p, qasm_oplist *out, const token *at) {
     }
     p->n_vars = vars;
     p->n_aliases = aliases;
+    p->n_arrays = arrays;
+    p->n_array_values = array_values;
     leave(p);
 }
 
@@ -1558,7 +1616,15 @@ static void parse_for(parser *p, qasm_oplist *out, const token *at) {
     double values[256];
     int n_values = 0, is_range = 0;
     long a = 0, step = 1, b = -1;
-    if (accept(p, "{")) {
+    int arr = peek(p)->type == T_ID ? find_array(p, peek(p)) : -1;
+    if (arr >= 0) { /* for T x in a: its values, in order */
+        token *an = next(p);
+        if (p->arrays[arr].n_dims != 1)
+            fail_at(p, an, QASM_SYNTAX, "a loop over '%s' needs a one-dimensional array (loop over a[i] instead)",
+                    p->arrays[arr].name);
+        if (p->arrays[arr].size > 256) fail_at(p, an, QASM_TOO_LARGE, "a loop over more than 256 array values");
+        for (int i = 0; i < p->arrays[arr].size; i++) values[n_values++] = p->array_values[p->arrays[arr].base + i];
+    } else if (accept(p, "{")) {
         do {
             if (n_values == 256) fail_at(p, peek(p), QASM_TOO_LARGE, "more than 256 values in a loop's set");
             values[n_values++] = finite_expr(p, NULL, "a loop value");
@@ -1809,12 +1875,131 @@ static void assign_var(parser *p, qasm_oplist *out, int slot, const token *name)
     expect(p, ";", "after the assignment");
 }
 
+/* { e, ... } for one dimension of an array (nested braces for the next ones), into values[at ..]. */
+static void array_init(parser *p, int a, int dim, int at) {
+    if (dim >= QASM_MAX_ARRAY_DIMS || dim >= p->arrays[a].n_dims) return; /* recursion is by dimension: never */
+    const token *open = peek(p);
+    expect(p, "{", "to start the array's values ({1, 2, 3})");
+    int stride = 1;
+    for (int k = dim + 1; k < p->arrays[a].n_dims; k++) stride *= p->arrays[a].dims[k];
+    int n = 0;
+    do {
+        if (n == p->arrays[a].dims[dim])
+            fail_at(p, peek(p), QASM_SYNTAX, "more values than the %d of dimension %d of '%s'", p->arrays[a].dims[dim],
+                    dim + 1, p->arrays[a].name);
+        if (dim + 1 < p->arrays[a].n_dims)
+            array_init(p, a, dim + 1, at + n * stride);
+        else
+            p->array_values[at + n] = coerce(p->arrays[a].type, finite_expr(p, NULL, "an array value"));
+        n++;
+    } while (accept(p, ","));
+    expect(p, "}", "after the array's values");
+    if (n != p->arrays[a].dims[dim])
+        fail_at(p, open, QASM_SYNTAX, "%d value(s) for dimension %d of '%s', which has %d", n, dim + 1,
+                p->arrays[a].name, p->arrays[a].dims[dim]);
+}
+
+/* [const] array[TYPE[size]?, d1, d2 ...] name (= {...} | = other_array)? ;  TYPE float, int, uint,
+ * angle or bool. Values known before the run, as the scalars: elements are folded where they are read. */
+static void parse_array_decl(parser *p, int is_const) {
+    const token *kw = next(p); /* array (after const, when is_const) */
+    expect(p, "[", "after 'array' (array[int[32], 4] a;)");
+    token *type = peek(p);
+    if (!is_scalar_type(type))
+        fail_at(p, type, QASM_SYNTAX, "arrays of float, int, uint, angle or bool are supported, not this type");
+    next(p);
+    skip_type_size(p);
+    if (p->n_arrays == 16) fail_at(p, kw, QASM_TOO_LARGE, "more than 16 arrays");
+    int a = p->n_arrays;
+    p->arrays[a].type = type_char(type);
+    p->arrays[a].n_dims = 0;
+    long size = 1;
+    while (accept(p, ",")) {
+        if (p->arrays[a].n_dims == QASM_MAX_ARRAY_DIMS)
+            fail_at(p, peek(p), QASM_SYNTAX, "more than %d dimensions", QASM_MAX_ARRAY_DIMS);
+        token *at = peek(p);
+        long d = int_value(p, "an array dimension");
+        if (d < 1 || d > QASM_MAX_ARRAY_VALUES) fail_at(p, at, QASM_SYNTAX, "an array dimension must be 1 or more");
+        size *= d;
+        if (size > QASM_MAX_ARRAY_VALUES)
+            fail_at(p, at, QASM_TOO_LARGE, "an array of more than %d values", QASM_MAX_ARRAY_VALUES);
+        p->arrays[a].dims[p->arrays[a].n_dims++] = (int)d;
+    }
+    if (!p->arrays[a].n_dims) fail_at(p, peek(p), QASM_SYNTAX, "expected ',' and the array's size (array[int, 4])");
+    expect(p, "]", "after the array's type and size");
+    token *name = expect_id(p, "the array's name");
+    if (find_var(p, name) >= 0 || find_array(p, name) >= 0 || find_reg(p->c->qregs, p->c->n_qregs, name) ||
+        find_reg(p->c->cregs, p->c->n_cregs, name))
+        fail_at(p, name, QASM_SYNTAX, "'%.*s' is already declared", name->len, name->s);
+    if (p->n_array_values + size > QASM_MAX_ARRAY_VALUES)
+        fail_at(p, name, QASM_TOO_LARGE, "the arrays hold more than %d values in all", QASM_MAX_ARRAY_VALUES);
+    if (p->n_array_values + size > p->cap_array_values) {
+        p->cap_array_values = (int)(p->n_array_values + size) * 2;
+        p->array_values = pit_realloc(p->array_values, (size_t)p->cap_array_values * sizeof(double));
+    }
+    snprintf(p->arrays[a].name, sizeof p->arrays[a].name, "%.*s", name->len, name->s);
+    p->arrays[a].base = p->n_array_values;
+    p->arrays[a].size = (int)size;
+    p->arrays[a].runtime_depth = p->runtime_depth;
+    for (long i = 0; i < size; i++) p->array_values[p->arrays[a].base + i] = 0;
+    if (accept(p, "=")) {
+        token *src = peek(p);
+        int from = src->type == T_ID ? find_array(p, src) : -1;
+        if (from >= 0) { /* a copy of another array of the same shape */
+            next(p);
+            int same = p->arrays[from].n_dims == p->arrays[a].n_dims;
+            for (int k = 0; same && k < p->arrays[a].n_dims; k++) same = p->arrays[from].dims[k] == p->arrays[a].dims[k];
+            if (!same) fail_at(p, src, QASM_SYNTAX, "'%s' has another shape than '%s'", p->arrays[from].name, p->arrays[a].name);
+            for (long i = 0; i < size; i++)
+                p->array_values[p->arrays[a].base + i] =
+                    coerce(p->arrays[a].type, p->array_values[p->arrays[from].base + i]);
+        } else {
+            array_init(p, a, 0, p->arrays[a].base);
+        }
+    } else if (is_const) {
+        fail_at(p, name, QASM_SYNTAX, "a const array needs its values (= {...})");
+    }
+    p->n_array_values += (int)size;
+    p->n_arrays++;
+    /* const arrays are refused assignment by name */
+    if (is_const) p->arrays[a].runtime_depth = -1;
+    expect(p, ";", "after the array's declaration");
+}
+
+/* a[i] = e;  a[i][j] += e;  (the element's new value known before the run, as a scalar's) */
+static void assign_array(parser *p, int a, const token *name) {
+    int at_value = array_element(p, a, name);
+    if (p->arrays[a].runtime_depth < 0)
+        fail_at(p, name, QASM_SYNTAX, "'%s' is a const array: it cannot be assigned", p->arrays[a].name);
+    if (p->runtime_depth != p->arrays[a].runtime_depth)
+        fail_at(p, name, QASM_SYNTAX, "'%s' is assigned under a condition on measured bits: arrays hold values known "
+                "before the run here", p->arrays[a].name);
+    token *at = peek(p);
+    qasm_cnode_kind kind;
+    if (!accept_assign(p, &kind)) fail_at(p, at, QASM_SYNTAX, "expected '=' (or +=, -=, ...) after the array element");
+    token *vt = peek(p);
+    int mark = p->n_xn;
+    xv v = x_or(p, NULL);
+    if (v.node >= 0)
+        fail_at(p, vt, QASM_SYNTAX, "an element of '%s' would hold a value that depends on measured bits: arrays hold "
+                "values known before the run here (bits can hold measured values: declare bit[n])", p->arrays[a].name);
+    double nv = kind == CX_CONST ? v.v : x_binop(p, at, kind, x_const(p->array_values[at_value]), v).v;
+    p->n_xn = mark;
+    if (!isfinite(nv)) fail_at(p, vt, QASM_SYNTAX, "the element would be %g, not a finite number", nv);
+    p->array_values[at_value] = coerce(p->arrays[a].type, nv);
+    expect(p, ";", "after the assignment");
+}
+
 /* [const | input | output] TYPE[size]? name (= value)? ;  with TYPE float, int, uint, angle or bool.
  * Inputs take their value from the request (qasm_limits.input_*); the others from an expression
  * known before the run, or a subroutine's value (0 without one). Folded wherever the name is used. */
 static void parse_scalar_decl(parser *p, qasm_oplist *out, const token *first) {
     int is_input = tok_is(first, "input"), is_output = tok_is(first, "output"), is_const = tok_is(first, "const");
     if (is_input || is_output || is_const) next(p);
+    if (is_const && tok_is(peek(p), "array")) {
+        parse_array_decl(p, 1);
+        return;
+    }
     token *type = peek(p);
     if (!is_scalar_type(type)) {
         if (is_input || is_output)
@@ -2280,7 +2465,11 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         warn_once(p, "end; stops nothing here: the whole program runs");
         return;
     }
-    if (tok_is(t, "opaque") || tok_is(t, "array") || tok_is(t, "complex"))
+    if (tok_is(t, "array")) {
+        parse_array_decl(p, 0);
+        return;
+    }
+    if (tok_is(t, "opaque") || tok_is(t, "complex"))
         fail_at(p, t, QASM_SYNTAX, "'%.*s' is not supported by this simulator (see docs/engine.md for what is)", t->len,
                 t->s);
     if (tok_is(t, "measure")) {
@@ -2316,6 +2505,12 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
     if (slot >= 0) {
         next(p);
         assign_var(p, out, slot, t);
+        return;
+    }
+    int arr = find_array(p, t);
+    if (arr >= 0) {
+        next(p);
+        assign_array(p, arr, t);
         return;
     }
     /* c = measure q;  c[i] = measure q[j];  c = expression;  c[0] ^= c[1];  c = f(q); */
@@ -2413,6 +2608,7 @@ int qasm_parse(const char *text, const qasm_limits *limits, qasm_circuit *out, q
     free(p.subs);
     free(p.aliases);
     free(p.xn);
+    free(p.array_values);
     tokens_free(&p);
     for (int i = 0; i < p.n_streams; i++) { /* after an error inside includes: the outer streams */
         for (int b = 0; b < p.streams[i].cap_blocks; b++) free(p.streams[i].blocks[b]);
