@@ -20,6 +20,10 @@
 
 /* ---------------------------------------------------------------- gate kernels */
 
+/* qubit q of the gate or block, where the state it runs on has its own numbering (a chunk's local
+ * index): map[q], or q itself without a map */
+#define QUBIT(map, q) ((map) ? (map)[q] : (q))
+
 typedef struct {
     CPLX *amp;
     CPLX m[16];
@@ -35,6 +39,15 @@ typedef struct {
     int pos[SV_BLOCK_MAX];
     size_t off[1 << SV_BLOCK_MAX]; /* local index r -> its offset from the group's base */
 } block_job;
+
+/* A diagonal gate (one target, any controls) touching one of the 4 lowest qubits: see k1_diag_low. */
+#define DIAG_LOW_BITS 4
+#define DIAG_LOW_VECS ((1 << DIAG_LOW_BITS) / SVK_LANES)
+typedef struct {
+    CPLX *amp;
+    size_t cmask_high, cval_high, t_high;               /* the controls and target above the low bits */
+    SVK_VEC mr[2][DIAG_LOW_VECS], mi[2][DIAG_LOW_VECS]; /* [target's bit if high][vector]: the factors */
+} diag_low_job;
 
 /* A block of at most 3 qubits with some below SVK_LANE_LOG, inside one vector: see k_low_lanes. */
 typedef struct {
@@ -54,6 +67,7 @@ typedef struct {
         gate_job g;
         block_job b;
         low_job l;
+        diag_low_job dl;
     } job;
 } prepared_step;
 
@@ -110,6 +124,57 @@ HOT static void k1_diagonal(size_t b, size_t e, void *arg) {
     });
 }
 
+/* A diagonal gate on a low qubit (a QFT's controlled phases on qubit 0, 1 ...): the runs above are
+ * that short there (one amplitude for qubit 0), each with an insert_zeros. Here the state is walked
+ * straight through in units of 16 amplitudes, each multiplied by one of two patterns of 16 factors
+ * (the low bits' part of the condition, and the factors d0, d1, 1), picked by the unit's high bits; a
+ * unit whose high controls do not hold is skipped. b, e count units. */
+HOT static void k1_diag_low(size_t b, size_t e, void *arg) {
+    const diag_low_job *j = arg;
+    REAL *a = (REAL *)j->amp;
+    for (size_t u = b; u < e; u++) {
+        size_t idx = u << DIAG_LOW_BITS;
+        if ((idx & j->cmask_high) != j->cval_high) continue;
+        int h = (idx & j->t_high) != 0;
+        REAL *p = a + 2 * idx;
+        for (int v = 0; v < DIAG_LOW_VECS; v++) {
+            SVK_VEC x = *(const SVK_VECU *)(p + 2 * v * SVK_LANES);
+            *(SVK_VECU *)(p + 2 * v * SVK_LANES) = j->mr[h][v] * x + j->mi[h][v] * (SVK_SWAP_PAIRS(x) * SVK_NEG_EVEN);
+        }
+    }
+}
+
+static void prepare_diag_low(prepared_step *ps, CPLX *amp, size_t dim, const qasm_op *op, const int *map) {
+    diag_low_job *j = &ps->job.dl;
+    j->amp = amp;
+    j->cmask_high = j->cval_high = j->t_high = 0;
+    int t = QUBIT(map, op->targets[0]);
+    size_t lmask = 0, lval = 0;
+    for (int i = 0; i < op->n_controls; i++) {
+        int c = QUBIT(map, op->controls[i]);
+        size_t bit = (size_t)1 << c, val = op->control_values[i] ? bit : 0;
+        if (c < DIAG_LOW_BITS) {
+            lmask |= bit;
+            lval |= val;
+        } else {
+            j->cmask_high |= bit;
+            j->cval_high |= val;
+        }
+    }
+    if (t >= DIAG_LOW_BITS) j->t_high = (size_t)1 << t;
+    const double complex d0 = op->m[0], d1 = op->m[3];
+    for (int h = 0; h < 2; h++)
+        for (int l = 0; l < 1 << DIAG_LOW_BITS; l++) {
+            double complex f = 1;
+            if ((l & lmask) == lval) f = (t < DIAG_LOW_BITS ? (l >> t & 1) : h) ? d1 : d0;
+            int v = l / SVK_LANES, lane = l % SVK_LANES;
+            j->mr[h][v][2 * lane] = j->mr[h][v][2 * lane + 1] = (REAL)creal(f);
+            j->mi[h][v][2 * lane] = j->mi[h][v][2 * lane + 1] = (REAL)cimag(f);
+        }
+    ps->fn = k1_diag_low;
+    ps->iters = dim >> DIAG_LOW_BITS;
+}
+
 HOT static void k1_swap(size_t b, size_t e, void *arg) {
     gate_job *j = arg;
     CPLX *a = j->amp;
@@ -156,9 +221,6 @@ static void k_scale(size_t b, size_t e, void *arg) {
 
 static int cmp_int(const void *x, const void *y) { return *(const int *)x - *(const int *)y; }
 
-/* qubit q of the gate or block, where the state it runs on has its own numbering (a chunk's local
- * index): map[q], or q itself without a map */
-#define QUBIT(map, q) ((map) ? (map)[q] : (q))
 
 static void prepare_gate(prepared_step *ps, CPLX *amp, size_t dim, const qasm_op *op, const int *map) {
     gate_job *j = &ps->job.g;
@@ -185,6 +247,8 @@ static void prepare_gate(prepared_step *ps, CPLX *amp, size_t dim, const qasm_op
         if (op->n_controls == 0 && t < 2 && dim >= 4) {
             ps->iters >>= t;
             ps->fn = t == 0 ? k1_low0 : k1_low1;
+        } else if (op->cls == GATE_DIAGONAL && j->pos[0] < DIAG_LOW_BITS && dim >= (size_t)1 << DIAG_LOW_BITS) {
+            prepare_diag_low(ps, amp, dim, op, map);
         } else if (op->cls == GATE_DIAGONAL)
             ps->fn = k1_diagonal;
         else if (op->cls == GATE_PERMUTATION)
