@@ -23,6 +23,7 @@ typedef struct {
     const char *target;
     const char *backend;
     const char *state;
+    const char *precision; /* "": the backend's */
     long shots;
     long limit;
     long long seed;
@@ -44,7 +45,7 @@ static const char *state_name(int s) {
 static void usage(FILE *out) {
     fprintf(out,
             "usage: pitboss jobs <command> [options]\n\n"
-            "  submit FILE.qasm [--shots N] [--backend ID] [--seed S] [--watch]\n"
+            "  submit FILE.qasm [--shots N] [--backend ID] [--seed S] [--precision double|single] [--watch]\n"
             "                          queue a circuit; print its job id (--watch: follow it, then print the counts)\n"
             "  status ID               the job's state and times\n"
             "  result ID               the counts of a completed job\n"
@@ -63,10 +64,11 @@ static int parse(int argc, char **argv, jobs_opts *o) {
         {"shots", required_argument, NULL, 's'},  {"seed", required_argument, NULL, 'S'},
         {"watch", no_argument, NULL, 'w'},        {"json", no_argument, NULL, 'j'},
         {"state", required_argument, NULL, 'x'},  {"limit", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+        {"precision", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->target = pit_cli_default_target();
     o->backend = "";
+    o->precision = "";
     o->shots = 1024;
     o->limit = 20;
     int ch;
@@ -79,6 +81,13 @@ static int parse(int argc, char **argv, jobs_opts *o) {
         case 'w': o->watch = 1; break;
         case 'j': o->json = 1; break;
         case 'x': o->state = optarg; break;
+        case 'p':
+            if (strcmp(optarg, "double") && strcmp(optarg, "single")) {
+                fprintf(stderr, "pitboss jobs: --precision must be double or single, got \"%s\"\n", optarg);
+                return -1;
+            }
+            o->precision = optarg;
+            break;
         case 's':
         case 'l':
             errno = 0;
@@ -350,6 +359,7 @@ static int cmd_submit(grpc_channel *ch, jobs_opts *o) {
     }
     Pitboss__V1__CircuitPayload circ = PITBOSS__V1__CIRCUIT_PAYLOAD__INIT;
     circ.qasm = qasm;
+    circ.precision = (char *)o->precision;
     Pitboss__V1__SubmitJobRequest req = PITBOSS__V1__SUBMIT_JOB_REQUEST__INIT;
     req.circuit = &circ;
     req.backend_id = (char *)o->backend;

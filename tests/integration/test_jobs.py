@@ -491,6 +491,13 @@ def test_cli_jobs_and_backends(jsup, tmp_path):
     out = run_cli("jobs", "submit", str(qasm), "--shots", "10", *target)
     assert out.returncode == 0 and len(out.stdout.strip()) == 36
 
+    out = run_cli("jobs", "submit", str(qasm), "--shots", "50", "--precision", "single", "--watch", "--json", *target,
+                  timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["metadata"]["precision"] == "single"
+    out = run_cli("jobs", "submit", str(qasm), "--precision", "half", *target)
+    assert out.returncode == 2 and "--precision must be double or single" in out.stderr
+
     bad = tmp_path / "bad.qasm"
     bad.write_text("OPENQASM 3;\nqubit q;\nh q\n")
     out = run_cli("jobs", "submit", str(bad), *target)
