@@ -332,39 +332,49 @@ DIAGONAL_KERNEL(5)
  * times the arithmetic). Interleaved complex arithmetic: m * x = re(m) x + im(m) swap(x) with the
  * swapped real parts negated. A run's remainder below four groups goes to the kernel above. */
 
+/* The lane kernels' walk: runs of groups whose amplitudes are contiguous at each of the block's
+ * offsets, SVK_LANES groups a vector (p: the run's first group, i: the group in the run); a run's
+ * remainder below SVK_LANES groups goes to rest, the one-group kernel. */
+#define FOR_LANE_RUNS(j, K, b, e, rest, ...)                                                         \
+    do {                                                                                             \
+        const size_t low_ = (size_t)1 << (j)->pos[0]; /* groups whose amplitudes are contiguous */   \
+        for (size_t g_ = (b); g_ < (e);) {                                                           \
+            size_t run_ = low_ - (g_ & (low_ - 1));                                                  \
+            if (run_ > (e) - g_) run_ = (e) - g_;                                                    \
+            REAL *p = a + 2 * insert_zeros(g_, (j)->pos, K);                                         \
+            size_t i = 0;                                                                            \
+            for (; i + SVK_LANES <= run_; i += SVK_LANES) {                                          \
+                __VA_ARGS__;                                                                         \
+            }                                                                                        \
+            if (i < run_) rest(g_ + i, g_ + run_, arg);                                              \
+            g_ += run_;                                                                              \
+        }                                                                                            \
+    } while (0)
+
 #define LANES_KERNEL(K)                                                                              \
     HOT static void k_lanes##K(size_t b, size_t e, void *arg) {                                      \
         const block_job *j = arg;                                                                    \
         enum { D = 1 << K };                                                                         \
-        REAL *a = (REAL *)j->amp;                                                                \
+        REAL *a = (REAL *)j->amp;                                                                    \
         const REAL *mr = j->re, *mi = j->im;                                                         \
-        const size_t low = (size_t)1 << (j->pos[0] - SVK_LANE_LOG); /* contiguous runs, in vectors */\
         size_t off[D];                                                                               \
         for (int r = 0; r < D; r++) off[r] = 2 * j->off[r];                                          \
-        for (size_t g = b; g < e;) {                                                                 \
-            size_t run = SVK_LANES * low - (g & (SVK_LANES * low - 1));                                              \
-            if (run > e - g) run = e - g;                                                            \
-            REAL *p = a + 2 * insert_zeros(g, j->pos, K);                                          \
-            size_t i = 0;                                                                            \
-            for (; i + SVK_LANES <= run; i += SVK_LANES) {                                                           \
-                SVK_VEC x[D], xs[D];                                                                     \
-                for (int c = 0; c < D; c++) {                                                        \
-                    x[c] = *(const SVK_VECU *)(p + off[c] + 2 * i);                                      \
-                    xs[c] = SVK_SWAP_PAIRS(x[c]) * SVK_NEG_EVEN;                                             \
-                }                                                                                    \
-                for (int r = 0; r < D; r++) {                                                        \
-                    /* four independent chains of multiply-adds: one chain would wait on each add */ \
-                    SVK_VEC w[4] = {mr[r] * x[0], mi[r] * xs[0], (SVK_VEC){0}, (SVK_VEC){0}};        \
-                    for (int c = 1; c < D; c++) {                                                    \
-                        w[2 * (c & 1)] += mr[c * D + r] * x[c];                                      \
-                        w[2 * (c & 1) + 1] += mi[c * D + r] * xs[c];                                 \
-                    }                                                                                \
-                    *(SVK_VECU *)(p + off[r] + 2 * i) = (w[0] + w[2]) + (w[1] + w[3]);               \
-                }                                                                                    \
+        FOR_LANE_RUNS(j, K, b, e, k_dense##K, {                                                      \
+            SVK_VEC x[D], xs[D];                                                                     \
+            for (int c = 0; c < D; c++) {                                                            \
+                x[c] = *(const SVK_VECU *)(p + off[c] + 2 * i);                                      \
+                xs[c] = SVK_SWAP_PAIRS(x[c]) * SVK_NEG_EVEN;                                         \
             }                                                                                        \
-            if (i < run) k_dense##K(g + i, g + run, arg);                                            \
-            g += run;                                                                                \
-        }                                                                                            \
+            for (int r = 0; r < D; r++) {                                                            \
+                /* four independent chains of multiply-adds: one chain would wait on each add */     \
+                SVK_VEC w[4] = {mr[r] * x[0], mi[r] * xs[0], (SVK_VEC){0}, (SVK_VEC){0}};            \
+                for (int c = 1; c < D; c++) {                                                        \
+                    w[2 * (c & 1)] += mr[c * D + r] * x[c];                                          \
+                    w[2 * (c & 1) + 1] += mi[c * D + r] * xs[c];                                     \
+                }                                                                                    \
+                *(SVK_VECU *)(p + off[r] + 2 * i) = (w[0] + w[2]) + (w[1] + w[3]);                   \
+            }                                                                                        \
+        });                                                                                          \
     }
 LANES_KERNEL(1)
 LANES_KERNEL(2)
@@ -376,23 +386,15 @@ LANES_KERNEL(4)
     HOT static void k_lanes_diag##K(size_t b, size_t e, void *arg) {                                 \
         const block_job *j = arg;                                                                    \
         enum { D = 1 << K };                                                                         \
-        REAL *a = (REAL *)j->amp;                                                                \
-        const size_t low = (size_t)1 << (j->pos[0] - SVK_LANE_LOG);                                             \
+        REAL *a = (REAL *)j->amp;                                                                    \
         size_t off[D];                                                                               \
         for (int r = 0; r < D; r++) off[r] = 2 * j->off[r];                                          \
-        for (size_t g = b; g < e;) {                                                                 \
-            size_t run = SVK_LANES * low - (g & (SVK_LANES * low - 1));                                              \
-            if (run > e - g) run = e - g;                                                            \
-            REAL *p = a + 2 * insert_zeros(g, j->pos, K);                                          \
-            size_t i = 0;                                                                            \
-            for (; i + SVK_LANES <= run; i += SVK_LANES)                                                             \
-                for (int r = 0; r < D; r++) {                                                        \
-                    SVK_VEC x = *(const SVK_VECU *)(p + off[r] + 2 * i);                                     \
-                    *(SVK_VECU *)(p + off[r] + 2 * i) = j->re[r] * x + j->im[r] * (SVK_SWAP_PAIRS(x) * SVK_NEG_EVEN); \
-                }                                                                                    \
-            if (i < run) k_diag##K(g + i, g + run, arg);                                             \
-            g += run;                                                                                \
-        }                                                                                            \
+        FOR_LANE_RUNS(j, K, b, e, k_diag##K, {                                                       \
+            for (int r = 0; r < D; r++) {                                                            \
+                SVK_VEC x = *(const SVK_VECU *)(p + off[r] + 2 * i);                                 \
+                *(SVK_VECU *)(p + off[r] + 2 * i) = j->re[r] * x + j->im[r] * (SVK_SWAP_PAIRS(x) * SVK_NEG_EVEN);\
+            }                                                                                        \
+        });                                                                                          \
     }
 LANES_DIAGONAL_KERNEL(1)
 LANES_DIAGONAL_KERNEL(2)
