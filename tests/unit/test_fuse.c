@@ -124,6 +124,40 @@ Test(fuse, cache_blocked_runs_give_the_state_the_gates_give_one_by_one) {
     }
 }
 
+/* Layers of rotations and CX/CZ ladders: the shape where the stretches' seeds (fuse.c, stretch_seed)
+ * pick a chunk other than plain greedy order would, so that steps move past many waiting ones. */
+Test(fuse, cache_blocked_layered_circuits_give_the_state_the_gates_give_one_by_one) {
+    const char *rot[] = {"rx", "ry", "rz"};
+    for (int n = 14; n <= 15; n++) {
+        size_t cap = 64 + (size_t)n * 8 * 40, k = 0;
+        char *text = malloc(cap);
+        k += (size_t)snprintf(text + k, cap - k, "OPENQASM 3; include \"stdgates.inc\"; qubit[%d] q;\n", n);
+        for (int layer = 0; layer < 6; layer++) {
+            for (int q = 0; q < n; q++)
+                k += (size_t)snprintf(text + k, cap - k, "%s(%.3f) q[%d];\n", rot[(q * 7 + layer) % 3], 0.1 + 0.37 * (q + layer), q);
+            for (int q = 0; q + 1 < n; q++) k += (size_t)snprintf(text + k, cap - k, "%s q[%d], q[%d];\n", layer % 2 ? "cz" : "cx", q, q + 1);
+        }
+        qasm_circuit c;
+        qasm_error err;
+        cr_assert_eq(qasm_parse(text, &LIM, &c, &err), 0, "%s", err.message);
+        sv_set_chunk_qubits(0);
+        pit_statevec want;
+        state_of(&c, -1, &want);
+        for (int L = 7; L <= 11; L++) {
+            sv_set_chunk_qubits(L);
+            pit_statevec got;
+            state_of(&c, 3, &got);
+            double worst = worst_relative(&got, &want);
+            cr_assert_lt(worst, 1e-10, "layered, %d qubits, chunks of %d: amplitudes differ by up to %g", n, L, worst);
+            sv_free(&got);
+        }
+        sv_set_chunk_qubits(16);
+        sv_free(&want);
+        qasm_circuit_free(&c);
+        free(text);
+    }
+}
+
 /* Every kernel in single precision (gates, blocks of 1..5 qubits, low targets, chunks) against the
  * double state: the float rounding of a few hundred gates stays near 1e-6 of the largest amplitude;
  * a wrong kernel is off by the size of an amplitude. */

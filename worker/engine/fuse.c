@@ -281,7 +281,48 @@ static void apply_step(pit_statevec *sv, const fuse_step *s) {
  * yet applied, in order: a step joins when its qubits fit; one that does not fit waits, and so does
  * every later step sharing a qubit with a waiting one. A step that joins moves only past waiting
  * steps on other qubits, so the product is unchanged. A stretch of one step is applied as it is.
+ * Its chunk starts with the kept low qubits and a seed step's (stretch_seed).
  */
+
+/* How many of the steps left would join a stretch whose chunk starts with the qubits used: the
+ * greedy rule of apply_chunked, counting only. */
+static size_t stretch_count(const fuse_plan *plan, const size_t *left, size_t n_left, uint64_t used, int L, uint64_t all) {
+    uint64_t waiting = 0;
+    size_t n_in = 0;
+    for (size_t i = 0; i < n_left && n_in < SV_CHUNK_STEPS_MAX; i++) {
+        uint64_t m = step_mask(&plan->steps[left[i]]);
+        if (!(m & waiting) && __builtin_popcountll(used | m) <= L) {
+            used |= m;
+            n_in++;
+        } else if (((waiting |= m) & all) == all)
+            break; /* nothing later can join */
+    }
+    return n_in;
+}
+
+/* The chunk's first qubits, besides the kept low ones: those of one of the first STRETCH_SEEDS steps
+ * left (or none), whichever lets the most steps join. Plain greedy follows the steps' order, and on a
+ * layered circuit (a CX ladder's blocks climb the qubits one by one) it took a stretch per few steps;
+ * seeded, a 24-qubit layered circuit takes 3 stretches instead of 6, a 26-qubit one 3 instead of 7,
+ * a 26-qubit QFT 9 instead of 13 (64 seeds; 16 found fewer). Cost: a scan of the steps left a seed,
+ * ended when nothing more can join. */
+#define STRETCH_SEEDS 64
+
+static uint64_t stretch_seed(const fuse_plan *plan, const size_t *left, size_t n_left, uint64_t reserved, int L, uint64_t all) {
+    uint64_t best = 0;
+    size_t best_n = stretch_count(plan, left, n_left, reserved, L, all);
+    for (size_t c = 0; c < n_left && c < STRETCH_SEEDS; c++) {
+        uint64_t m = step_mask(&plan->steps[left[c]]);
+        if (__builtin_popcountll(reserved | m) > L) continue;
+        size_t n = stretch_count(plan, left, n_left, reserved | m, L, all);
+        if (n > best_n) {
+            best_n = n;
+            best = m;
+        }
+    }
+    return best;
+}
+
 static int apply_chunked(const fuse_plan *plan, pit_statevec *sv, int L, int (*stop)(void *), void *arg) {
     const uint64_t reserved = (1ull << CHUNK_RUN_QUBITS) - 1, all = sv->n >= 64 ? ~0ull : (1ull << sv->n) - 1;
     size_t *left = pit_malloc((plan->n ? plan->n : 1) * sizeof(size_t)), n_left = plan->n;
@@ -289,7 +330,7 @@ static int apply_chunked(const fuse_plan *plan, pit_statevec *sv, int L, int (*s
     sv_step stretch[SV_CHUNK_STEPS_MAX];
     int stopped = 0;
     while (n_left && !stopped) {
-        uint64_t used = reserved, waiting = 0;
+        uint64_t used = reserved | stretch_seed(plan, left, n_left, reserved, L, all), waiting = 0;
         size_t n_in = 0, kept = 0, first = NONE;
         for (size_t i = 0; i < n_left; i++) {
             const fuse_step *s = &plan->steps[left[i]];

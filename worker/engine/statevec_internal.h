@@ -7,6 +7,11 @@
 #define PIT_STATEVEC_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "engine/statevec.h"
 
@@ -46,6 +51,29 @@ void *sv_chunk_buffer(void);
             k_ += run;                                                                                \
         }                                                                                             \
     } while (0)
+
+/* Copies a chunk's run back to the state with streaming stores, which write whole lines to memory
+ * without reading them first: the state is far larger than the caches, and the ordinary stores' line
+ * reads made the copies back twice as slow as the copies in (a 24-qubit layered circuit: 15% of its
+ * time). Falls back to memcpy where the run is not whole 16-byte units. sv_store_fence() after the
+ * last run orders them before the chunk's other threads' reads. */
+static inline void sv_store_streaming(void *dst, const void *src, size_t bytes) {
+#if defined(__SSE2__)
+    if ((((uintptr_t)dst | (uintptr_t)src | bytes) & 15) == 0) {
+        double *d = dst;
+        const double *s = src;
+        for (size_t o = 0; o < bytes / 8; o += 2) _mm_stream_pd(d + o, _mm_load_pd(s + o));
+        return;
+    }
+#endif
+    memcpy(dst, src, bytes);
+}
+
+static inline void sv_store_fence(void) {
+#if defined(__SSE2__)
+    _mm_sfence();
+#endif
+}
 
 static inline size_t insert_zeros(size_t k, const int *pos, int n_pos) {
     for (int i = 0; i < n_pos; i++) {

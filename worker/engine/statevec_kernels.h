@@ -74,14 +74,19 @@ typedef struct {
 HOT static void k1_general(size_t b, size_t e, void *arg) {
     gate_job *j = arg;
     CPLX *a = j->amp;
-    const CPLX m0 = j->m[0], m1 = j->m[1], m2 = j->m[2], m3 = j->m[3];
+    const REAL ar = creal(j->m[0]), ai = cimag(j->m[0]), br = creal(j->m[1]), bi = cimag(j->m[1]);
+    const REAL cr = creal(j->m[2]), ci = cimag(j->m[2]), dr = creal(j->m[3]), di = cimag(j->m[3]);
     const size_t t0 = j->t0;
+    /* in real arithmetic, which the compiler vectorises (complex values it did not: 1.6x slower in
+     * cache) */
     FOR_RUNS(j, b, e, {
-        CPLX *restrict x = a + base, *restrict y = a + (base | t0);
+        REAL *restrict x = (REAL *)(a + base), *restrict y = (REAL *)(a + (base | t0));
         for (size_t i = 0; i < run; i++) {
-            CPLX u = x[i], v = y[i];
-            x[i] = m0 * u + m1 * v;
-            y[i] = m2 * u + m3 * v;
+            const REAL xr = x[2 * i], xi = x[2 * i + 1], yr = y[2 * i], yi = y[2 * i + 1];
+            x[2 * i] = ar * xr - ai * xi + br * yr - bi * yi;
+            x[2 * i + 1] = ar * xi + ai * xr + br * yi + bi * yr;
+            y[2 * i] = cr * xr - ci * xi + dr * yr - di * yi;
+            y[2 * i + 1] = cr * xi + ci * xr + dr * yi + di * yr;
         }
     });
 }
@@ -179,10 +184,12 @@ HOT static void k1_swap(size_t b, size_t e, void *arg) {
     gate_job *j = arg;
     CPLX *a = j->amp;
     const size_t t0 = j->t0;
+    /* as reals: a loop of complex values is not vectorised (it was 8-byte moves, as slow as a dense
+     * 1-qubit gate in cache) */
     FOR_RUNS(j, b, e, {
-        CPLX *restrict x = a + base, *restrict y = a + (base | t0);
-        for (size_t i = 0; i < run; i++) {
-            CPLX u = x[i];
+        REAL *restrict x = (REAL *)(a + base), *restrict y = (REAL *)(a + (base | t0));
+        for (size_t i = 0; i < 2 * run; i++) {
+            REAL u = x[i];
             x[i] = y[i];
             y[i] = u;
         }
@@ -610,7 +617,8 @@ static void chunk_range(size_t b, size_t e, void *arg) {
         CPLX *base = cj->amp + insert_zeros(c, cj->local, cj->L);
         for (size_t r = 0; r < runs; r++) memcpy(buf + r * run, base + cj->run_off[r], run * sizeof *buf);
         for (size_t i = 0; i < cj->n_steps; i++) ps[i].fn(0, ps[i].iters, &ps[i].job);
-        for (size_t r = 0; r < runs; r++) memcpy(base + cj->run_off[r], buf + r * run, run * sizeof *buf);
+        for (size_t r = 0; r < runs; r++) sv_store_streaming(base + cj->run_off[r], buf + r * run, run * sizeof *buf);
+        sv_store_fence();
     }
     free(ps);
 }
