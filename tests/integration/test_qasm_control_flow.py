@@ -156,8 +156,6 @@ def test_a_while_that_never_ends_on_variables_is_resource_exhausted_at_parse_tim
 
 
 @pytest.mark.parametrize("body,where,says", [
-    ("qubit q; bit b; int k = 0;\nb = measure q;\nif (b) k = 1;", "3:8", "'k' is assigned under a condition on measured bits"),
-    ("qubit q; bit b;\nb = measure q;\nint k = b + 1;", "3:9", "depends on measured bits"),
     ("qubit q;\nbreak;", "2:1", "'break' outside a loop"),
     ("qubit q; bit b;\nfor int i in [0:3] { b = measure q; if (b) break; }", "2:44", "under a condition on measured bits"),
     ("qubit q; const int n = 2;\nn = 3;", "2:1", "'n' is a const or an input"),

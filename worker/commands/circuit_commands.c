@@ -325,7 +325,7 @@ static void run(pit_cmd_ctx *ctx, json_t *args, pit_cmd_result *out, int streami
         }
         free(keybuf);
         out->value = json_pack("{s:o, s:I, s:i, s:i, s:f, s:I, s:s, s:I, s:O, s:s}", "counts", counts, "shots", shots,
-                               "num_qubits", c.n_qubits, "num_clbits", c.n_cbits, "execution_time_ms", r.elapsed_ms,
+                               "num_qubits", c.n_qubits, "num_clbits", c.n_cbits - __builtin_popcountll(c.hidden_bits), "execution_time_ms", r.elapsed_ms,
                                "seed", (json_int_t)seed, "method", r.per_shot ? "per-shot" : "sampled-final-state",
                                "gates", (json_int_t)c.n_gates, "warnings", warnings, "precision",
                                single ? "single" : "double");

@@ -101,6 +101,9 @@ typedef struct {
     qasm_op *ops;
     size_t n_ops;
     size_t n_gates;     /* gates after expansion, nested bodies included */
+    /* Classical bits that hold variables given measured values (int k = c;): not in any register, so
+     * not in the results' keys (sim_run leaves them out of its counts). */
+    uint64_t hidden_bits;
     int has_midcircuit; /* a measurement before a gate on its qubit, a reset, or an if: simulate per shot */
     int version;        /* 2 or 3 */
     /* What the parser accepted and ignored (#pragma, annotations, delay, timing, pulse definitions),

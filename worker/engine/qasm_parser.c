@@ -20,6 +20,9 @@ typedef enum { T_EOF, T_ID, T_NUM, T_STR, T_PUNCT } tok_type;
 
 /* Op lists open at once (see parser.live); above any max_depth the callers use. */
 #define LIVE_MAX 256
+/* Conditions and loops on measured bits inside each other: each holds a live list, so this is never
+ * the first limit met. */
+#define QASM_MAX_RUNTIME_DEPTH LIVE_MAX
 /* Whole numbers in the source are read up to this; anything larger is clamped to it, which every
  * caller then refuses as out of range (no float-to-integer overflow). */
 #define INT_LITERAL_MAX 1000000000L
@@ -92,18 +95,28 @@ typedef struct {
      * their number is bounded by max_depth. */
     qasm_oplist live[LIVE_MAX];
     int n_live;
-    /* Classical scalars (input, const, float/int/uint/angle/bool, loop variables): their values are
-     * known before the run, so the parser folds them where they are used. An assignment changes the
-     * value from there on; one under a condition on measured bits (runtime_depth above the variable's)
-     * cannot be folded and is refused. */
+    /* Classical scalars (input, const, float/int/uint/angle/bool, loop variables). While their values
+     * are known before the run, the parser folds them where they are used; an assignment changes the
+     * value from there on. An int, uint or bool that is given a value that depends on measured bits,
+     * or is assigned under a condition on them (runtime_depth above the variable's), moves into
+     * classical bits of its own from then on (bits_start, bits_len: var_to_bits): its assignments
+     * become OP_SETBITS and its reads CX_BITS, evaluated shot by shot. */
     struct {
         char name[64];
         double value;
         char type;     /* 'f' float or angle, 'i' int, 'u' uint, 'b' bool */
         char is_const; /* const or input: not assignable */
+        char is_loop;  /* a for loop's variable: the loop sets it */
+        int width;     /* declared size (int[8]: 8), 0 if none */
         int runtime_depth;
+        int bits_start, bits_len; /* bits_start -1: a value known before the run */
     } vars[64];
     int n_vars;
+    /* The list that receives the statements at each runtime depth (the one the open OP_IF or
+     * OP_WHILE goes into): a variable that moves into bits under a condition gets its value there,
+     * before the condition. */
+    qasm_oplist *runtime_out[QASM_MAX_RUNTIME_DEPTH];
+    uint64_t var_bits_free; /* bits of variables gone out of scope, for the next ones */
     /* Classical arrays (array[int[32], 4] a = {...}): like the scalars, values known before the run,
      * kept in one pool (array_values[base ..]); scoped like them. */
     struct {
@@ -522,6 +535,16 @@ static xv x_bits_of(parser *p, const token *at, const operand *o) {
 }
 
 static xv x_or(parser *p, const param_env *env);
+
+/* A variable that lives in bits (var_to_bits): its value, as its type reads them (an int's top bit
+ * is its sign). */
+static xv x_var_bits(parser *p, int slot) {
+    int w = p->vars[slot].bits_len;
+    xv u = x_bits(p, p->vars[slot].bits_start, w);
+    if (p->vars[slot].type != 'i') return u;
+    xv negative = x_binop(p, NULL, CX_GE, u, x_const(ldexp(1, w - 1)));
+    return x_binop(p, NULL, CX_SUB, u, x_binop(p, NULL, CX_MUL, negative, x_const(ldexp(1, w))));
+}
 static xv x_unary(parser *p, const param_env *env);
 
 static int is_type_name(const token *t) {
@@ -567,7 +590,7 @@ static xv x_primary(parser *p, const param_env *env) {
         for (int i = p->n_vars - 1; i >= 0; i--)
             if (tok_is(t, p->vars[i].name)) {
                 p->vars_read++;
-                return x_const(p->vars[i].value);
+                return p->vars[i].bits_start >= 0 ? x_var_bits(p, i) : x_const(p->vars[i].value);
             }
         int arr = find_array(p, t);
         if (arr >= 0) {
@@ -1328,11 +1351,14 @@ static double coerce(char type, double v) {
 }
 
 /* After a classical type's keyword: its optional [size], which a folded value does not need. */
-static void skip_type_size(parser *p) {
+/* [n] after a type, if there: n, else 0 */
+static long skip_type_size(parser *p) {
+    long n = 0;
     if (accept(p, "[")) {
-        expect_int(p, "the type's size");
+        n = expect_int(p, "the type's size");
         expect(p, "]", "after the type's size");
     }
+    return n;
 }
 
 /* A new classical variable (a declaration's, a loop's, a subroutine argument): its slot. Names are
@@ -1348,9 +1374,21 @@ static int var_add(parser *p, const token *name, double value, char type, int is
     p->vars[p->n_vars].value = coerce(type, value);
     p->vars[p->n_vars].type = type;
     p->vars[p->n_vars].is_const = (char)is_const;
+    p->vars[p->n_vars].is_loop = 0;
+    p->vars[p->n_vars].width = 0;
     p->vars[p->n_vars].runtime_depth = p->runtime_depth;
+    p->vars[p->n_vars].bits_start = -1;
+    p->vars[p->n_vars].bits_len = 0;
     return p->n_vars++;
 }
+/* Ends the scope of the variables from slot `to` on: their bits (if any) go back to be reused. */
+static void vars_pop(parser *p, int to) {
+    for (int i = to; i < p->n_vars; i++)
+        if (p->vars[i].bits_start >= 0)
+            p->var_bits_free |= (p->vars[i].bits_len >= 64 ? ~0ull : (1ull << p->vars[i].bits_len) - 1) << p->vars[i].bits_start;
+    if (to < p->n_vars) p->n_vars = to;
+}
+
 static int find_var(parser *p, const token *t) {
     for (int i = p->n_vars - 1; i >= 0; i--)
         if (tok_is(t, p->vars[i].name)) return i;
@@ -1483,7 +1521,7 @@ static void parse_block(parser *p, qasm_oplist *out, const token *at) {
     } else {
         parse_body(p, out, NULL, NULL, 0);
     }
-    p->n_vars = vars;
+    vars_pop(p, vars);
     p->n_aliases = aliases;
     p->n_arrays = arrays;
     p->n_array_values = array_values;
@@ -1495,6 +1533,14 @@ static void take_list(qasm_oplist *l, qasm_op **ops, size_t *n) {
     *n = l->n;
     l->ops = NULL;
     l->n = 0;
+}
+
+/* Opens a branch or loop on measured bits, whose op goes into out. */
+static void runtime_enter(parser *p, qasm_oplist *out, const token *at) {
+    if (p->runtime_depth + 1 >= QASM_MAX_RUNTIME_DEPTH)
+        fail_at(p, at, QASM_TOO_LARGE, "more than %d conditions and loops on measured bits inside each other",
+                QASM_MAX_RUNTIME_DEPTH - 1);
+    p->runtime_out[p->runtime_depth++] = out;
 }
 
 /* if (condition) stmt [else stmt]. A condition known before the run chooses its branch now (the
@@ -1517,7 +1563,7 @@ static void parse_if(parser *p, qasm_oplist *out, const token *at) {
     }
     qasm_oplist *body = live_open(p, at);
     qasm_oplist *els = live_open(p, at);
-    p->runtime_depth++;
+    runtime_enter(p, out, at);
     parse_block(p, body, at);
     if (accept(p, "else")) parse_block(p, els, at);
     p->runtime_depth--;
@@ -1555,6 +1601,36 @@ static int loop_jumped(parser *p) {
     return p->jump == J_RETURN;
 }
 
+static const char *const assign_ops[] = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "**=", NULL};
+static const qasm_cnode_kind assign_kinds[] = {CX_CONST, CX_ADD, CX_SUB, CX_MUL, CX_DIV, CX_MOD, CX_BAND,
+                                               CX_BOR, CX_BXOR, CX_SHL, CX_SHR, CX_POW};
+static void var_to_bits(parser *p, qasm_oplist *out, int slot, const token *at, int keep);
+
+/* Before a loop on measured bits: the int, uint and bool variables its body (from here) assigns move
+ * into bits, their values so far kept, so that its condition and body read them as each iteration
+ * finds them (folded, they would read the value from before the loop every time). Returns how many
+ * moved. A name declared in the body too may move an outer variable needlessly: harmless. */
+static int loop_vars_to_bits(parser *p, qasm_oplist *out, const token *at) {
+    int start = p->pos, moved = 0;
+    skip_stmt(p, at);
+    int end = p->pos;
+    p->pos = start;
+    for (int i = start; i + 1 < end; i++) {
+        token *t = tok_at(p, i), *after = tok_at(p, i + 1);
+        if (t->type != T_ID || after->type != T_PUNCT) continue;
+        int assigns = 0;
+        for (int k = 0; assign_ops[k]; k++) assigns |= tok_is(after, assign_ops[k]);
+        if (!assigns || (i > start && is_scalar_type(tok_at(p, i - 1)))) continue;
+        int slot = find_var(p, t);
+        if (slot < 0 || p->vars[slot].type == 'f' || p->vars[slot].is_const || p->vars[slot].is_loop ||
+            p->vars[slot].bits_start >= 0)
+            continue;
+        var_to_bits(p, out, slot, t, 1);
+        moved++;
+    }
+    return moved;
+}
+
 /* while (condition) body. On values known before the run it unrolls here, the condition read again
  * after every iteration; on measured bits it becomes OP_WHILE, run shot by shot. */
 static void parse_while(parser *p, qasm_oplist *out, const token *at) {
@@ -1571,8 +1647,14 @@ static void parse_while(parser *p, qasm_oplist *out, const token *at) {
         if (first && cond.node < 0 && cond.v != 0 && read == p->vars_read) 
             cond = (xv){xn_push(p, (qasm_cnode){.kind = CX_CONST, .value = 1}), 0}; /* a node: run-time */
         if (cond.node >= 0 && first) {
+            if (loop_vars_to_bits(p, out, at)) { /* the condition reads them at every test */
+                p->n_xn = mark;
+                p->pos = cond_at;
+                cond = x_or(p, NULL);
+                expect(p, ")", "to close the while condition");
+            }
             qasm_oplist *body = live_open(p, at);
-            p->runtime_depth++;
+            runtime_enter(p, out, at);
             loop_push(p, at, 1);
             parse_block(p, body, at);
             p->n_loops--;
@@ -1644,6 +1726,7 @@ static void parse_for(parser *p, qasm_oplist *out, const token *at) {
         is_range = 1;
     }
     int slot = var_add(p, name, 0, type, 0);
+    p->vars[slot].is_loop = 1;
     int body = p->pos;
     enter(p, at);
     long done = 0;
@@ -1671,7 +1754,7 @@ static void parse_for(parser *p, qasm_oplist *out, const token *at) {
         skip_stmt(p, at);
     }
     leave(p);
-    p->n_vars = slot; /* the variable's scope is the loop */
+    vars_pop(p, slot); /* the variable's scope is the loop */
 }
 
 /* break; continue; In a loop that unrolls at parse time the rest of the iteration is skipped now; in
@@ -1705,7 +1788,7 @@ static void parse_switch(parser *p, qasm_oplist *out, const token *at) {
     xv conds[64];
     qasm_oplist *lists[65];
     int n_cases = 0, has_default = 0, taken = 0;
-    if (target.node >= 0) p->runtime_depth++;
+    if (target.node >= 0) runtime_enter(p, out, open);
     while (!accept(p, "}")) {
         token *ct = peek(p);
         if (ct->type == T_EOF) fail_at(p, at, QASM_SYNTAX, "the switch has no closing '}'");
@@ -1798,9 +1881,6 @@ static void emit_setbits(parser *p, qasm_oplist *out, const operand *o, xv v, co
     p->c->has_midcircuit = 1;
 }
 
-static const char *const assign_ops[] = {"=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<=", ">>=", "**=", NULL};
-static const qasm_cnode_kind assign_kinds[] = {CX_CONST, CX_ADD, CX_SUB, CX_MUL, CX_DIV, CX_MOD, CX_BAND,
-                                               CX_BOR, CX_BXOR, CX_SHL, CX_SHR, CX_POW};
 /* =, +=, ...: 1 and *kind (CX_CONST for a plain '='), or 0. */
 static int accept_assign(parser *p, qasm_cnode_kind *kind) {
     if (peek(p)->type != T_PUNCT) return 0;
@@ -1837,15 +1917,73 @@ static void assign_bits_rhs(parser *p, qasm_oplist *out, const operand *c, qasm_
     p->n_xn = mark;
 }
 
-/* A classical variable's new value: known before the run, so folded from here on. */
-static void set_var(parser *p, int slot, qasm_cnode_kind kind, xv v, const token *at, const token *vt) {
-    if (v.node >= 0)
-        fail_at(p, vt, QASM_SYNTAX, "'%s' would hold a value that depends on measured bits: classical variables "
-                "hold values known before the run here (bits can hold measured values: declare bit[n])",
-                p->vars[slot].name);
-    double nv = kind == CX_CONST ? v.v : x_binop(p, at, kind, x_const(p->vars[slot].value), v).v;
-    if (!isfinite(nv)) fail_at(p, vt, QASM_SYNTAX, "'%s' would be %g, not a finite number", p->vars[slot].name, nv);
-    p->vars[slot].value = coerce(p->vars[slot].type, nv);
+/* Moves a variable into classical bits of its own (see parser.vars), from here on. keep: its value so
+ * far is set in them (under a condition on measured bits, before the condition), else the caller
+ * sets them next. */
+static void var_to_bits(parser *p, qasm_oplist *out, int slot, const token *at, int keep) {
+    if (p->vars[slot].bits_start >= 0) return;
+    const char *name = p->vars[slot].name;
+    if (p->vars[slot].type == 'f')
+        fail_at(p, at, QASM_SYNTAX, "'%s' is a float or an angle, and would hold a value that depends on measured "
+                "bits: only int, uint and bool variables can (or keep the value in bits: bit[n])", name);
+    if (p->vars[slot].is_loop)
+        fail_at(p, at, QASM_SYNTAX, "'%s' is a for loop's variable: it cannot take a value that depends on measured "
+                "bits", name);
+    int w = p->vars[slot].type == 'b' ? 1 : p->vars[slot].width > 0 ? p->vars[slot].width : 32;
+    if (w > 64) w = 64;
+    uint64_t mask = w == 64 ? ~0ull : (1ull << w) - 1;
+    int start = -1;
+    for (int s0 = 0; s0 + w <= 64 && start < 0; s0++)
+        if ((p->var_bits_free & (mask << s0)) == mask << s0) start = s0;
+    if (start >= 0) {
+        p->var_bits_free &= ~(mask << start);
+    } else {
+        if (p->c->n_cbits + w > QASM_MAX_CBITS)
+            fail_at(p, at, QASM_TOO_LARGE, "'%s' would hold a value that depends on measured bits, which takes %d "
+                    "classical bits, and the circuit has %d of the %d supported left: declare it smaller (int[8] %s)",
+                    name, w, QASM_MAX_CBITS - p->c->n_cbits, QASM_MAX_CBITS, name);
+        start = p->c->n_cbits;
+        p->c->n_cbits += w;
+    }
+    p->c->hidden_bits |= mask << start;
+    p->vars[slot].bits_start = start;
+    p->vars[slot].bits_len = w;
+    if (keep) {
+        int deeper = p->runtime_depth > p->vars[slot].runtime_depth;
+        qasm_op *op = qasm_oplist_push(deeper ? p->runtime_out[p->vars[slot].runtime_depth] : out);
+        op->kind = OP_SETBITS;
+        op->set_start = start;
+        op->set_len = w;
+        op->cond = x_take(p, x_const(p->vars[slot].value));
+    }
+    p->c->has_midcircuit = 1;
+}
+
+/* A classical variable's new value: folded from here on while it is known before the run; else set
+ * in the variable's bits, shot by shot (into out). */
+static void set_var(parser *p, qasm_oplist *out, int slot, qasm_cnode_kind kind, xv v, const token *at, const token *vt) {
+    char type = p->vars[slot].type;
+    if (v.node < 0 && p->vars[slot].bits_start < 0 && p->runtime_depth == p->vars[slot].runtime_depth) {
+        double nv = kind == CX_CONST ? v.v : x_binop(p, at, kind, x_const(p->vars[slot].value), v).v;
+        if (!isfinite(nv)) fail_at(p, vt, QASM_SYNTAX, "'%s' would be %g, not a finite number", p->vars[slot].name, nv);
+        p->vars[slot].value = coerce(type, nv);
+        return;
+    }
+    int deeper = p->runtime_depth > p->vars[slot].runtime_depth, in_bits = p->vars[slot].bits_start >= 0;
+    xv old = in_bits ? x_const(0) : x_const(p->vars[slot].value);
+    var_to_bits(p, out, slot, vt, deeper);
+    if (in_bits || deeper) old = x_var_bits(p, slot);
+    xv nv = kind == CX_CONST ? v : x_binop(p, at, kind, old, v);
+    if (nv.node < 0) {
+        if (!isfinite(nv.v)) fail_at(p, vt, QASM_SYNTAX, "'%s' would be %g, not a finite number", p->vars[slot].name, nv.v);
+        nv = x_const(coerce(type, nv.v));
+    } else
+        nv = x_unop(p, type == 'b' ? CX_BOOL : CX_TRUNC, nv, 0);
+    qasm_op *op = qasm_oplist_push(out);
+    op->kind = OP_SETBITS;
+    op->set_start = p->vars[slot].bits_start;
+    op->set_len = p->vars[slot].bits_len;
+    op->cond = x_take(p, nv);
 }
 
 static void assign_var(parser *p, qasm_oplist *out, int slot, const token *name) {
@@ -1859,9 +1997,6 @@ static void assign_var(parser *p, qasm_oplist *out, int slot, const token *name)
     }
     if (p->vars[slot].is_const)
         fail_at(p, name, QASM_SYNTAX, "'%s' is a const or an input: it cannot be assigned", p->vars[slot].name);
-    if (p->runtime_depth != p->vars[slot].runtime_depth)
-        fail_at(p, name, QASM_SYNTAX, "'%s' is assigned under a condition on measured bits: classical variables hold "
-                "values known before the run here (bits can hold measured values: declare bit[n])", p->vars[slot].name);
     token *vt = peek(p);
     subdef *d = kind == CX_CONST && vt->type == T_ID ? find_sub(p, vt) : NULL;
     if (d) {
@@ -1869,7 +2004,7 @@ static void assign_var(parser *p, qasm_oplist *out, int slot, const token *name)
         call_sub(p, out, d, vt, 2, NULL, slot);
     } else {
         int mark = p->n_xn;
-        set_var(p, slot, kind, x_or(p, NULL), at, vt);
+        set_var(p, out, slot, kind, x_or(p, NULL), at, vt);
         p->n_xn = mark;
     }
     expect(p, ";", "after the assignment");
@@ -2008,7 +2143,7 @@ static void parse_scalar_decl(parser *p, qasm_oplist *out, const token *first) {
         fail_at(p, type, QASM_SYNTAX, "expected a classical type (float, int, uint, angle or bool) after const");
     }
     next(p);
-    skip_type_size(p);
+    long width = skip_type_size(p);
     token *name = expect_id(p, "the variable's name");
     char tc = type_char(type);
     if (is_input) {
@@ -2027,6 +2162,7 @@ static void parse_scalar_decl(parser *p, qasm_oplist *out, const token *first) {
             fail_at(p, peek(p), QASM_SYNTAX, "an input takes its value from the request, not from the program");
     } else {
         int slot = var_add(p, name, 0, tc, 0);
+        p->vars[slot].width = width > 64 ? 64 : (int)width;
         token *at = peek(p);
         if (accept(p, "=")) {
             token *vt = peek(p);
@@ -2036,12 +2172,15 @@ static void parse_scalar_decl(parser *p, qasm_oplist *out, const token *first) {
                 call_sub(p, out, d, vt, 2, NULL, slot);
             } else {
                 int mark = p->n_xn;
-                set_var(p, slot, CX_CONST, x_or(p, NULL), at, vt);
+                set_var(p, out, slot, CX_CONST, x_or(p, NULL), at, vt);
                 p->n_xn = mark;
             }
         } else if (is_const) {
             fail_at(p, name, QASM_SYNTAX, "const '%.*s' needs a value (const float x = ...;)", name->len, name->s);
         }
+        if (is_const && p->vars[slot].bits_start >= 0)
+            fail_at(p, name, QASM_SYNTAX, "const '%.*s' needs a value known before the run, not one that depends on "
+                    "measured bits", name->len, name->s);
         p->vars[slot].is_const = (char)is_const;
     }
     if (is_output) warn_once(p, "output variables are not reported (the result holds the measurement counts)");
@@ -2183,7 +2322,7 @@ static void call_sub(parser *p, qasm_oplist *out, subdef *d, const token *name, 
     p->body = saved_body;
     p->body_len = saved_len;
     p->pos = saved_pos;
-    p->n_vars = saved_vars;
+    vars_pop(p, saved_vars);
     p->var_base = saved_base;
     p->n_aliases = saved_aliases;
     p->loop_base = saved_loop_base;
@@ -2216,7 +2355,7 @@ static void parse_return(parser *p, qasm_oplist *out, const token *t) {
         int mark = p->n_xn;
         xv v = x_or(p, NULL);
         if (p->ret.kind == 1) emit_setbits(p, out, &target, v, r);
-        if (p->ret.kind == 2) set_var(p, p->ret.var, CX_CONST, v, r, r);
+        if (p->ret.kind == 2) set_var(p, out, p->ret.var, CX_CONST, v, r, r);
         p->n_xn = mark;
     }
     expect(p, ";", "after return");

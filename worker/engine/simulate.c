@@ -573,6 +573,20 @@ sim_status sim_run(const qasm_circuit *c, const sim_options *o, sim_result *r) {
     sim_status st = c->has_midcircuit ? per_shot(c, o, &sv, &counts, &direct, &used_direct, &sampled)
                                       : sample_final(c->ops, c->n_ops, 0, o, &sv, &counts, &direct, &used_direct);
     sv_free(&sv);
+    if (c->hidden_bits) {
+        /* variables' bits are not part of a result: shots that differ only there count together */
+        for (size_t i = 0; i < direct.n; i++) cm_add(&counts, direct.keys[i], direct.counts[i]);
+        direct.n = 0;
+        used_direct = 0;
+        count_map visible;
+        cm_init(&visible, 64);
+        for (size_t i = 0; i < counts.cap; i++)
+            if (counts.used[i]) cm_add(&visible, counts.keys[i] & ~c->hidden_bits, counts.counts[i]);
+        free(counts.keys);
+        free(counts.counts);
+        free(counts.used);
+        counts = visible;
+    }
     if (used_direct && direct_sorted(&direct)) {
         free(counts.keys);
         free(counts.counts);
