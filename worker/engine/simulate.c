@@ -554,6 +554,7 @@ static sim_status per_shot(const qasm_circuit *c, const sim_options *o, pit_stat
 
 sim_status sim_state(const qasm_circuit *c, const sim_options *o, pit_statevec *sv) {
     if (sv_init_as(sv, c->n_qubits, o->single) != 0) return SIM_NO_MEMORY;
+    sv_zero_hint_all(sv); /* |0...0>, written only through statevec.h from here */
     if (apply_gates(sv, c->ops, c->n_ops, o)) {
         sv_free(sv);
         return SIM_CANCELLED;
@@ -566,6 +567,7 @@ sim_status sim_run(const qasm_circuit *c, const sim_options *o, sim_result *r) {
     int64_t t0 = pit_mono_us();
     pit_statevec sv;
     if (sv_init_as(&sv, c->n_qubits, o->single) != 0) return SIM_NO_MEMORY;
+    sv_zero_hint_all(&sv); /* |0...0>, written only through statevec.h from here */
     count_map counts;
     cm_init(&counts, 64);
     direct_list direct = {0};

@@ -46,6 +46,7 @@ int sv_init_as(pit_statevec *sv, int n, int single) {
     sv->single = single != 0;
     sv->amp = NULL;
     sv->amp_f = NULL;
+    sv->zero_qubits = 0;
     size_t bytes = sv_bytes_as(n, sv->single) < 64 ? 64 : sv_bytes_as(n, sv->single);
     /* States of 2 MiB and up on huge pages (where the kernel gives them on request: THP "madvise"
      * is Debian's default): gates on high qubits stride across the state, and with 4 KiB pages
@@ -88,6 +89,7 @@ static void copy_range(size_t b, size_t e, void *arg) {
 void sv_copy(pit_statevec *dst, const pit_statevec *src) {
     copy_job j = {amp_data(dst), amp_data(src), amp_size(src)};
     sv_par_for(src->dim, copy_range, &j);
+    dst->zero_qubits = src->zero_qubits;
 }
 
 double complex sv_amp_at(const pit_statevec *sv, size_t i) { return sv->single ? (double complex)sv->amp_f[i] : sv->amp[i]; }
@@ -95,6 +97,8 @@ double complex sv_amp_at(const pit_statevec *sv, size_t i) { return sv->single ?
 /* ---------------------------------------------------------------- the kernels, by precision */
 
 void sv_apply(pit_statevec *sv, const qasm_op *op) {
+    if (op->kind == OP_GATE && op->cls != GATE_DIAGONAL)
+        for (int i = 0; i < op->n_targets; i++) sv->zero_qubits &= ~(1ull << op->targets[i]);
     if (sv->single)
         sv_apply_f(sv, op);
     else
@@ -102,6 +106,8 @@ void sv_apply(pit_statevec *sv, const qasm_op *op) {
 }
 
 void sv_apply_block(pit_statevec *sv, const sv_block *b) {
+    if (!b->diagonal)
+        for (int i = 0; i < b->k; i++) sv->zero_qubits &= ~(1ull << b->qubits[i]);
     if (sv->single)
         sv_apply_block_f(sv, b);
     else
@@ -118,6 +124,7 @@ void sv_apply_chunked(pit_statevec *sv, const int *local, int L, const sv_step *
 double sv_prob_one(const pit_statevec *sv, int q) { return sv->single ? sv_prob_one_f(sv, q) : sv_prob_one_d(sv, q); }
 
 void sv_collapse(pit_statevec *sv, int q, int outcome, double p) {
+    if (outcome) sv->zero_qubits &= ~(1ull << q);
     if (sv->single)
         sv_collapse_f(sv, q, outcome, p);
     else

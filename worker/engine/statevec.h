@@ -14,7 +14,15 @@ typedef struct pit_statevec_s {
     int single; /* 1: the amplitudes are complex floats, in amp_f; 0: complex doubles, in amp */
     double complex *amp;  /* 64-byte aligned; NULL in single precision */
     float complex *amp_f; /* 64-byte aligned; NULL in double precision */
+    /* Qubits that are 0 in every non-zero amplitude, as far as the kernels know; 0: nothing known.
+     * sv_init leaves it 0: a caller that knows the state is |0...0> and writes it only through these
+     * functions sets it (sv_zero_hint_all); every function here keeps it true (a gate that may set
+     * a qubit drops it). Cache blocking skips the chunks that are all zeros by it: on a fresh state
+     * the first stretches touch a few chunks, not all. */
+    uint64_t zero_qubits;
 } pit_statevec;
+
+static inline void sv_zero_hint_all(pit_statevec *sv) { sv->zero_qubits = sv->n >= 64 ? ~0ull : (1ull << sv->n) - 1; }
 
 /* re + i*im (C11's CMPLX, which clang's complex.h lacks): a complex is an array of two reals. */
 static inline double complex make_complex(double re, double im) {

@@ -580,6 +580,10 @@ typedef struct {
     size_t n_steps;
     int run_bits;          /* local[0..run_bits) are qubits 0..run_bits-1: runs of 2^run_bits amplitudes */
     const size_t *run_off; /* run r -> its offset from the chunk's base */
+    /* Chunk c's base is insert_zeros(c, skip, n_skip): skip holds the local qubits and the other
+     * qubits that are 0 in every non-zero amplitude (sv->zero_qubits), ascending; the chunks where
+     * one of those is 1 hold zeros only, and stay so: they are not visited. */
+    int skip[QASM_MAX_QUBITS], n_skip;
 } chunk_job;
 
 static void prepare_steps(prepared_step *ps, CPLX *amp, const chunk_job *cj) {
@@ -601,7 +605,7 @@ static void chunk_range_in_place(size_t b, size_t e, void *arg) {
     prepare_steps(ps, cj->amp, cj);
     for (size_t c = b; c < e; c++) {
         /* every job starts with its amp (a common initial sequence of the union's members) */
-        for (size_t i = 0; i < cj->n_steps; i++) ps[i].job.g.amp = cj->amp + (c << cj->L);
+        for (size_t i = 0; i < cj->n_steps; i++) ps[i].job.g.amp = cj->amp + insert_zeros(c, cj->skip, cj->n_skip);
         for (size_t i = 0; i < cj->n_steps; i++) ps[i].fn(0, ps[i].iters, &ps[i].job);
     }
     free(ps);
@@ -614,7 +618,7 @@ static void chunk_range(size_t b, size_t e, void *arg) {
     prepared_step *ps = pit_aligned_alloc(64, cj->n_steps * sizeof *ps);
     prepare_steps(ps, buf, cj);
     for (size_t c = b; c < e; c++) {
-        CPLX *base = cj->amp + insert_zeros(c, cj->local, cj->L);
+        CPLX *base = cj->amp + insert_zeros(c, cj->skip, cj->n_skip);
         for (size_t r = 0; r < runs; r++) memcpy(buf + r * run, base + cj->run_off[r], run * sizeof *buf);
         for (size_t i = 0; i < cj->n_steps; i++) ps[i].fn(0, ps[i].iters, &ps[i].job);
         for (size_t r = 0; r < runs; r++) sv_store_streaming(base + cj->run_off[r], buf + r * run, run * sizeof *buf);
@@ -631,8 +635,22 @@ void SVK(apply_chunked)(pit_statevec *sv, const int *local, int L, const sv_step
         cj.map[local[i]] = i;
     }
     while (cj.run_bits < L && local[cj.run_bits] == cj.run_bits) cj.run_bits++;
+    uint64_t local_mask = 0, changed = 0;
+    for (int i = 0; i < L; i++) local_mask |= 1ull << local[i];
+    for (int q = 0; q < sv->n; q++)
+        if ((local_mask | sv->zero_qubits) >> q & 1) cj.skip[cj.n_skip++] = q;
+    size_t chunks = sv->dim >> cj.n_skip;
+    /* the qubits a step may set are no longer known to be 0 */
+    for (size_t i = 0; i < n; i++) {
+        const sv_step *s = &steps[i];
+        if (s->op && s->op->kind == OP_GATE && s->op->cls != GATE_DIAGONAL)
+            for (int t = 0; t < s->op->n_targets; t++) changed |= 1ull << s->op->targets[t];
+        else if (!s->op && !s->block.diagonal)
+            for (int t = 0; t < s->block.k; t++) changed |= 1ull << s->block.qubits[t];
+    }
+    sv->zero_qubits &= ~changed;
     if (cj.run_bits == L) {
-        sv_par_for_min(sv->dim >> L, 2, chunk_range_in_place, &cj);
+        sv_par_for_min(chunks, 2, chunk_range_in_place, &cj);
         return;
     }
     size_t runs = (size_t)1 << (L - cj.run_bits);
@@ -645,7 +663,7 @@ void SVK(apply_chunked)(pit_statevec *sv, const int *local, int L, const sv_step
     }
     cj.run_off = run_off;
     /* chunks are big work items: one each is enough to share them out */
-    sv_par_for_min(sv->dim >> L, 2, chunk_range, &cj);
+    sv_par_for_min(chunks, 2, chunk_range, &cj);
     free(run_off);
 }
 
