@@ -2,7 +2,7 @@
 """The native engine beside qsim and QuEST, on the same circuits, on this machine.
 
     bench/engine_peers.py --qsim DIR/qsim_base.x --quest DIR/quest_run [--qubits 20,22,24,26]
-                          [--rounds 3] [--threads 2] [--circuits layered,qft,ghz]
+                          [--rounds 3] [--threads 2] [--circuits layered,deep,qft,ghz]
 
 bench/engine_peers.sh builds the peers outside the tree and calls this. Each circuit is written in
 three forms (OpenQASM 2 for pitboss, qsim's text format, a gate list for bench/peers/quest_run.c),
@@ -11,6 +11,8 @@ wall time of each process (allocation, first touch and all: the same for each) a
 to each peer. Circuits:
   layered  5 layers of a random rotation (rx, ry or rz) on every qubit, then a CX ladder (even
            layers) or a CZ ladder (odd ones): 255 gates at 26 qubits
+  deep     the same with 20 layers (pitboss skips the chunks of its state that hold only zeros,
+           which gains most on the first layers: a deep circuit shows what is left without that)
   qft      the quantum Fourier transform (h and controlled phases, no final swaps)
   ghz      h, then a CX chain
 """
@@ -26,10 +28,10 @@ import tempfile
 import time
 
 
-def layered(n, seed=7):
+def layered(n, seed=7, layers=5):
     rng = random.Random(seed * 1000 + n)
     gates = []
-    for layer in range(5):
+    for layer in range(layers):
         for q in range(n):
             gates.append((rng.choice(["rx", "ry", "rz"]), (q,), rng.uniform(0, 2 * math.pi)))
         two = "cx" if layer % 2 == 0 else "cz"
@@ -51,7 +53,11 @@ def ghz(n):
     return [("h", (0,), None)] + [("cx", (q, q + 1), None) for q in range(n - 1)]
 
 
-CIRCUITS = {"layered": layered, "qft": qft, "ghz": ghz}
+def deep(n):
+    return layered(n, layers=20)
+
+
+CIRCUITS = {"layered": layered, "deep": deep, "qft": qft, "ghz": ghz}
 
 
 def write_qasm(path, n, gates):
@@ -96,7 +102,7 @@ def main():
     ap.add_argument("--quest-max-qubits", type=int, default=99,
                     help="run QuEST only up to this many qubits (it takes ~40 s a circuit at 26 here)")
     ap.add_argument("--qubits", default="20,22,24,26")
-    ap.add_argument("--circuits", default="layered,qft,ghz")
+    ap.add_argument("--circuits", default="layered,deep,qft,ghz")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--pitboss-variants", default="double:,single:--precision single",
