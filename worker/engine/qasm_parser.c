@@ -134,8 +134,13 @@ typedef struct {
     int n_xn, cap_xn;
     int runtime_depth; /* branches and loops open that depend on measured bits */
     /* Loops open: parse-time (for, while on a constant) or run-time (while on measured bits). */
-    struct {
+    struct loop_state {
         int runtime, runtime_depth;
+        /* A loop that unrolls: -1, or its two classical bits (flag: a break on measured bits was
+         * taken, flag + 1: a continue in this iteration), allocated at its first break or continue
+         * under a condition on measured bits; every statement of the loop after it is then guarded by
+         * both being 0 (parse_statement). */
+        int flag;
     } loops[64];
     int n_loops, loop_base; /* loop_base: a subroutine's body sees only the loops it opens */
     enum { J_NONE, J_BREAK, J_CONTINUE, J_RETURN } jump; /* a parse-time break/continue/return pending */
@@ -1381,11 +1386,12 @@ static int var_add(parser *p, const token *name, double value, char type, int is
     p->vars[p->n_vars].bits_len = 0;
     return p->n_vars++;
 }
+static void hidden_release(parser *p, int start, int w);
+
 /* Ends the scope of the variables from slot `to` on: their bits (if any) go back to be reused. */
 static void vars_pop(parser *p, int to) {
     for (int i = to; i < p->n_vars; i++)
-        if (p->vars[i].bits_start >= 0)
-            p->var_bits_free |= (p->vars[i].bits_len >= 64 ? ~0ull : (1ull << p->vars[i].bits_len) - 1) << p->vars[i].bits_start;
+        if (p->vars[i].bits_start >= 0) hidden_release(p, p->vars[i].bits_start, p->vars[i].bits_len);
     if (to < p->n_vars) p->n_vars = to;
 }
 
@@ -1499,6 +1505,35 @@ static void skip_stmt(parser *p, const token *at) {
 
 /* A block { ... } or one statement. Its declarations end with it; a parse-time break, continue or
  * return skips the rest of it. */
+static void runtime_enter(parser *p, qasm_oplist *out, const token *at);
+static void take_list(qasm_oplist *l, qasm_op **ops, size_t *n);
+static int hidden_take(parser *p, int w, const token *at, const char *what);
+
+/* A statement of a block. Inside a loop that unrolls, after a break or continue on measured bits
+ * (loops[].flag), it runs only while neither has been taken: an OP_IF on the loop's bits. */
+static void parse_statement(parser *p, qasm_oplist *out) {
+    int flag = p->n_loops > p->loop_base && !p->loops[p->n_loops - 1].runtime ? p->loops[p->n_loops - 1].flag : -1;
+    if (flag < 0) {
+        parse_body(p, out, NULL, NULL, 0);
+        return;
+    }
+    token *at = peek(p);
+    qasm_oplist *body = live_open(p, at);
+    runtime_enter(p, out, at);
+    parse_body(p, body, NULL, NULL, 0);
+    p->runtime_depth--;
+    if (body->n) {
+        qasm_op *op = qasm_oplist_push(out);
+        op->kind = OP_IF;
+        int mark = p->n_xn;
+        op->cond = x_take(p, x_binop(p, at, CX_EQ, x_bits(p, flag, 2), x_const(0)));
+        p->n_xn = mark;
+        take_list(body, &op->body, &op->n_body);
+    }
+    live_close(p);
+    p->c->has_midcircuit = 1;
+}
+
 static void parse_block(parser *p, qasm_oplist *out, const token *at) {
     enter(p, at);
     int vars = p->n_vars, aliases = p->n_aliases, arrays = p->n_arrays, array_values = p->n_array_values;
@@ -1514,12 +1549,12 @@ static void parse_block(parser *p, qasm_oplist *out, const token *at) {
                 if (at->type == T_ID) fail_at(p, open, QASM_SYNTAX, "the %.*s has no closing '}'", at->len, at->s);
                 fail_at(p, open, QASM_SYNTAX, "the block has no closing '}'");
             }
-            parse_body(p, out, NULL, NULL, 0);
+            parse_statement(p, out);
         }
     } else if (p->jump) {
         skip_stmt(p, at);
     } else {
-        parse_body(p, out, NULL, NULL, 0);
+        parse_statement(p, out);
     }
     vars_pop(p, vars);
     p->n_aliases = aliases;
@@ -1582,8 +1617,31 @@ static void loop_push(parser *p, const token *at, int runtime) {
     if (p->n_loops == 64) fail_at(p, at, QASM_TOO_LARGE, "more than 64 loops inside each other");
     p->loops[p->n_loops].runtime = runtime;
     p->loops[p->n_loops].runtime_depth = p->runtime_depth;
+    p->loops[p->n_loops].flag = -1;
     p->n_loops++;
 }
+
+static void setbits_const(qasm_oplist *out, int start, int len, double v, parser *p) {
+    qasm_op *op = qasm_oplist_push(out);
+    op->kind = OP_SETBITS;
+    op->set_start = start;
+    op->set_len = len;
+    op->cond = x_take(p, x_const(v));
+    p->c->has_midcircuit = 1;
+}
+
+/* One iteration of a loop that unrolls at parse time; flag: the loop's bits (loops[].flag) so far,
+ * returned as the iteration leaves them. */
+static int unrolled_iteration(parser *p, qasm_oplist *out, const token *at, int flag) {
+    if (flag >= 0) setbits_const(out, flag + 1, 1, 0, p); /* no continue yet in this iteration */
+    loop_push(p, at, 0);
+    p->loops[p->n_loops - 1].flag = flag;
+    parse_block(p, out, at);
+    flag = p->loops[p->n_loops - 1].flag;
+    p->n_loops--;
+    return flag;
+}
+
 
 static void count_iteration(parser *p, const token *at) {
     if (++p->loop_iterations > QASM_MAX_LOOP_ITERATIONS)
@@ -1631,11 +1689,34 @@ static int loop_vars_to_bits(parser *p, qasm_oplist *out, const token *at) {
     return moved;
 }
 
+/* The rest of a while, from its body (p->pos), as OP_WHILE on cond (read from cond_at), into out. */
+static void runtime_while(parser *p, qasm_oplist *out, const token *at, xv cond, int mark, int cond_at) {
+    if (loop_vars_to_bits(p, out, at)) { /* the condition reads them at every test */
+        p->n_xn = mark;
+        p->pos = cond_at;
+        cond = x_or(p, NULL);
+        expect(p, ")", "to close the while condition");
+    }
+    qasm_oplist *body = live_open(p, at);
+    runtime_enter(p, out, at);
+    loop_push(p, at, 1);
+    parse_block(p, body, at);
+    p->n_loops--;
+    p->runtime_depth--;
+    qasm_op *op = qasm_oplist_push(out);
+    op->kind = OP_WHILE;
+    op->cond = x_take(p, cond);
+    p->n_xn = mark;
+    take_list(body, &op->body, &op->n_body);
+    live_close(p);
+    p->c->has_midcircuit = 1;
+}
+
 /* while (condition) body. On values known before the run it unrolls here, the condition read again
  * after every iteration; on measured bits it becomes OP_WHILE, run shot by shot. */
 static void parse_while(parser *p, qasm_oplist *out, const token *at) {
     expect(p, "(", "after while");
-    int cond_at = p->pos;
+    int cond_at = p->pos, flag = -1;
     for (int first = 1;; first = 0) {
         p->pos = cond_at;
         int mark = p->n_xn;
@@ -1647,40 +1728,40 @@ static void parse_while(parser *p, qasm_oplist *out, const token *at) {
         if (first && cond.node < 0 && cond.v != 0 && read == p->vars_read) 
             cond = (xv){xn_push(p, (qasm_cnode){.kind = CX_CONST, .value = 1}), 0}; /* a node: run-time */
         if (cond.node >= 0 && first) {
-            if (loop_vars_to_bits(p, out, at)) { /* the condition reads them at every test */
-                p->n_xn = mark;
-                p->pos = cond_at;
-                cond = x_or(p, NULL);
-                expect(p, ")", "to close the while condition");
-            }
-            qasm_oplist *body = live_open(p, at);
-            runtime_enter(p, out, at);
-            loop_push(p, at, 1);
-            parse_block(p, body, at);
-            p->n_loops--;
-            p->runtime_depth--;
-            qasm_op *op = qasm_oplist_push(out);
-            op->kind = OP_WHILE;
-            op->cond = x_take(p, cond);
-            p->n_xn = mark;
-            take_list(body, &op->body, &op->n_body);
-            live_close(p);
-            p->c->has_midcircuit = 1;
+            runtime_while(p, out, at, cond, mark, cond_at);
             return;
+        }
+        if (cond.node >= 0) {
+            /* The condition came to depend on measured bits (a variable it reads took a measured
+             * value, or is assigned after a break on them): the iterations left run shot by shot, as a
+             * while on measured bits, if no break was taken in those unrolled so far. */
+            qasm_oplist *into = out, *guard = NULL;
+            if (flag >= 0) {
+                guard = into = live_open(p, at);
+                runtime_enter(p, out, at);
+            }
+            runtime_while(p, into, at, cond, mark, cond_at);
+            if (guard) {
+                p->runtime_depth--;
+                qasm_op *op = qasm_oplist_push(out);
+                op->kind = OP_IF;
+                op->cond = x_take(p, x_binop(p, at, CX_EQ, x_bits(p, flag, 2), x_const(0)));
+                p->n_xn = mark;
+                take_list(guard, &op->body, &op->n_body);
+                live_close(p);
+            }
+            break;
         }
         p->n_xn = mark;
-        if (cond.node >= 0)
-            fail_at(p, at, QASM_SYNTAX, "the loop's condition came to depend on measured bits after it started");
         if (cond.v == 0) {
             skip_stmt(p, at);
-            return;
+            break;
         }
         count_iteration(p, at);
-        loop_push(p, at, 0);
-        parse_block(p, out, at);
-        p->n_loops--;
-        if (loop_jumped(p)) return;
+        flag = unrolled_iteration(p, out, at, flag);
+        if (loop_jumped(p)) break;
     }
+    if (flag >= 0) hidden_release(p, flag, 2);
 }
 
 /* for [type] name in [a:b] | [a:step:b] | {v, ...} body: the body is parsed once per value, with
@@ -1727,7 +1808,7 @@ static void parse_for(parser *p, qasm_oplist *out, const token *at) {
     }
     int slot = var_add(p, name, 0, type, 0);
     p->vars[slot].is_loop = 1;
-    int body = p->pos;
+    int body = p->pos, flag = -1;
     enter(p, at);
     long done = 0;
     for (long k = 0;; k++) {
@@ -1743,9 +1824,7 @@ static void parse_for(parser *p, qasm_oplist *out, const token *at) {
         count_iteration(p, at);
         p->vars[slot].value = v;
         p->pos = body;
-        loop_push(p, at, 0);
-        parse_block(p, out, at);
-        p->n_loops--;
+        flag = unrolled_iteration(p, out, at, flag);
         done++;
         if (loop_jumped(p)) break;
     }
@@ -1755,6 +1834,7 @@ static void parse_for(parser *p, qasm_oplist *out, const token *at) {
     }
     leave(p);
     vars_pop(p, slot); /* the variable's scope is the loop */
+    if (flag >= 0) hidden_release(p, flag, 2);
 }
 
 /* break; continue; In a loop that unrolls at parse time the rest of the iteration is skipped now; in
@@ -1768,9 +1848,16 @@ static void parse_jump(parser *p, qasm_oplist *out, const token *t) {
         qasm_oplist_push(out)->kind = is_break ? OP_BREAK : OP_CONTINUE;
         return;
     }
-    if (p->runtime_depth > p->loops[p->n_loops - 1].runtime_depth)
-        fail_at(p, t, QASM_SYNTAX, "'%.*s' under a condition on measured bits, in a loop that unrolls before the run "
-                "(for, or while on known values), is not supported", t->len, t->s);
+    struct loop_state *l = &p->loops[p->n_loops - 1];
+    if (p->runtime_depth > l->runtime_depth) {
+        /* on measured bits, in a loop that unrolls: set the loop's flag; what follows is guarded */
+        if (l->flag < 0) {
+            l->flag = hidden_take(p, 2, t, "a break or continue on measured bits");
+            setbits_const(p->runtime_out[l->runtime_depth], l->flag, 2, 0, p);
+        }
+        setbits_const(out, l->flag + (is_break ? 0 : 1), 1, 1, p);
+        return;
+    }
     p->jump = is_break ? J_BREAK : J_CONTINUE;
 }
 
@@ -1917,6 +2004,35 @@ static void assign_bits_rhs(parser *p, qasm_oplist *out, const operand *c, qasm_
     p->n_xn = mark;
 }
 
+static uint64_t low_mask(int w) { return w >= 64 ? ~0ull : (1ull << w) - 1; }
+
+/* Classical bits that are in no register (variables' values, loops' flags), hidden from results:
+ * reused once released, else taken after the circuit's bits. */
+static int hidden_free_run(const parser *p, int w) {
+    for (int s0 = 0; s0 + w <= 64; s0++)
+        if ((p->var_bits_free & (low_mask(w) << s0)) == low_mask(w) << s0) return s0;
+    return -1;
+}
+
+static int hidden_fits(const parser *p, int w) { return hidden_free_run(p, w) >= 0 || p->c->n_cbits + w <= QASM_MAX_CBITS; }
+
+static int hidden_take(parser *p, int w, const token *at, const char *what) {
+    int start = hidden_free_run(p, w);
+    if (start >= 0) {
+        p->var_bits_free &= ~(low_mask(w) << start);
+    } else {
+        if (p->c->n_cbits + w > QASM_MAX_CBITS)
+            fail_at(p, at, QASM_TOO_LARGE, "%s needs %d classical bits, and the circuit has %d of the %d supported left",
+                    what, w, QASM_MAX_CBITS - p->c->n_cbits, QASM_MAX_CBITS);
+        start = p->c->n_cbits;
+        p->c->n_cbits += w;
+    }
+    p->c->hidden_bits |= low_mask(w) << start;
+    return start;
+}
+
+static void hidden_release(parser *p, int start, int w) { p->var_bits_free |= low_mask(w) << start; }
+
 /* Moves a variable into classical bits of its own (see parser.vars), from here on. keep: its value so
  * far is set in them (under a condition on measured bits, before the condition), else the caller
  * sets them next. */
@@ -1931,21 +2047,11 @@ static void var_to_bits(parser *p, qasm_oplist *out, int slot, const token *at, 
                 "bits", name);
     int w = p->vars[slot].type == 'b' ? 1 : p->vars[slot].width > 0 ? p->vars[slot].width : 32;
     if (w > 64) w = 64;
-    uint64_t mask = w == 64 ? ~0ull : (1ull << w) - 1;
-    int start = -1;
-    for (int s0 = 0; s0 + w <= 64 && start < 0; s0++)
-        if ((p->var_bits_free & (mask << s0)) == mask << s0) start = s0;
-    if (start >= 0) {
-        p->var_bits_free &= ~(mask << start);
-    } else {
-        if (p->c->n_cbits + w > QASM_MAX_CBITS)
-            fail_at(p, at, QASM_TOO_LARGE, "'%s' would hold a value that depends on measured bits, which takes %d "
-                    "classical bits, and the circuit has %d of the %d supported left: declare it smaller (int[8] %s)",
-                    name, w, QASM_MAX_CBITS - p->c->n_cbits, QASM_MAX_CBITS, name);
-        start = p->c->n_cbits;
-        p->c->n_cbits += w;
-    }
-    p->c->hidden_bits |= mask << start;
+    if (!hidden_fits(p, w))
+        fail_at(p, at, QASM_TOO_LARGE, "'%s' would hold a value that depends on measured bits, which takes %d "
+                "classical bits, and the circuit has %d of the %d supported left: declare it smaller (int[8] %s)",
+                name, w, QASM_MAX_CBITS - p->c->n_cbits, QASM_MAX_CBITS, name);
+    int start = hidden_take(p, w, at, name);
     p->vars[slot].bits_start = start;
     p->vars[slot].bits_len = w;
     if (keep) {
