@@ -41,6 +41,36 @@ def test_a_measurement_returned_into_bits(native_sup):
     check_counts(native_sup, text, 2, program)
 
 
+def test_a_return_on_measured_bits_ends_the_body_there(native_sup):
+    # the first return taken gives the value; what follows it in the body does not run
+    text = HEAD + ("qubit[3] q; bit[2] c; bit[3] k;\n"
+                   "def first_one(qubit a, qubit b) -> bit { bit r = measure a; if (r) { x q[2]; return 1; } "
+                   "h b; r = measure b; if (r) return 1; return 0; }\n"
+                   "def code(qubit a) -> int { bit s; h a; s = measure a; if (s) return 3; ry(0.4) a; return 5; }\n"
+                   "h q[0];\nc[0] = first_one(q[0], q[1]);\nint v = code(q[1]);\nk = v;\nc[1] = measure q[2];")
+
+    def program(m):
+        m.gate(H, [0])
+        if m.measure(0):
+            m.gate(X, [2])
+            first = 1
+        else:
+            m.gate(H, [1])
+            first = 1 if m.measure(1) else 0
+        m.gate(H, [1])
+        s_bit = m.measure(1)
+        if s_bit:
+            v = 3
+        else:
+            m.gate(RY(0.4), [1])
+            v = 5
+        k = "".join(str((v >> i) & 1) for i in reversed(range(3)))
+        # a subroutine's bit declarations are registers of the circuit: r holds first's value
+        return f"{s_bit} {first} {k} {m.measure(2)}{first}"
+
+    check_counts(native_sup, text, 3, program)
+
+
 def test_let_aliases_slices_and_concatenation(native_sup):
     text = HEAD + ("qubit[4] q; bit[4] c;\nlet pair = q[0] ++ q[3];\nlet mid = q[1:2];\nlet all = mid ++ pair;\n"
                    "h pair[0];\ncx pair[0], pair[1];\nx mid;\nrx(0.5) all[3];\n"
@@ -86,6 +116,8 @@ def test_an_error_inside_an_include_names_the_file_line_and_column(native_sup):
     ("qubit q;\ndef f(qubit a) { x a; }\nbit b = f(q);", "3:9", "returns nothing"),
     ("qubit q;\ndef f(qubit a) { qubit r; }", "2:18", "'qubit' is not allowed inside a subroutine"),
     ("qubit q;\nreturn;", "2:1", "'return' outside a subroutine"),
+    ("qubit q; bit b;\ndef f(qubit a) -> bit { bit r = 0; while (!r) { r = measure a; if (r) return r; } return 0; }\nb = f(q);",
+     "2:71", "'return' inside a while on measured bits"),
     ("qubit q;\nlet q = q;", "2:5", "'q' is already declared"),
 ])
 def test_subroutine_errors_name_line_and_column(native_sup, body, where, says):

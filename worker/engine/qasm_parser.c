@@ -164,6 +164,9 @@ typedef struct {
         int8_t bits[QASM_MAX_CBITS];
         int var;
         int runtime_depth; /* the call's */
+        /* -1, or the classical bit (hidden) a return on measured bits sets: the body's statements
+         * after it are guarded by it being 0 (parse_statement) */
+        int flag;
     } ret;
     /* include files being read: their token streams, the outer ones saved here (freed on error). */
     struct stream_state {
@@ -1513,7 +1516,8 @@ static int hidden_take(parser *p, int w, const token *at, const char *what);
  * (loops[].flag), it runs only while neither has been taken: an OP_IF on the loop's bits. */
 static void parse_statement(parser *p, qasm_oplist *out) {
     int flag = p->n_loops > p->loop_base && !p->loops[p->n_loops - 1].runtime ? p->loops[p->n_loops - 1].flag : -1;
-    if (flag < 0) {
+    int ret_flag = p->ret.active ? p->ret.flag : -1;
+    if (flag < 0 && ret_flag < 0) {
         parse_body(p, out, NULL, NULL, 0);
         return;
     }
@@ -1526,7 +1530,9 @@ static void parse_statement(parser *p, qasm_oplist *out) {
         qasm_op *op = qasm_oplist_push(out);
         op->kind = OP_IF;
         int mark = p->n_xn;
-        op->cond = x_take(p, x_binop(p, at, CX_EQ, x_bits(p, flag, 2), x_const(0)));
+        xv go = flag >= 0 ? x_binop(p, at, CX_EQ, x_bits(p, flag, 2), x_const(0)) : x_const(1);
+        if (ret_flag >= 0) go = x_binop(p, at, CX_LAND, go, x_binop(p, at, CX_EQ, x_bits(p, ret_flag, 1), x_const(0)));
+        op->cond = x_take(p, go);
         p->n_xn = mark;
         take_list(body, &op->body, &op->n_body);
     }
@@ -2419,12 +2425,14 @@ static void call_sub(parser *p, qasm_oplist *out, subdef *d, const token *name, 
     p->ret.var = ret_var;
     p->ret.runtime_depth = p->runtime_depth;
     p->ret.active = 1;
+    p->ret.flag = -1;
     p->loop_base = p->n_loops;
     p->body = d->body;
     p->body_len = d->body_n + 2;
     p->pos = 0;
-    while (p->pos < d->body_n && !p->jump) parse_body(p, out, NULL, NULL, 0);
+    while (p->pos < d->body_n && !p->jump) parse_statement(p, out);
     if (p->jump == J_RETURN) p->jump = J_NONE;
+    if (p->ret.flag >= 0) hidden_release(p, p->ret.flag, 1);
     p->body = saved_body;
     p->body_len = saved_len;
     p->pos = saved_pos;
@@ -2436,11 +2444,26 @@ static void call_sub(parser *p, qasm_oplist *out, subdef *d, const token *name, 
     leave(p);
 }
 
+/* Known before the run, a return ends the body's parse here; on measured bits, it sets the return's
+ * flag, and the statements after it are guarded by it (parse_statement). */
+static void return_taken(parser *p, qasm_oplist *out, int on_measured) {
+    if (on_measured)
+        setbits_const(out, p->ret.flag, 1, 1, p);
+    else
+        p->jump = J_RETURN;
+}
+
 static void parse_return(parser *p, qasm_oplist *out, const token *t) {
     next(p);
     if (!p->ret.active) fail_at(p, t, QASM_SYNTAX, "'return' outside a subroutine");
-    if (p->runtime_depth > p->ret.runtime_depth)
-        fail_at(p, t, QASM_SYNTAX, "'return' under a condition on measured bits is not supported (return at the end)");
+    int on_measured = p->runtime_depth > p->ret.runtime_depth;
+    if (on_measured && p->n_loops > p->loop_base && p->loops[p->n_loops - 1].runtime)
+        fail_at(p, t, QASM_SYNTAX, "'return' inside a while on measured bits is not supported (break out of it, then "
+                "return)");
+    if (on_measured && p->ret.flag < 0) {
+        p->ret.flag = hidden_take(p, 1, t, "a return on measured bits");
+        setbits_const(p->runtime_out[p->ret.runtime_depth], p->ret.flag, 1, 0, p);
+    }
     operand target;
     memset(&target, 0, sizeof target);
     target.has_list = 1;
@@ -2448,7 +2471,7 @@ static void parse_return(parser *p, qasm_oplist *out, const token *t) {
     for (int i = 0; i < p->ret.n; i++) target.list[i] = p->ret.bits[i];
     token *r = peek(p);
     if (accept(p, ";")) {
-        p->jump = J_RETURN;
+        return_taken(p, out, on_measured);
         return;
     }
     if (tok_is(r, "measure")) {
@@ -2465,7 +2488,7 @@ static void parse_return(parser *p, qasm_oplist *out, const token *t) {
         p->n_xn = mark;
     }
     expect(p, ";", "after return");
-    p->jump = J_RETURN;
+    return_taken(p, out, on_measured);
 }
 
 /* let name = operand (++ operand)*; an alias of qubits or of classical bits. */
