@@ -4,7 +4,10 @@
  * soon as a call ends, the slot starts the next.
  *
  *   pitboss-loadgen --target 127.0.0.1:50051 --concurrency 16 --seconds 5 [--command ping]
- *                   [--args '{}'] [--token T] [--warmup 1] [--json]
+ *                   [--args '{}'] [--token T] [--warmup 1] [--new-sessions PREFIX] [--json]
+ *
+ * --new-sessions PREFIX: every call opens a session of its own (session_id PREFIX-1, PREFIX-2 ...):
+ * what placing a new session costs, beside the same load without sessions.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -33,6 +36,9 @@ typedef struct loadgen {
     grpc_completion_queue *cq;
     uint8_t *req;
     size_t req_len;
+    Pitboss__V1__ExecuteRequest msg; /* req, unpacked: with --new-sessions, packed again per call */
+    const char *session_prefix;
+    unsigned long sessions_opened;
     pit_md md[1];
     size_t n_md;
     int64_t warm_until_us, stop_at_us;
@@ -74,8 +80,22 @@ static void on_done(pit_ccall *cc, grpc_byte_buffer *resp, void *arg) {
 static void start_call(slot *s) {
     loadgen *lg = s->lg;
     s->started_us = pit_mono_us();
-    s->cc = pit_ccall_unary(lg->ch, lg->cq, "/pitboss.v1.Pool/Execute", pit_deadline_in_ms(10000), lg->md, lg->n_md,
-                            pit_bb_from_data(lg->req, lg->req_len), on_done, s);
+    grpc_byte_buffer *bb;
+    if (lg->session_prefix) {
+        char id[128];
+        snprintf(id, sizeof id, "%s-%lu", lg->session_prefix, ++lg->sessions_opened);
+        Pitboss__V1__ExecuteRequest m = lg->msg;
+        m.session_id = id;
+        uint8_t buf[1024];
+        size_t n = protobuf_c_message_get_packed_size(&m.base);
+        if (n > sizeof buf) n = 0; /* the command and args are short: never */
+        if (n) protobuf_c_message_pack(&m.base, buf);
+        bb = pit_bb_from_data(buf, n);
+    } else {
+        bb = pit_bb_from_data(lg->req, lg->req_len);
+    }
+    s->cc = pit_ccall_unary(lg->ch, lg->cq, "/pitboss.v1.Pool/Execute", pit_deadline_in_ms(10000), lg->md, lg->n_md, bb,
+                            on_done, s);
 }
 
 static int cmp64(const void *a, const void *b) {
@@ -89,8 +109,9 @@ int main(int argc, char **argv) {
         {"seconds", required_argument, NULL, 's'}, {"command", required_argument, NULL, 'C'},
         {"args", required_argument, NULL, 'a'},    {"token", required_argument, NULL, 'k'},
         {"warmup", required_argument, NULL, 'w'},  {"json", no_argument, NULL, 'j'},
+        {"new-sessions", required_argument, NULL, 'n'},
         {NULL, 0, NULL, 0}};
-    const char *target = "127.0.0.1:50051", *command = "ping", *args = "{}", *token = NULL;
+    const char *target = "127.0.0.1:50051", *command = "ping", *args = "{}", *token = NULL, *session_prefix = NULL;
     int concurrency = 16, json = 0;
     double seconds = 5, warmup = 1;
     int ch;
@@ -104,9 +125,10 @@ int main(int argc, char **argv) {
         case 'k': token = optarg; break;
         case 'w': warmup = atof(optarg); break;
         case 'j': json = 1; break;
+        case 'n': session_prefix = optarg; break;
         default:
             fprintf(stderr, "usage: pitboss-loadgen [--target H:P] [--concurrency N] [--seconds T] [--warmup T] "
-                            "[--command C] [--args JSON] [--token T] [--json]\n");
+                            "[--command C] [--args JSON] [--token T] [--new-sessions PREFIX] [--json]\n");
             return 2;
         }
     }
@@ -126,6 +148,8 @@ int main(int argc, char **argv) {
     lg.req_len = protobuf_c_message_get_packed_size(&req.base);
     lg.req = malloc(lg.req_len + 1);
     protobuf_c_message_pack(&req.base, lg.req);
+    lg.msg = req;
+    lg.session_prefix = session_prefix;
 
     int64_t t0 = pit_mono_us();
     lg.warm_until_us = t0 + (int64_t)(warmup * 1e6);

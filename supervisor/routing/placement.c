@@ -40,7 +40,7 @@ pit_pick pit_place(pit_pool *pool, const char *session_id, pit_slot **out, int *
         if (!slot) return PIT_PICK_WAIT;
         s = pit_sessions_add(pool->sessions, session_id);
         if (!s) return PIT_PICK_NO_SESSIONS;
-        s->slot = slot->index;
+        pit_sessions_move(pool->sessions, s, slot->index);
         s->generation = slot->generation;
         s->last_used_us = pit_mono_us();
         *out = slot;
@@ -50,7 +50,7 @@ pit_pick pit_place(pit_pool *pool, const char *session_id, pit_slot **out, int *
         /* Its worker left the pool (SIGTTOU): place it again, and say that its state is gone. */
         pit_slot *slot = least_loaded(pool, 1);
         if (!slot) return PIT_PICK_WAIT;
-        s->slot = slot->index;
+        pit_sessions_move(pool->sessions, s, slot->index);
         s->generation = slot->generation;
         s->last_used_us = pit_mono_us();
         *session_reset = 1;

@@ -181,6 +181,35 @@ Test(placement, a_session_whose_slot_left_the_pool_is_placed_again_with_a_reset)
     cr_assert_eq(reset, 1);
 }
 
+/* The per-slot counts placement reads (kept as sessions move, not counted by a walk): they follow
+ * every add, move, close and expiry. */
+Test(sessions, per_slot_counts_follow_moves_closes_and_expiry) {
+    pit_sessions *t = pit_sessions_create(100);
+    char id[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "s%d", i);
+        pit_session *s = pit_sessions_add(t, id);
+        cr_assert_eq(s->slot, -1, "an added session is on no slot until placed");
+        cr_assert_eq(pit_sessions_count_slot(t, 0), (size_t)(i + 1) / 2);
+        pit_sessions_move(t, s, i % 2);
+        s->last_used_us = i < 4 ? 100 : 1000;
+    }
+    cr_assert_eq(pit_sessions_count_slot(t, 0), 5);
+    cr_assert_eq(pit_sessions_count_slot(t, 1), 5);
+    cr_assert_eq(pit_sessions_count_slot(t, 7), 0);
+    pit_sessions_move(t, pit_sessions_get(t, "s1"), 7); /* a slot beyond those counted so far */
+    cr_assert_eq(pit_sessions_count_slot(t, 1), 4);
+    cr_assert_eq(pit_sessions_count_slot(t, 7), 1);
+    cr_assert(pit_sessions_remove(t, "s1"));
+    cr_assert_eq(pit_sessions_count_slot(t, 7), 0);
+    /* s0, s2 (slot 0) and s3 (slot 1) are idle since 100: expired */
+    cr_assert_eq(pit_sessions_expire(t, 500, NULL, NULL), 3);
+    cr_assert_eq(pit_sessions_count_slot(t, 0), 3);
+    cr_assert_eq(pit_sessions_count_slot(t, 1), 3);
+    cr_assert_eq(pit_sessions_count(t), 6);
+    pit_sessions_destroy(t);
+}
+
 Test(call_stats, label_values_are_capped_so_a_client_cannot_grow_the_page_without_bound) {
     pit_call_stats *st = pit_call_stats_create();
     char name[32];
