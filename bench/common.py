@@ -46,13 +46,15 @@ def stop(proc):
         proc.wait()
 
 
-def loadgen(port, concurrency, seconds, command="ping", args="{}", token=None, warmup=1.0, new_sessions=None):
+def loadgen(port, concurrency, seconds, command="ping", args="{}", token=None, warmup=1.0, new_sessions=None, pool=None):
     argv = [os.path.join(BIN, "pitboss-loadgen"), "--target", f"127.0.0.1:{port}", "--concurrency", str(concurrency),
             "--seconds", str(seconds), "--warmup", str(warmup), "--command", command, "--args", args, "--json"]
     if token:
         argv += ["--token", token]
     if new_sessions:
         argv += ["--new-sessions", new_sessions]
+    if pool:
+        argv += ["--pool", pool]
     out = subprocess.run(argv, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 

@@ -4,7 +4,7 @@
  * soon as a call ends, the slot starts the next.
  *
  *   pitboss-loadgen --target 127.0.0.1:50051 --concurrency 16 --seconds 5 [--command ping]
- *                   [--args '{}'] [--token T] [--warmup 1] [--new-sessions PREFIX] [--json]
+ *                   [--args '{}'] [--token T] [--warmup 1] [--new-sessions PREFIX] [--pool P] [--json]
  *
  * --new-sessions PREFIX: every call opens a session of its own (session_id PREFIX-1, PREFIX-2 ...):
  * what placing a new session costs, beside the same load without sessions.
@@ -109,9 +109,9 @@ int main(int argc, char **argv) {
         {"seconds", required_argument, NULL, 's'}, {"command", required_argument, NULL, 'C'},
         {"args", required_argument, NULL, 'a'},    {"token", required_argument, NULL, 'k'},
         {"warmup", required_argument, NULL, 'w'},  {"json", no_argument, NULL, 'j'},
-        {"new-sessions", required_argument, NULL, 'n'},
+        {"new-sessions", required_argument, NULL, 'n'}, {"pool", required_argument, NULL, 'p'},
         {NULL, 0, NULL, 0}};
-    const char *target = "127.0.0.1:50051", *command = "ping", *args = "{}", *token = NULL, *session_prefix = NULL;
+    const char *target = "127.0.0.1:50051", *command = "ping", *args = "{}", *token = NULL, *session_prefix = NULL, *pool = "";
     int concurrency = 16, json = 0;
     double seconds = 5, warmup = 1;
     int ch;
@@ -126,9 +126,10 @@ int main(int argc, char **argv) {
         case 'w': warmup = atof(optarg); break;
         case 'j': json = 1; break;
         case 'n': session_prefix = optarg; break;
+        case 'p': pool = optarg; break;
         default:
             fprintf(stderr, "usage: pitboss-loadgen [--target H:P] [--concurrency N] [--seconds T] [--warmup T] "
-                            "[--command C] [--args JSON] [--token T] [--new-sessions PREFIX] [--json]\n");
+                            "[--command C] [--args JSON] [--token T] [--new-sessions PREFIX] [--pool P] [--json]\n");
             return 2;
         }
     }
@@ -145,6 +146,7 @@ int main(int argc, char **argv) {
     Pitboss__V1__ExecuteRequest req = PITBOSS__V1__EXECUTE_REQUEST__INIT;
     req.command = (char *)command;
     req.args_json = (char *)args;
+    req.pool = (char *)pool;
     lg.req_len = protobuf_c_message_get_packed_size(&req.base);
     lg.req = malloc(lg.req_len + 1);
     protobuf_c_message_pack(&req.base, lg.req);

@@ -20,6 +20,7 @@ void pit_pool_init(pit_sup *sup, pit_pool *p, int index, const pit_pool_config *
     p->restart_times_cap = (int)sup->cfg.restart.max_restarts + 2;
     p->sessions = pit_sessions_create((size_t)sup->cfg.sessions.max_sessions);
     pit_list_init(&p->queue);
+    p->queue_min_deadline_us = INT64_MAX;
     for (int k = 0; k < p->cap_slots; k++) {
         p->slots[k].pool = p;
         p->slots[k].index = k;

@@ -127,6 +127,10 @@ struct pit_pool {
     /* FIFO of calls waiting for a worker */
     pit_list queue; /* of pit_proxy.qnode, oldest first */
     uint32_t queued;
+    /* No queued call's deadline is earlier (INT64_MAX: none queued). Lowered as calls join; raised
+     * only by a whole walk of the queue (router.c), so it may be early: the wake-up it sets then
+     * finds nothing due and walks the queue once. */
+    int64_t queue_min_deadline_us;
     uint32_t in_flight;
     /* restart times within restart.period_s, for the FAILED decision */
     int64_t *restart_times;

@@ -56,22 +56,21 @@ static void reserve(pit_proxy *px, pit_slot *slot) {
 static void queue_push(pit_pool *pool, pit_proxy *px) {
     px->queued = 1;
     pit_list_push_back(&pool->queue, &px->qnode);
-    pool->queued++;
+    if (pool->queued++ == 0 || px->deadline_us < pool->queue_min_deadline_us) pool->queue_min_deadline_us = px->deadline_us;
 }
 
 static void queue_remove(pit_pool *pool, pit_proxy *px) {
     pit_list_remove(&px->qnode);
     px->queued = 0;
-    pool->queued--;
+    if (--pool->queued == 0) pool->queue_min_deadline_us = INT64_MAX;
 }
 
+/* The next wake-up: the earliest queued deadline of any pool (each pool's bound: no walk of the
+ * queues, which every finished call used to make) or exit wait. */
 void pit_router_update_wake_locked(pit_sup *sup) {
     int64_t next = INT64_MAX;
     for (int i = 0; i < sup->n_pools; i++)
-        for (pit_list *n = sup->pools[i].queue.next; n != &sup->pools[i].queue; n = n->next) {
-            pit_proxy *px = pit_list_entry(n, pit_proxy, qnode);
-            if (px->deadline_us < next) next = px->deadline_us;
-        }
+        if (sup->pools[i].queued && sup->pools[i].queue_min_deadline_us < next) next = sup->pools[i].queue_min_deadline_us;
     for (pit_proxy *px = sup->exit_waiters; px; px = px->wait_next)
         if (px->wait_until_us < next) next = px->wait_until_us;
     __atomic_store_n(&sup->next_wake_us, next, __ATOMIC_RELAXED);
@@ -95,14 +94,32 @@ typedef struct {
     int more; /* the arrays filled up: go round again */
 } actions;
 
-static void service_queue_locked(pit_pool *pool, actions *a) {
-    int64_t now = pit_mono_us();
+static int pool_has_room(const pit_pool *pool) {
+    for (int k = 0; k < pool->n_slots; k++) {
+        const pit_slot *s = &pool->slots[k];
+        if (s->state == SLOT_READY && s->in_flight < (uint32_t)pool->cfg->max_concurrency) return 1;
+    }
+    return 0;
+}
+
+/* Dispatches the queued calls that can go now, oldest first, and fails those whose deadline passed
+ * or that were cancelled. whole: every queued call is looked at (on a wake-up: a deadline, a cancel,
+ * a worker's exit), and the pool's deadline bound is made exact; else the walk ends when no worker
+ * has room (a call finished, or one joined the queue: the calls after cannot go either, and a deep
+ * queue in one pool cost every pool's calls a walk of it). */
+static void service_queue_locked(pit_pool *pool, actions *a, int whole) {
+    int64_t now = pit_mono_us(), min_deadline = INT64_MAX;
+    int walked_all = 1;
     pit_list *node, *tmp;
     pit_list_foreach_safe(node, tmp, &pool->queue) {
         pit_proxy *px = pit_list_entry(node, pit_proxy, qnode);
         if (a->n_dispatch == 64 || a->n_fail == 64) {
             a->more = 1;
             return;
+        }
+        if (!whole && !pool_has_room(pool) && pool->state != POOL_FAILED && !pool->removed) {
+            walked_all = 0;
+            break;
         }
         if (px->cancelled || px->deadline_us <= now || pool->state == POOL_FAILED || pool->removed) {
             queue_remove(pool, px);
@@ -121,9 +138,12 @@ static void service_queue_locked(pit_pool *pool, actions *a) {
                 queue_remove(pool, px);
                 a->fail_code[a->n_fail] = GRPC_STATUS_RESOURCE_EXHAUSTED;
                 a->fail[a->n_fail++] = px;
+            } else if (px->deadline_us < min_deadline) {
+                min_deadline = px->deadline_us;
             }
         }
     }
+    if (walked_all) pool->queue_min_deadline_us = min_deadline;
 }
 
 static void finish_queued_failure(pit_proxy *px, grpc_status_code code) {
@@ -168,7 +188,7 @@ static void service_all_queues(pit_sup *sup) {
         actions a;
         a.n_dispatch = a.n_fail = a.more = 0;
         pthread_mutex_lock(&sup->mu);
-        for (int i = 0; i < sup->n_pools && !a.more; i++) service_queue_locked(&sup->pools[i], &a);
+        for (int i = 0; i < sup->n_pools && !a.more; i++) service_queue_locked(&sup->pools[i], &a, 1);
         pit_router_update_wake_locked(sup);
         pthread_mutex_unlock(&sup->mu);
         run_actions(&a);
@@ -282,7 +302,7 @@ void pit_router_call_done(pit_proxy *px, grpc_status_code code) {
     if (slot->state == SLOT_DRAINING && slot->in_flight == 0) pit_slot_went_idle(sup, slot);
     pit_chan_unref(px->chan);
     px->chan = NULL;
-    if (!pit_list_empty(&pool->queue)) service_queue_locked(pool, &a);
+    if (!pit_list_empty(&pool->queue)) service_queue_locked(pool, &a, 0);
     pit_router_update_wake_locked(sup);
     pthread_mutex_unlock(&sup->mu);
     run_actions(&a);
@@ -345,7 +365,7 @@ static grpc_status_code admit(pit_proxy *px, int internal, pit_slot **slot, char
         } else if (place == PIT_ADMIT_QUEUE) {
             queue_push(pool, px);
             /* Calls ahead of it may wait for one busy session worker while others are free. */
-            service_queue_locked(pool, &a);
+            service_queue_locked(pool, &a, 0);
             pit_router_update_wake_locked(sup);
         } else {
             refuse = GRPC_STATUS_RESOURCE_EXHAUSTED;
