@@ -255,6 +255,32 @@ def test_map_captures_errors_per_item(client):
     assert results[2].value == {"sum": 7}
 
 
+def test_map_retries_each_item_by_the_policy(tmp_path):
+    # Client.map's calls are futures in a window, each under the policy as execute() is: a worker
+    # killed under two of them costs nothing but retries; a failed pool gets max_attempts per item
+    s = Supervisor(tmp_path, pools=[{"name": "default", "kind": "native", "size": 1},
+                                    {"name": "broken", "kind": "native", "size": 1, "worker_bin": "/bin/false"}],
+                   restart={"max_restarts": 1, "backoff_initial_ms": 10, "backoff_max_ms": 10}, wait_ready=False)
+    try:
+        s.wait_ready(pools=["default"])
+        wait_for(lambda: s.pool("broken").state == "failed", timeout=10, what="the broken pool to fail")
+        retry = pitboss.RetryPolicy(max_attempts=5, initial_backoff=0.2, max_backoff=1.0)
+        with pitboss.Client(f"127.0.0.1:{s.port}", timeout=20, retry=retry) as c:
+            victim = s.pids()[0]
+            threading.Timer(0.3, os.kill, (victim, signal.SIGKILL)).start()
+            results = c.map("sleep", [{"ms": 600}] * 4, max_in_flight=2)
+            assert all(not isinstance(r, Exception) and r.value["slept_ms"] >= 600 for r in results), results
+            assert any(r.worker.pid != victim for r in results)
+            assert metric(s, 'pitboss_calls_total{pool="default",command="sleep",code="UNAVAILABLE"}') >= 1
+        with pitboss.Client(f"127.0.0.1:{s.port}", timeout=5,
+                            retry=pitboss.RetryPolicy(max_attempts=3, initial_backoff=0.01)) as c:
+            results = c.map("ping", [{}] * 4, pool="broken", max_in_flight=2)
+            assert all(isinstance(r, pitboss.WorkerUnavailable) for r in results), results
+            assert metric(s, 'pitboss_calls_total{pool="broken",command="ping",code="UNAVAILABLE"}') == 12
+    finally:
+        s.stop()
+
+
 def test_progress_bar_draws_only_on_a_terminal():
     class Tty(io.StringIO):
         def isatty(self):
