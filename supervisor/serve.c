@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "grpc_tuning.h"
 #include "core/abandon.h"
 #include "alloc.h"
 #include "clock.h"
@@ -304,6 +305,7 @@ int pit_serve_main(int argc, char **argv) {
     pit_memory_start(sup);
     pit_memory_apply(sup);
 
+    pit_grpc_tune();
     grpc_init();
     sup->cq = grpc_completion_queue_create_for_next(NULL);
     sup->server = pit_server_create(sup->cq, (size_t)sup->cfg.max_message_mb << 20);

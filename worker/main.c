@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "grpc_tuning.h"
 #include "clock.h"
 #include "alloc.h"
 #include "cq_loop.h"
@@ -233,6 +234,7 @@ int main(int argc, char **argv) {
     }
     signal(SIGPIPE, SIG_IGN);
 
+    pit_grpc_tune();
     grpc_init();
     pit_worker w;
     memset(&w, 0, sizeof w);

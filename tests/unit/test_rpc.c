@@ -10,6 +10,7 @@
 #include "buffers.h"
 #include "clock.h"
 #include "cq_loop.h"
+#include "grpc_tuning.h"
 #include "rpc_client.h"
 #include "rpc_server.h"
 
@@ -310,4 +311,13 @@ Test(cq_loop, wake_runs_the_hook_on_a_queue_thread) {
     pit_cq_loop_join(l);
     grpc_completion_queue_destroy(q);
     grpc_shutdown();
+}
+
+/* Debian 12's abseil has the deadlock detector's switch under the name grpc_tuning.c looks for: if a
+ * new abseil renames it, this says so (the tuning would silently stop). The variable keeps it on. */
+Test(grpc_tuning, the_abseil_deadlock_detector_is_found_and_the_variable_keeps_it) {
+    setenv(PIT_ENV_ABSL_DEADLOCK_DETECTION, "1", 1);
+    cr_assert_eq(pit_grpc_tune(), 0);
+    unsetenv(PIT_ENV_ABSL_DEADLOCK_DETECTION);
+    cr_assert_eq(pit_grpc_tune(), 1, "SetMutexDeadlockDetectionMode not found in the loaded abseil");
 }
