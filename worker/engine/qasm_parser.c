@@ -129,6 +129,7 @@ typedef struct {
     double *array_values;
     int n_array_values, cap_array_values;
     long loop_iterations; /* all loops' unrolled iterations together: bounded (QASM_MAX_LOOP_ITERATIONS) */
+    size_t n_other_ops;   /* ops other than gates emitted so far (op_push): bounded by max_gates */
     /* Expression nodes being built (see xv); a statement resets the count to where it found it. */
     qasm_cnode *xn;
     int n_xn, cap_xn;
@@ -1236,6 +1237,17 @@ static void expand_gate(parser *p, const token *name, const double *params, int 
     qasm_std_gate_emit(buf, params, qubits, p->c->version, out);
 }
 
+/* An op other than a gate (a measurement, a reset, a classical statement, a branch or loop on measured
+ * bits) into out: they are bounded by max_gates too, apart from the gates, so that a loop unrolled
+ * at parse time cannot fill memory with them (a while on a variable it never changes: a million
+ * measurements). */
+static qasm_op *op_push(parser *p, qasm_oplist *out) {
+    if (++p->n_other_ops > p->lim->max_gates)
+        fail_at(p, NULL, QASM_TOO_LARGE, "the circuit has more than %zu measurements, resets and classical statements "
+                "(max_gates bounds them too, apart from the gates): a loop that never ends?", p->lim->max_gates);
+    return qasm_oplist_push(out);
+}
+
 static void count_gates(parser *p, const token *at, size_t n) {
     p->c->n_gates += n;
     if (p->c->n_gates > p->lim->max_gates)
@@ -1336,7 +1348,7 @@ static void push_measure(parser *p, qasm_oplist *out, const operand *q, const op
     if (q->count != c->count)
         fail_at(p, at, QASM_SYNTAX, "measuring %d qubit(s) into %d classical bit(s): the sizes must match", q->count, c->count);
     for (int i = 0; i < q->count; i++) {
-        qasm_op *op = qasm_oplist_push(out);
+        qasm_op *op = op_push(p, out);
         op->kind = OP_MEASURE;
         op->targets[0] = op_qubit(q, i);
         op->cbit = op_qubit(c, i);
@@ -1527,7 +1539,7 @@ static void parse_statement(parser *p, qasm_oplist *out) {
     parse_body(p, body, NULL, NULL, 0);
     p->runtime_depth--;
     if (body->n) {
-        qasm_op *op = qasm_oplist_push(out);
+        qasm_op *op = op_push(p, out);
         op->kind = OP_IF;
         int mark = p->n_xn;
         xv go = flag >= 0 ? x_binop(p, at, CX_EQ, x_bits(p, flag, 2), x_const(0)) : x_const(1);
@@ -1608,7 +1620,7 @@ static void parse_if(parser *p, qasm_oplist *out, const token *at) {
     parse_block(p, body, at);
     if (accept(p, "else")) parse_block(p, els, at);
     p->runtime_depth--;
-    qasm_op *op = qasm_oplist_push(out);
+    qasm_op *op = op_push(p, out);
     op->kind = OP_IF;
     op->cond = x_take(p, cond);
     p->n_xn = mark;
@@ -1628,7 +1640,7 @@ static void loop_push(parser *p, const token *at, int runtime) {
 }
 
 static void setbits_const(qasm_oplist *out, int start, int len, double v, parser *p) {
-    qasm_op *op = qasm_oplist_push(out);
+    qasm_op *op = op_push(p, out);
     op->kind = OP_SETBITS;
     op->set_start = start;
     op->set_len = len;
@@ -1709,7 +1721,7 @@ static void runtime_while(parser *p, qasm_oplist *out, const token *at, xv cond,
     parse_block(p, body, at);
     p->n_loops--;
     p->runtime_depth--;
-    qasm_op *op = qasm_oplist_push(out);
+    qasm_op *op = op_push(p, out);
     op->kind = OP_WHILE;
     op->cond = x_take(p, cond);
     p->n_xn = mark;
@@ -1749,7 +1761,7 @@ static void parse_while(parser *p, qasm_oplist *out, const token *at) {
             runtime_while(p, into, at, cond, mark, cond_at);
             if (guard) {
                 p->runtime_depth--;
-                qasm_op *op = qasm_oplist_push(out);
+                qasm_op *op = op_push(p, out);
                 op->kind = OP_IF;
                 op->cond = x_take(p, x_binop(p, at, CX_EQ, x_bits(p, flag, 2), x_const(0)));
                 p->n_xn = mark;
@@ -1851,7 +1863,7 @@ static void parse_jump(parser *p, qasm_oplist *out, const token *t) {
     expect(p, ";", is_break ? "after break" : "after continue");
     if (p->n_loops <= p->loop_base) fail_at(p, t, QASM_SYNTAX, "'%.*s' outside a loop", t->len, t->s);
     if (p->loops[p->n_loops - 1].runtime) {
-        qasm_oplist_push(out)->kind = is_break ? OP_BREAK : OP_CONTINUE;
+        op_push(p, out)->kind = is_break ? OP_BREAK : OP_CONTINUE;
         return;
     }
     struct loop_state *l = &p->loops[p->n_loops - 1];
@@ -1949,7 +1961,7 @@ static void parse_switch(parser *p, qasm_oplist *out, const token *at) {
         chain = op;
         n_chain = 1;
     }
-    for (size_t i = 0; i < n_chain; i++) *qasm_oplist_push(out) = chain[i];
+    for (size_t i = 0; i < n_chain; i++) *op_push(p, out) = chain[i];
     free(chain);
     for (int i = 0; i < n_cases + has_default; i++) live_close(p);
     p->n_xn = mark;
@@ -1964,7 +1976,7 @@ static void emit_setbits(parser *p, qasm_oplist *out, const operand *o, xv v, co
         int start = op_qubit(o, i), len = 1;
         while (i + len < o->count && op_qubit(o, i + len) == start + len) len++;
         xv part = i ? x_binop(p, at, CX_SHR, v, x_const(i)) : v;
-        qasm_op *op = qasm_oplist_push(out);
+        qasm_op *op = op_push(p, out);
         op->kind = OP_SETBITS;
         op->set_start = start;
         op->set_len = len;
@@ -2062,7 +2074,7 @@ static void var_to_bits(parser *p, qasm_oplist *out, int slot, const token *at, 
     p->vars[slot].bits_len = w;
     if (keep) {
         int deeper = p->runtime_depth > p->vars[slot].runtime_depth;
-        qasm_op *op = qasm_oplist_push(deeper ? p->runtime_out[p->vars[slot].runtime_depth] : out);
+        qasm_op *op = op_push(p, deeper ? p->runtime_out[p->vars[slot].runtime_depth] : out);
         op->kind = OP_SETBITS;
         op->set_start = start;
         op->set_len = w;
@@ -2091,7 +2103,7 @@ static void set_var(parser *p, qasm_oplist *out, int slot, qasm_cnode_kind kind,
         nv = x_const(coerce(type, nv.v));
     } else
         nv = x_unop(p, type == 'b' ? CX_BOOL : CX_TRUNC, nv, 0);
-    qasm_op *op = qasm_oplist_push(out);
+    qasm_op *op = op_push(p, out);
     op->kind = OP_SETBITS;
     op->set_start = p->vars[slot].bits_start;
     op->set_len = p->vars[slot].bits_len;
@@ -2757,7 +2769,7 @@ static void parse_body(parser *p, qasm_oplist *out, const param_env *penv, const
         operand q = parse_operand(p, 1, NULL);
         expect(p, ";", "after reset");
         for (int i = 0; i < q.count; i++) {
-            qasm_op *op = qasm_oplist_push(out);
+            qasm_op *op = op_push(p, out);
             op->kind = OP_RESET;
             op->targets[0] = op_qubit(&q, i);
         }
