@@ -225,6 +225,18 @@ def test_control_flow_errors_name_line_and_column(native_sup, body, where, says)
     assert_refused_at(native_sup, HEAD + body, where, says, lines_before=1)
 
 
+def test_a_loop_that_never_ends_emitting_measurements_is_refused_early(native_sup):
+    # a while on a variable its body never changes unrolls at parse time; each iteration a
+    # measurement: bounded by max_gates (apart from the gates) and by the loop iterations, whichever
+    # comes first (here both are a million), not by memory
+    text = HEAD + "qubit q; bit b; int i = 0;\nwhile (i < 3) b = measure q;"
+    with pytest.raises(grpc.RpcError) as e:
+        run(native_sup, text)
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "a loop that never ends?" in e.value.details()
+    assert run(native_sup, HEAD + "qubit q; bit b; x q; b = measure q;", shots=4)["counts"] == {"1": 4}
+
+
 def test_computing_on_the_results_after_the_last_measurement_is_still_sampled(native_sup):
     # bit assignments, an if and a while that read only the measured bits, after every measurement:
     # deterministic for each outcome, so the final state is sampled and the tail applied to each

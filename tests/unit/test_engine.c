@@ -572,6 +572,17 @@ Test(engine, deep_input_is_bounded_not_recursed) {
     free(text);
 }
 
+Test(engine, ops_other_than_gates_are_bounded_by_max_gates_too) {
+    /* a while on a variable it never changes: each unrolled iteration a measurement, no gate */
+    qasm_limits lim = LIM;
+    lim.max_gates = 500;
+    qasm_circuit c;
+    qasm_error err;
+    cr_assert_eq(qasm_parse("qubit q; bit b; int i = 0; while (i < 3) b = measure q;", &lim, &c, &err), -1);
+    cr_assert_eq(err.kind, QASM_TOO_LARGE);
+    cr_assert(strstr(err.message, "more than 500 measurements, resets and classical statements"), "%s", err.message);
+}
+
 Test(engine, numbers_that_would_overflow_are_refused) {
     assert_refused("qubit[4] q; ctrl(2147483647) @ ctrl(2147483647) @ ctrl(2) @ x q[0], q[1], q[2], q[3];",
                    QASM_TOO_LARGE, "at most 16 are supported");
