@@ -192,6 +192,19 @@ Test(fuse, single_precision_gives_the_double_state) {
 }
 
 /* Measurement and collapse in single precision: a per-shot circuit's counts match double's. */
+/* Two runs' counts: the same outcomes, each count within tolerance of the other's; both freed. */
+static void assert_same_counts_then_free(sim_result r[2], long long tolerance) {
+    cr_assert_eq(r[0].n, r[1].n);
+    for (size_t i = 0; i < r[0].n; i++) {
+        cr_assert_eq(r[0].keys[i], r[1].keys[i]);
+        cr_assert_lt(llabs((long long)r[0].counts[i] - (long long)r[1].counts[i]), tolerance,
+                     "outcome %llu: %llu vs %llu", (unsigned long long)r[0].keys[i],
+                     (unsigned long long)r[0].counts[i], (unsigned long long)r[1].counts[i]);
+    }
+    sim_result_free(&r[0]);
+    sim_result_free(&r[1]);
+}
+
 Test(fuse, single_precision_measures_as_double_does) {
     const char *text = "OPENQASM 3; include \"stdgates.inc\"; qubit[3] q; bit[3] c; h q[0]; ry(0.7) q[1]; "
                        "c[0] = measure q[0]; if (c[0]) x q[2]; cx q[1], q[2]; c[1] = measure q[1]; c[2] = measure q[2];";
@@ -204,16 +217,8 @@ Test(fuse, single_precision_measures_as_double_does) {
         cr_assert_eq(sim_run(&c, &o, &r[single]), SIM_OK);
         cr_assert(r[single].per_shot);
     }
-    cr_assert_eq(r[0].n, r[1].n);
-    for (size_t i = 0; i < r[0].n; i++) {
-        cr_assert_eq(r[0].keys[i], r[1].keys[i]);
-        /* the same seed: only a draw on the edge of two outcomes may differ */
-        cr_assert_lt(llabs((long long)r[0].counts[i] - (long long)r[1].counts[i]), 20, "outcome %llu: %llu vs %llu",
-                     (unsigned long long)r[0].keys[i], (unsigned long long)r[0].counts[i],
-                     (unsigned long long)r[1].counts[i]);
-    }
-    sim_result_free(&r[0]);
-    sim_result_free(&r[1]);
+    /* the same seed: only a draw on the edge of two outcomes may differ */
+    assert_same_counts_then_free(r, 20);
     qasm_circuit_free(&c);
 }
 
@@ -236,15 +241,7 @@ Test(fuse, cache_blocking_after_measurements_and_resets_counts_as_without) {
         cr_assert(r[k].per_shot);
     }
     sv_set_chunk_qubits(16);
-    cr_assert_eq(r[0].n, r[1].n);
-    for (size_t i = 0; i < r[0].n; i++) {
-        cr_assert_eq(r[0].keys[i], r[1].keys[i]);
-        cr_assert_lt(llabs((long long)r[0].counts[i] - (long long)r[1].counts[i]), 5, "outcome %llu: %llu vs %llu",
-                     (unsigned long long)r[0].keys[i], (unsigned long long)r[0].counts[i],
-                     (unsigned long long)r[1].counts[i]);
-    }
-    sim_result_free(&r[0]);
-    sim_result_free(&r[1]);
+    assert_same_counts_then_free(r, 5);
     qasm_circuit_free(&c);
 }
 
